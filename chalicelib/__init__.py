@@ -1,0 +1,1 @@
+"""TokoFlow: the serverless backend of an online shop (all logic lives in this package)."""

@@ -1,0 +1,1 @@
+"""Catalog: products, their variants (one SKU each), categories, images and public browsing."""

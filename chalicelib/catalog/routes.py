@@ -1,0 +1,103 @@
+"""HTTP routes of the catalog: public browsing and staff product management under /admin/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.catalog import service
+from chalicelib.catalog.domain import SORTS, STATUSES, Browse
+from chalicelib.validation import ID_PATTERN, Fields, query_int
+from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, staff
+
+catalog_routes = Blueprint(__name__)
+MAX_PAGE = 100
+
+
+def _request() -> Any:
+    return catalog_routes.current_request
+
+
+def _product_id(product_id: str) -> str:
+    return Fields({"product_id": product_id}).str("product_id", pattern=ID_PATTERN)
+
+
+@catalog_routes.route("/products", methods=["GET"])
+@api
+def list_products() -> Any:
+    params = query_params(_request())
+    fields = Fields(params)
+    browse = Browse(
+        q=fields.str("q", required=False, default="", min_len=0, max_len=100),
+        category=fields.str("category", required=False, default="", min_len=0, max_len=60),
+        min_price=query_int(params, "min_price", default=None, min_value=0, max_value=1_000_000_000),
+        max_price=query_int(params, "max_price", default=None, min_value=0, max_value=1_000_000_000),
+        sort=fields.str("sort", required=False, default="newest", choices=SORTS),
+        limit=query_int(params, "limit", default=20, min_value=1, max_value=MAX_PAGE),
+        cursor=fields.str("cursor", required=False, max_len=500),
+    )
+    return service.browse(browse)
+
+
+@catalog_routes.route("/products/{product_id}", methods=["GET"])
+@api
+def get_product(product_id: str) -> Any:
+    return service.get_product(_product_id(product_id))
+
+
+@catalog_routes.route("/categories", methods=["GET"])
+@api
+def list_categories() -> Any:
+    return service.categories()
+
+
+@catalog_routes.route("/admin/products", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def staff_list_products() -> Any:
+    staff(_request())
+    status = Fields(query_params(_request())).str("status", required=False, default="active", choices=STATUSES)
+    return service.list_for_staff(status)
+
+
+@catalog_routes.route("/admin/products", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def create_product() -> Any:
+    principal = staff(_request())
+    return json_response(service.create_product(read_json(_request()), actor=principal.sub), status=201)
+
+
+@catalog_routes.route("/admin/products/{product_id}", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def staff_get_product(product_id: str) -> Any:
+    staff(_request())
+    return service.get_product(_product_id(product_id), include_unpublished=True)
+
+
+@catalog_routes.route("/admin/products/{product_id}", methods=["PUT", "PATCH"], authorizer=jwt_authorizer)
+@api
+def update_product(product_id: str) -> Any:
+    principal = staff(_request())
+    return service.update_product(_product_id(product_id), read_json(_request()), actor=principal.sub)
+
+
+@catalog_routes.route("/admin/products/{product_id}/archive", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def archive_product(product_id: str) -> Any:
+    principal = staff(_request())
+    return service.archive_product(_product_id(product_id), actor=principal.sub)
+
+
+@catalog_routes.route("/admin/products/{product_id}/images/upload-url", methods=["POST"],
+                      authorizer=jwt_authorizer)
+@api
+def image_upload_url(product_id: str) -> Any:
+    staff(_request())
+    return service.image_upload_url(_product_id(product_id), read_json(_request()))
+
+
+@catalog_routes.route("/admin/products/{product_id}/images", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def attach_image(product_id: str) -> Any:
+    principal = staff(_request())
+    return service.attach_image(_product_id(product_id), read_json(_request()), actor=principal.sub)

@@ -1,0 +1,1 @@
+"""Checkout: turns a cart into an order, reserving every unit of stock in one transaction."""

@@ -1,0 +1,128 @@
+"""What a checkout request must say, and the order it becomes, in plain Python."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.cart.domain import PricedCart, ppn_included
+from chalicelib.errors import ValidationFailed
+from chalicelib.orders.domain import COD, CONFIRMED, PAYMENT_METHODS, PENDING_PAYMENT, Order, TimelineEntry
+from chalicelib.validation import EMAIL_PATTERN, PHONE_PATTERN, Fields
+
+CART_ID_PATTERN = r"[a-f0-9]{32}"
+IDEMPOTENCY_KEY_PATTERN = r"[A-Za-z0-9_\-:.]{8,100}"
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    cart_id: str
+    customer: dict[str, str]
+    shipping_address: dict[str, str]
+    courier: str
+    service: str
+    payment_method: str
+    channel: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_request(fields: Fields) -> CheckoutRequest:
+    fields.reject_unknown({"cart_id", "customer", "shipping_address", "shipping", "payment_method", "channel"})
+    customer = fields.obj("customer")
+    customer.reject_unknown({"name", "email", "phone"})
+    address = fields.obj("shipping_address")
+    address.reject_unknown({"recipient", "phone", "street", "city", "province", "postal_code", "notes"})
+    shipping = fields.obj("shipping")
+    shipping.reject_unknown({"courier", "service"})
+    return CheckoutRequest(
+        cart_id=fields.str("cart_id", pattern=CART_ID_PATTERN, max_len=32),
+        customer={
+            "name": customer.str("name", max_len=100),
+            "email": customer.str("email", max_len=254, pattern=EMAIL_PATTERN).lower(),
+            "phone": customer.str("phone", max_len=20, pattern=PHONE_PATTERN),
+        },
+        shipping_address={
+            "recipient": address.str("recipient", max_len=100),
+            "phone": address.str("phone", max_len=20, pattern=PHONE_PATTERN),
+            "street": address.str("street", max_len=300),
+            "city": address.str("city", max_len=80),
+            "province": address.str("province", max_len=80),
+            "postal_code": address.str("postal_code", pattern=r"\d{5}", max_len=5),
+            "notes": address.str("notes", required=False, default="", min_len=0, max_len=300),
+        },
+        courier=shipping.str("courier", max_len=40),
+        service=shipping.str("service", max_len=40),
+        payment_method=fields.str("payment_method", choices=PAYMENT_METHODS),
+        channel=fields.str("channel", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.:/ ]+"),
+    )
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if not key:
+        raise ValidationFailed("Idempotency-Key", "header is required: a unique value per checkout attempt")
+    return Fields({"Idempotency-Key": key}).str("Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN, max_len=100)
+
+
+def new_order_id(moment: datetime) -> str:
+    """Short, readable over the phone, dated by the Jakarta business day: TK-261123-7QX2MD."""
+    alphabet = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
+    suffix = "".join(secrets.choice(alphabet) for _ in range(6))
+    return f"TK-{moment.astimezone(clock.JAKARTA):%y%m%d}-{suffix}"
+
+
+def build_order(
+    request: CheckoutRequest,
+    priced: PricedCart,
+    *,
+    order_id: str,
+    customer_id: str | None,
+    shipping: dict[str, Any],
+    access_token_hash: str,
+    now: datetime,
+    payment_window_minutes: int,
+) -> Order:
+    """Freeze prices, discount and shipping into the order; COD is confirmed at once and paid on delivery."""
+    goods_total = priced.totals.total
+    totals = {
+        "subtotal": priced.totals.subtotal,
+        "discount": priced.totals.discount,
+        "shipping": int(shipping["price"]),
+        "total": goods_total + int(shipping["price"]),
+        "ppn_included": ppn_included(goods_total, priced.totals.ppn_rate_percent),
+        "ppn_rate_percent": priced.totals.ppn_rate_percent,
+        "weight_grams": priced.totals.weight_grams,
+        "currency": "IDR",
+    }
+    lines = [
+        {key: value for key, value in line.to_dict().items() if key not in ("available", "stock_short", "sellable")}
+        for line in priced.lines
+    ]
+    at = clock.iso(now)
+    cod = request.payment_method == COD
+    status = CONFIRMED if cod else PENDING_PAYMENT
+    note = "order placed, cash on delivery" if cod else "order placed, waiting for payment"
+    return Order(
+        order_id=order_id,
+        status=status,
+        created_at=at,
+        updated_at=at,
+        customer=request.customer,
+        customer_id=customer_id,
+        shipping_address=request.shipping_address,
+        shipping=shipping,
+        payment_method=request.payment_method,
+        lines=lines,
+        totals=totals,
+        cart_id=request.cart_id,
+        access_token_hash=access_token_hash,
+        payment_deadline=None if cod else clock.iso(now + timedelta(minutes=payment_window_minutes)),
+        voucher_code=priced.applied_voucher.code if priced.applied_voucher else None,
+        channel=request.channel,
+        timeline=(TimelineEntry(at=at, status=status, note=note, actor=customer_id or "guest"),),
+    )

@@ -1,0 +1,25 @@
+"""HTTP route for checkout. Guests and signed-in customers alike; an Idempotency-Key header is required."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.checkout import service
+from chalicelib.checkout.domain import check_idempotency_key, parse_request
+from chalicelib.web import api, json_response, optional_principal, read_json
+
+checkout_routes = Blueprint(__name__)
+
+
+@checkout_routes.route("/checkout", methods=["POST"])
+@api
+def checkout() -> Any:
+    request = checkout_routes.current_request
+    key = check_idempotency_key((request.headers or {}).get("idempotency-key"))
+    checkout_request = parse_request(read_json(request))
+    principal = optional_principal(request)
+    order = service.place_order(checkout_request, principal, idempotency_key=key,
+                                lambda_context=checkout_routes.lambda_context)
+    return json_response(order, status=201)

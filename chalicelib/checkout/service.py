@@ -1,0 +1,138 @@
+"""Checkout: one DynamoDB transaction reserves every line, consumes the voucher, closes the cart and
+writes the order, all or nothing. Retries with the same Idempotency-Key get the same order back.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, config, resources
+from chalicelib.auth import Principal
+from chalicelib.cart import repository as cart_repository
+from chalicelib.cart import service as carts
+from chalicelib.checkout.domain import CheckoutRequest, build_order, new_order_id
+from chalicelib.errors import Conflict, DomainError, Unprocessable
+from chalicelib.inventory import service as inventory
+from chalicelib.inventory.domain import RESERVE, InsufficientStock, Movement
+from chalicelib.observability import logger, metrics
+from chalicelib.orders import repository as orders
+from chalicelib.orders.domain import COD, new_access_token
+from chalicelib.shipping import service as shipping
+from chalicelib.validation import Fields
+from chalicelib.vouchers import repository as vouchers
+
+
+def place_order(request: CheckoutRequest, principal: Principal | None, *, idempotency_key: str,
+                lambda_context: Any = None) -> dict[str, Any]:
+    """Idempotent per caller and key: the same body again returns the first answer, a different body is refused."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    idempotency_config, idempotent_checkout = _idempotent_checkout()
+    if lambda_context is not None:
+        idempotency_config.register_lambda_context(lambda_context)
+    scope = principal.sub if principal else f"guest:{request.cart_id}"
+    command = {
+        "key": f"{scope}:{idempotency_key}",
+        "request": request.to_dict(),
+        "principal": {"sub": principal.sub, "role": principal.role} if principal else None,
+    }
+    try:
+        return idempotent_checkout(command=command)
+    except IdempotencyValidationError:
+        raise Unprocessable("this Idempotency-Key was already used for a different checkout",
+                            code="idempotency_key_reused") from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("a checkout with this Idempotency-Key is still in progress; retry shortly",
+                       code="checkout_in_progress") from None
+
+
+@functools.cache
+def _idempotent_checkout() -> tuple[Any, Any]:
+    """Built on first use: the persistence layer creates its DynamoDB client when constructed."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=resources.IDEMPOTENCY.physical_name)
+    idempotency_config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="request",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=24 * 3600,
+    )
+    decorated = idempotent_function(data_keyword_argument="command", persistence_store=persistence,
+                                    config=idempotency_config)(_checkout)
+    return idempotency_config, decorated
+
+
+def _checkout(command: dict[str, Any]) -> dict[str, Any]:
+    request = CheckoutRequest(**command["request"])
+    principal = Principal(**command["principal"]) if command["principal"] else None
+    cart = carts.load(request.cart_id, principal, for_update=True)
+    priced = carts.priced(cart)
+    if not priced.lines:
+        raise Unprocessable("the cart is empty", code="cart_empty")
+    if priced.unsellable_skus:
+        raise Conflict(f"no longer for sale: {', '.join(priced.unsellable_skus)}", code="sku_unavailable",
+                       details={"skus": priced.unsellable_skus})
+    if priced.voucher and priced.voucher_problem:
+        raise Unprocessable(f"voucher {priced.voucher.code} cannot be used: {priced.voucher_problem}",
+                            code="voucher_not_applicable")
+    if priced.short_skus:
+        short = {line.sku: {"requested": line.quantity, "available": max(0, line.available)}
+                 for line in priced.lines if line.short}
+        metrics.add_metric(name="CheckoutsRefusedForStock", unit=MetricUnit.Count, value=1)
+        raise InsufficientStock(short)
+
+    address = request.shipping_address
+    destination = shipping.parse_destination(
+        Fields({key: address[key] for key in ("postal_code", "city", "province")}))
+    chosen = shipping.choose(priced, destination, request.courier, request.service)
+    if request.payment_method == COD and not chosen.cod_available:
+        raise Unprocessable(f"{chosen.courier} {chosen.service} does not offer cash on delivery for this order",
+                            code="cod_unavailable")
+
+    now = clock.now()
+    token, token_hash = new_access_token()
+    customer_id = principal.sub if principal and principal.role == "customer" else None
+    order = build_order(request, priced, order_id=new_order_id(now), customer_id=customer_id,
+                        shipping=chosen.to_dict(), access_token_hash=token_hash, now=now,
+                        payment_window_minutes=config.payment_window_minutes())
+    movements = [
+        Movement(sku=line.sku, kind=RESERVE, delta_on_hand=0, delta_reserved=line.quantity,
+                 reason="checkout", actor=customer_id or "guest", reference=order.order_id)
+        for line in priced.lines
+    ]
+    voucher = priced.applied_voucher
+
+    def stage(tx: TransactWrite) -> None:
+        cart_repository.stage_checkout(tx, cart, order.order_id)
+        orders.stage_create(tx, order)
+        if voucher:
+            vouchers.stage_use(tx, voucher)
+
+    def explain(codes: list[str | None]) -> DomainError | None:
+        if codes[0:1] == ["ConditionalCheckFailed"]:
+            return Conflict("the cart changed or was checked out meanwhile; reload it", code="cart_conflict")
+        if codes[2:3] == ["ConditionalCheckFailed"]:
+            return Conflict(f"voucher {voucher.code if voucher else ''} has just been used up", code="voucher_used_up")
+        return None
+
+    inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
+    metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Revenue", unit=MetricUnit.Count, value=order.totals["total"])
+    logger.info("order placed", extra={"order_id": order.order_id, "total": order.totals["total"],
+                                       "payment_method": order.payment_method})
+    return {
+        **order.to_dict(),
+        "access_token": token,
+    }

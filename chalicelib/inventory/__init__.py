@@ -1,0 +1,1 @@
+"""Inventory: stock levels per SKU (on hand, reserved, available), the stock ledger, low-stock alerts."""

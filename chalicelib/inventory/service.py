@@ -1,0 +1,160 @@
+"""Stock movements as the rest of the shop uses them: restock, adjust, reserve, release, report low stock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import aws, clock, resources
+from chalicelib.db import cancellation_codes
+from chalicelib.errors import DomainError, NotFound
+from chalicelib.inventory import repository
+from chalicelib.inventory.domain import (
+    ADJUSTMENT,
+    RESTOCK,
+    InsufficientStock,
+    Movement,
+    StockLevel,
+    apply,
+    crossed_into_low_stock,
+    suggest_reorder,
+)
+from chalicelib.observability import logger, metrics
+
+StageExtra = Callable[[TransactWrite], None]
+ExplainFailure = Callable[[list[str | None]], DomainError | None]
+
+
+def commit_movements(
+    movements: Sequence[Movement],
+    *,
+    stage_extra: StageExtra | None = None,
+    explain_failure: ExplainFailure | None = None,
+) -> dict[str, tuple[StockLevel, StockLevel]]:
+    """Apply movements (at most one per SKU) and any extra writes in one all-or-nothing transaction.
+
+    Retries while other writers race us for the same SKUs; refuses with InsufficientStock naming every
+    short SKU once a fresh read shows there is not enough. `explain_failure` maps the cancellation codes
+    of the extra items (numbered from 0) to a domain error. Returns {sku: (before, after)}.
+    """
+    skus = [movement.sku for movement in movements]
+    if len(set(skus)) != len(skus):
+        raise ValueError("one movement per SKU")
+
+    def attempt() -> dict[str, tuple[StockLevel, StockLevel]]:
+        levels = repository.read_levels(skus)
+        missing = sorted(set(skus) - set(levels))
+        if missing:
+            raise NotFound(f"unknown SKU {', '.join(missing)}", details={"skus": missing})
+        changes: dict[str, tuple[StockLevel, StockLevel]] = {}
+        shortages: dict[str, dict[str, int]] = {}
+        for movement in movements:
+            try:
+                changes[movement.sku] = (levels[movement.sku], apply(levels[movement.sku], movement))
+            except InsufficientStock as short:
+                shortages.update(short.shortages)
+        if shortages:
+            raise InsufficientStock(shortages)
+        try:
+            with repository.transaction() as tx:
+                for movement in movements:
+                    before, after = changes[movement.sku]
+                    repository.stage_movement(tx, before, after, movement)
+                if stage_extra:
+                    stage_extra(tx)
+        except TransactWriteError as error:
+            if repository.stock_conflicted(error, range(0, 2 * len(movements), 2)):
+                raise repository.StockContention() from error
+            extra_codes = cancellation_codes(error)[2 * len(movements):]
+            explained = explain_failure(extra_codes) if explain_failure else None
+            if explained:
+                raise explained from error
+            raise
+        return changes
+
+    if not movements:
+        raise ValueError("no stock movements")
+    changes = repository.with_optimistic_retry(attempt)
+    _after_commit(changes)
+    return changes
+
+
+def _after_commit(changes: dict[str, tuple[StockLevel, StockLevel]]) -> None:
+    for before, after in changes.values():
+        if after.available == 0 and before.available > 0:
+            metrics.add_metric(name="StockOuts", unit=MetricUnit.Count, value=1)
+        if crossed_into_low_stock(before, after):
+            announce_low_stock(after)
+
+
+def announce_low_stock(level: StockLevel) -> None:
+    """One message per crossing; the version check on the level guarantees a single writer saw it."""
+    body = {"type": "stock.low", "at": clock.now_iso(), **level.to_dict()}
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url(resources.LOW_STOCK_QUEUE), MessageBody=json.dumps(body))
+    logger.info("low stock announced", extra={"sku": level.sku, "available": level.available})
+
+
+def adjust(sku: str, *, delta: int, kind: str, reason: str, actor: str) -> dict[str, Any]:
+    """Staff restock (positive) or correct a count (either sign); the ledger records who and why."""
+    if kind not in (RESTOCK, ADJUSTMENT):
+        raise ValueError(kind)
+    movement = Movement(sku=sku, kind=kind, delta_on_hand=delta, delta_reserved=0, reason=reason, actor=actor)
+    _, after = commit_movements([movement])[sku]
+    return after.to_dict()
+
+
+def set_threshold(sku: str, threshold: int, *, actor: str) -> dict[str, Any]:
+    def attempt() -> StockLevel:
+        before = repository.read_level(sku)
+        if before is None:
+            raise NotFound(f"unknown SKU {sku}")
+        after = replace(before, low_stock_threshold=threshold, version=before.version + 1)
+        try:
+            with repository.transaction() as tx:
+                repository.stage_threshold(tx, before, after)
+        except TransactWriteError as error:
+            raise repository.StockContention() from error
+        if crossed_into_low_stock(before, after):
+            announce_low_stock(after)
+        return after
+
+    after = repository.with_optimistic_retry(attempt)
+    logger.info("low-stock threshold set", extra={"sku": sku, "threshold": threshold, "actor": actor})
+    return after.to_dict()
+
+
+def level(sku: str, *, ledger_limit: int = 50) -> dict[str, Any]:
+    current = repository.read_level(sku)
+    if current is None:
+        raise NotFound(f"unknown SKU {sku}")
+    return {**current.to_dict(), "ledger": repository.ledger(sku, limit=ledger_limit)}
+
+
+def availability(skus: Sequence[str]) -> dict[str, int]:
+    return {sku: stock.available for sku, stock in repository.read_levels(skus).items()}
+
+
+def low_stock_report(*, lead_time_days: int = 14) -> list[dict[str, Any]]:
+    """SKUs at or under their threshold with how many to reorder, from the last 30 days of reservations."""
+    since = clock.iso(clock.now() - timedelta(days=30))
+    report = []
+    for stock in repository.low_stock_levels():
+        sold = repository.reserved_since(stock.sku, since)
+        report.append({
+            **stock.to_dict(),
+            "reserved_last_30_days": sold,
+            "suggested_reorder": suggest_reorder(stock, sold, lead_time_days=lead_time_days),
+        })
+    return sorted(report, key=lambda row: (row["available"], row["sku"]))
+
+
+def all_levels(*, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    levels, next_cursor = repository.scan_levels(limit=limit, cursor=cursor)
+    return {"items": [stock.to_dict() for stock in levels], "next_cursor": next_cursor}

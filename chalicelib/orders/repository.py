@@ -1,0 +1,155 @@
+"""Orders in DynamoDB: one item per order holding its frozen lines, totals and timeline."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import resources
+from chalicelib.db import meta_for
+from chalicelib.errors import ValidationFailed
+from chalicelib.orders.domain import Order, TimelineEntry
+
+
+class ByCustomerIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class ByStatusIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class OrderModel(Model):
+    Meta = meta_for(resources.ORDERS)
+    order_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    customer = JSONAttribute()
+    customer_id = UnicodeAttribute(null=True)  # absent for guests: keeps the customer index sparse
+    shipping_address = JSONAttribute()
+    shipping = JSONAttribute()
+    payment_method = UnicodeAttribute()
+    payment_deadline = UnicodeAttribute(null=True)
+    lines = JSONAttribute()
+    totals = JSONAttribute()
+    cart_id = UnicodeAttribute()
+    access_token_hash = UnicodeAttribute()
+    voucher_code = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    timeline = JSONAttribute(default=list)
+    version = NumberAttribute(default=1)
+    by_customer = ByCustomerIndex()
+    by_status = ByStatusIndex()
+
+
+def to_order(item: OrderModel) -> Order:
+    return Order(
+        order_id=item.order_id,
+        status=item.status,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        customer=item.customer,
+        customer_id=item.customer_id,
+        shipping_address=item.shipping_address,
+        shipping=item.shipping,
+        payment_method=item.payment_method,
+        payment_deadline=item.payment_deadline,
+        lines=item.lines,
+        totals=item.totals,
+        cart_id=item.cart_id,
+        access_token_hash=item.access_token_hash,
+        voucher_code=item.voucher_code,
+        channel=item.channel,
+        timeline=tuple(TimelineEntry(**entry) for entry in item.timeline or []),
+        version=int(item.version),
+    )
+
+
+def to_model(order: Order) -> OrderModel:
+    return OrderModel(
+        order.order_id,
+        status=order.status,
+        created_at=order.created_at,
+        updated_at=order.updated_at or order.created_at,
+        customer=order.customer,
+        customer_id=order.customer_id,
+        shipping_address=order.shipping_address,
+        shipping=order.shipping,
+        payment_method=order.payment_method,
+        payment_deadline=order.payment_deadline,
+        lines=order.lines,
+        totals=order.totals,
+        cart_id=order.cart_id,
+        access_token_hash=order.access_token_hash,
+        voucher_code=order.voucher_code,
+        channel=order.channel,
+        timeline=[entry.to_dict() for entry in order.timeline],
+        version=order.version,
+    )
+
+
+def get(order_id: str) -> Order | None:
+    try:
+        return to_order(OrderModel.get(order_id, consistent_read=True))
+    except OrderModel.DoesNotExist:
+        return None
+
+
+def stage_create(tx: TransactWrite, order: Order) -> None:
+    tx.save(to_model(order), condition=OrderModel.order_id.does_not_exist())
+
+
+def stage_transition(tx: TransactWrite, before: Order, after: Order) -> None:
+    """Replace the order only if it is still exactly what the decision was based on."""
+    tx.save(to_model(after), condition=(OrderModel.version == before.version) & (OrderModel.status == before.status))
+
+
+def _encode(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error):
+        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
+    if not isinstance(key, dict):
+        raise ValidationFailed("cursor", "is not a cursor this API returned")
+    return key
+
+
+def _page(result: Any) -> tuple[list[Order], str | None]:
+    orders = [to_order(item) for item in result]
+    return orders, _encode(result.last_evaluated_key)
+
+
+def by_customer(customer_id: str, *, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    return _page(OrderModel.by_customer.query(customer_id, scan_index_forward=False, limit=limit,
+                                              last_evaluated_key=_decode(cursor)))
+
+
+def by_status(status: str, *, limit: int, cursor: str | None, created_before: str | None = None
+              ) -> tuple[list[Order], str | None]:
+    condition = OrderModel.created_at <= created_before if created_before else None
+    return _page(OrderModel.by_status.query(status, range_key_condition=condition, scan_index_forward=False,
+                                            limit=limit, last_evaluated_key=_decode(cursor)))

@@ -1,0 +1,57 @@
+"""HTTP routes for reading orders, and the schedule that expires unpaid ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent
+
+from chalicelib.orders import service
+from chalicelib.orders.domain import STATUSES
+from chalicelib.validation import Fields, query_int
+from chalicelib.web import api, jwt_authorizer, optional_principal, query_params, signed_in, staff
+
+order_routes = Blueprint(__name__)
+ORDER_ID_PATTERN = r"TK-\d{6}-[A-Z0-9]{6,10}"
+
+
+def _request() -> Any:
+    return order_routes.current_request
+
+
+def _page_args(params: dict[str, str]) -> dict[str, Any]:
+    return {
+        "limit": query_int(params, "limit", default=20, min_value=1, max_value=100),
+        "cursor": Fields(params).str("cursor", required=False, max_len=1000),
+    }
+
+
+@order_routes.route("/orders", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def my_orders() -> Any:
+    principal = signed_in(_request(), "customer")
+    return service.list_for_customer(principal, **_page_args(query_params(_request())))
+
+
+@order_routes.route("/orders/{order_id}", methods=["GET"])
+@api
+def get_order(order_id: str) -> Any:
+    request = _request()
+    order_id = Fields({"order_id": order_id}).str("order_id", pattern=ORDER_ID_PATTERN, max_len=24)
+    token = (request.headers or {}).get("x-order-token") or query_params(request).get("access_token")
+    return service.get_order(order_id, optional_principal(request), token)
+
+
+@order_routes.route("/admin/orders", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def staff_orders() -> Any:
+    staff(_request())
+    params = query_params(_request())
+    status = Fields(params).str("status", required=False, default="PENDING_PAYMENT", choices=STATUSES)
+    return service.list_for_staff(status, **_page_args(params))
+
+
+@order_routes.schedule(Rate(5, unit=Rate.MINUTES), name="expire_overdue_orders")
+def expire_overdue_orders(event: CloudWatchEvent) -> dict[str, int]:
+    return service.expire_overdue_orders()

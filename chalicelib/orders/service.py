@@ -1,0 +1,85 @@
+"""Order use cases: reading orders, and ending unpaid ones so their reserved stock returns to sale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, DomainError, NotFound
+from chalicelib.inventory import service as inventory
+from chalicelib.inventory.domain import RELEASE, Movement
+from chalicelib.observability import logger
+from chalicelib.orders import repository
+from chalicelib.orders.domain import EXPIRED, PENDING_PAYMENT, Order, is_payment_overdue, may_view
+
+
+def get_order(order_id: str, principal: Principal | None, access_token: str | None) -> dict[str, Any]:
+    """Owner, staff, or a guest holding the order's access token; anyone else gets a plain 404."""
+    order = repository.get(order_id)
+    if order is None or not may_view(order, sub=principal.sub if principal else None,
+                                     is_staff=bool(principal and principal.is_staff), access_token=access_token):
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    return order.to_dict()
+
+
+def list_for_customer(principal: Principal, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    orders, next_cursor = repository.by_customer(principal.sub, limit=limit, cursor=cursor)
+    return {"items": [order.to_dict() for order in orders], "next_cursor": next_cursor}
+
+
+def list_for_staff(status: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    orders, next_cursor = repository.by_status(status, limit=limit, cursor=cursor)
+    return {"items": [order.to_dict() for order in orders], "next_cursor": next_cursor}
+
+
+def release_reservation(order: Order, *, status: str, note: str, actor: str) -> Order:
+    """Move the order to a final status and hand its reserved units back to sale, in one transaction.
+
+    The order update is conditional on its version and status, so a payment that lands at the same moment
+    makes this fail cleanly (Conflict) instead of releasing stock for a paid order.
+    """
+    after = order.with_status(status, at=clock.now_iso(), note=note, actor=actor)
+    movements = [
+        Movement(sku=line["sku"], kind=RELEASE, delta_on_hand=0, delta_reserved=-int(line["quantity"]),
+                 reason=note, actor=actor, reference=order.order_id)
+        for line in order.lines
+    ]
+
+    def stage(tx: TransactWrite) -> None:
+        repository.stage_transition(tx, order, after)
+
+    def explain(codes: list[str | None]) -> DomainError | None:
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return Conflict(f"order {order.order_id} changed meanwhile", code="order_conflict")
+        return None
+
+    inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
+    return after
+
+
+def expire_overdue_orders(*, batch: int = 100) -> dict[str, int]:
+    """Scheduled sweep: unpaid orders past their payment deadline expire and release their stock.
+
+    Safe to run any number of times and concurrently: each expiry is a conditional transaction.
+    """
+    now = clock.now_iso()
+    expired = skipped = 0
+    cursor: str | None = None
+    while True:
+        orders, cursor = repository.by_status(PENDING_PAYMENT, limit=batch, cursor=cursor)
+        for order in orders:
+            if not is_payment_overdue(order, now):
+                continue
+            try:
+                release_reservation(order, status=EXPIRED, note="payment deadline passed", actor="system")
+                expired += 1
+            except Conflict:
+                skipped += 1
+        if not cursor:
+            break
+    if expired or skipped:
+        logger.info("overdue orders expired", extra={"expired": expired, "skipped": skipped})
+    return {"expired": expired, "skipped": skipped}

@@ -1,0 +1,116 @@
+"""The one source of truth for every AWS resource the application uses.
+
+The pynamodb models, the local stack's provisioner and the CDK stack all read these specs, so a table,
+queue, bucket or state machine is named and shaped in exactly one place. Pure data: no AWS imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib import config
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str = "S"  # "S" string or "N" number
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    hash_key: Key
+    range_key: Key | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # logical name; the physical name is "<prefix>-<name>"
+    hash_key: Key
+    range_key: Key | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+    critical: bool = False  # holds money or stock history: deletion protection on AWS
+
+    @property
+    def physical_name(self) -> str:
+        return f"{config.prefix()}-{self.name}"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    visibility_timeout_seconds: int = 60
+    max_receive_count: int = 5  # deliveries before a message moves to the dead-letter queue
+
+    @property
+    def physical_name(self) -> str:
+        return f"{config.prefix()}-{self.name}"
+
+    @property
+    def dlq_physical_name(self) -> str:
+        return f"{config.prefix()}-{self.name}-dlq"
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    versioned: bool = False
+
+    @property
+    def physical_name(self) -> str:
+        return f"{config.prefix()}-{self.name}"
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    name: str
+    definition_file: str  # relative to the repository root
+    substitutions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def physical_name(self) -> str:
+        return f"{config.prefix()}-{self.name}"
+
+
+PRODUCTS = TableSpec(
+    "products",
+    Key("product_id"),
+    indexes=(IndexSpec("by-status", Key("status"), Key("created_at")),),
+)
+STOCK = TableSpec(
+    "stock",
+    Key("sku"),
+    indexes=(IndexSpec("low-stock", Key("low_stock"), Key("sku")),),  # sparse: only SKUs at or under threshold
+    critical=True,
+)
+STOCK_LEDGER = TableSpec("stock-ledger", Key("sku"), Key("entry_id"), critical=True)
+CARTS = TableSpec("carts", Key("cart_id"), ttl_attribute="expires_at")
+VOUCHERS = TableSpec("vouchers", Key("code"))
+ORDERS = TableSpec(
+    "orders",
+    Key("order_id"),
+    indexes=(
+        IndexSpec("by-customer", Key("customer_id"), Key("created_at")),
+        IndexSpec("by-status", Key("status"), Key("created_at")),
+    ),
+    critical=True,
+)
+IDEMPOTENCY = TableSpec("idempotency", Key("id"), ttl_attribute="expiration")
+
+TABLES: tuple[TableSpec, ...] = (PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY)
+
+LOW_STOCK_QUEUE = QueueSpec("low-stock")
+
+QUEUES: tuple[QueueSpec, ...] = (LOW_STOCK_QUEUE,)
+
+MEDIA_BUCKET = BucketSpec("media")
+REPORTS_BUCKET = BucketSpec("reports", versioned=True)
+
+BUCKETS: tuple[BucketSpec, ...] = (MEDIA_BUCKET, REPORTS_BUCKET)
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = ()
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent

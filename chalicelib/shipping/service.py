@@ -1,0 +1,68 @@
+"""Shipping quotes for a cart, through whichever courier adapter the shop is configured with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import config
+from chalicelib.auth import Principal
+from chalicelib.cart import service as carts
+from chalicelib.cart.domain import PricedCart
+from chalicelib.errors import Unprocessable, ValidationFailed
+from chalicelib.shipping.couriers import Courier, RateCardCourier, find_service
+from chalicelib.shipping.domain import Destination, EmptyParcel, ParcelItem, ShippingService, UnknownDestination
+from chalicelib.validation import Fields
+
+
+def courier() -> Courier:
+    city, province = config.shop_origin()
+    return RateCardCourier(origin_city=city, origin_province=province)
+
+
+def parse_destination(fields: Fields) -> Destination:
+    fields.reject_unknown({"postal_code", "city", "province"})
+    postal_code = fields.str("postal_code", pattern=r"\d{5}", max_len=5)
+    city = fields.str("city", max_len=80)
+    province = fields.str("province", max_len=80)
+    return Destination(postal_code=postal_code, city=city, province=province)
+
+
+def parcel_items(priced_cart: PricedCart) -> list[ParcelItem]:
+    items = []
+    for line in priced_cart.lines:
+        if not line.sellable:
+            continue
+        dimensions = line.dimensions or {}
+        items.append(ParcelItem(name=line.name, weight_grams=line.weight_grams, quantity=line.quantity,
+                                value=line.unit_price, length_cm=dimensions.get("length_cm"),
+                                width_cm=dimensions.get("width_cm"), height_cm=dimensions.get("height_cm")))
+    return items
+
+
+def rates(priced_cart: PricedCart, destination: Destination, *, path: str = "destination") -> list[ShippingService]:
+    try:
+        return courier().rates(parcel_items(priced_cart), destination, order_value=priced_cart.totals.total)
+    except UnknownDestination as error:
+        raise ValidationFailed(f"{path}.province", str(error)) from None
+    except EmptyParcel:
+        raise Unprocessable("the cart is empty: nothing to ship", code="cart_empty") from None
+
+
+def choose(priced_cart: PricedCart, destination: Destination, courier_name: str, service: str) -> ShippingService:
+    """The price of the service the shopper picked, recomputed server-side (never trusted from the client)."""
+    chosen = find_service(rates(priced_cart, destination, path="shipping_address"), courier_name, service)
+    if chosen is None:
+        raise Unprocessable(f"{courier_name} {service} does not deliver this parcel there", code="shipping_unavailable")
+    return chosen
+
+
+def quote(cart_id: str, destination: Destination, principal: Principal | None) -> dict[str, Any]:
+    cart = carts.load(cart_id, principal)
+    priced_cart = carts.priced(cart)
+    services = rates(priced_cart, destination)
+    return {
+        "cart_id": cart_id,
+        "destination": destination.__dict__,
+        "weight_grams": priced_cart.totals.weight_grams,
+        "services": [service.to_dict() for service in services],
+    }
