@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,3 +24,7 @@ def correlation_middleware(event: Any, get_response: Any) -> Any:
     if correlation_id:
         response.headers["X-Correlation-Id"] = correlation_id
     return response
+
+
+# Routes that publish no metric would otherwise print this warning on every request.
+warnings.filterwarnings("ignore", message="No application metrics to publish")

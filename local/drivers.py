@@ -28,7 +28,7 @@ from chalice.app import ScheduledEventConfig, ScheduleExpression, SQSEventConfig
 
 from chalicelib import config
 
-log = logging.getLogger("tokoflow.local")
+log = logging.getLogger(__name__)  # not "tokoflow.*": Chalice("tokoflow") silences that tree
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_MEMORY_MB = 128
@@ -176,13 +176,17 @@ class SqsDriver:
         endpoint_url: str | None = None,
         region: str | None = None,
         stage: str = "dev",
-        wait_time_seconds: int = 5,
+        wait_time_seconds: int = 2,  # long-poll length; also how long stop() may wait for a poll in flight
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         """`queue_urls` maps queue name -> URL to skip the lookup; `endpoint_url` None means
-        AWS_ENDPOINT_URL (botocore reads it)."""
+        AWS_ENDPOINT_URL (botocore reads it); memory_mb and timeout_seconds shape the Lambda context."""
         self.app = app
         self.region = region or config.region()
         self.stage = stage
+        self.memory_mb = memory_mb
+        self.timeout_seconds = timeout_seconds
         self.wait_time_seconds = max(0, min(wait_time_seconds, 20))
         self._queue_urls = dict(queue_urls or {})
         self._session = session or boto3.session.Session()
@@ -217,7 +221,14 @@ class SqsDriver:
         # Clients are built here, on the caller's thread: boto3 sessions are not safe to share across threads.
         client = self._session.client("sqs", region_name=self.region, endpoint_url=self._endpoint_url)
         name = source.queue or (source.queue_arn or "").rsplit(":", 1)[-1]
-        url = self._queue_urls.get(name) or client.get_queue_url(QueueName=name)["QueueUrl"]
+        url = self._queue_urls.get(name)
+        if url is None:
+            try:
+                url = client.get_queue_url(QueueName=name)["QueueUrl"]
+            except client.exceptions.QueueDoesNotExist as error:
+                raise LookupError(
+                    f"sqs handler {source.name}: queue {name!r} does not exist (is it in chalicelib.resources.QUEUES?)"
+                ) from error
         arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return _SqsSource(source, resolve_handler(self.app, source), name, url, arn, client)
 
@@ -238,14 +249,22 @@ class SqsDriver:
                 self._stop.wait(1.0)
                 continue
             if messages and not self._stop.is_set():
-                self.deliver(source, messages)
+                try:
+                    self.deliver(source, messages)
+                except Exception:  # e.g. the delete call failing: the messages simply come back later
+                    log.exception("sqs driver: delivering a batch from %s failed", source.queue_name)
 
     def deliver(self, source: _SqsSource, messages: list[dict[str, Any]]) -> BatchOutcome:
         """Invoke the handler with one batch and delete the messages it did not report as failed."""
         outcome = BatchOutcome(queue=source.queue_name, size=len(messages))
         ids = [message["MessageId"] for message in messages]
         event = sqs_event(messages, queue_arn=source.queue_arn, region=self.region)
-        context = LocalLambdaContext(function_name(self.app, source.config, self.stage), region=self.region)
+        context = LocalLambdaContext(
+            function_name(self.app, source.config, self.stage),
+            region=self.region,
+            memory_mb=self.memory_mb,
+            timeout_seconds=self.timeout_seconds,
+        )
         try:
             result = source.handler(event, context)
         except Exception as error:  # Lambda semantics: the whole batch returns to the queue
@@ -466,6 +485,8 @@ class ScheduleDriver:
         *,
         region: str | None = None,
         stage: str = "dev",
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
         fire_on_start: bool = True,
         start_delay_seconds: float = 2.0,
         clock: Callable[[], datetime] = _utc_now,
@@ -473,6 +494,8 @@ class ScheduleDriver:
         self.app = app
         self.region = region or config.region()
         self.stage = stage
+        self.memory_mb = memory_mb
+        self.timeout_seconds = timeout_seconds
         self.fire_on_start = fire_on_start
         self.start_delay_seconds = start_delay_seconds
         self.clock = clock
@@ -511,7 +534,12 @@ class ScheduleDriver:
         item = self.sources[name]
         when = when or self.clock()
         event = scheduled_event(rule_arn=item.rule_arn, region=self.region, when=when)
-        context = LocalLambdaContext(function_name(self.app, item.config, self.stage), region=self.region)
+        context = LocalLambdaContext(
+            function_name(self.app, item.config, self.stage),
+            region=self.region,
+            memory_mb=self.memory_mb,
+            timeout_seconds=self.timeout_seconds,
+        )
         item.fired += 1
         try:
             result = item.handler(event, context)

@@ -1,5 +1,5 @@
 """The whole local stack in one object: moto server, provisioned resources, demo data, the Chalice API
-and the SQS/schedule drivers. `make run` runs `python -m local.stack`; the e2e tests use LocalStack.
+and the SQS/schedule drivers. `python -m local.stack` (what `make run` is for) and the e2e tests use it.
 
 Everything listens on 127.0.0.1. moto runs in this process (so the drivers and the seed code share it);
 the API runs in a child process because chalice's local server rewrites the app object's class and
@@ -31,15 +31,15 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib import config
 from chalicelib.resources import REPOSITORY_ROOT
-from local.drivers import ScheduleDriver, SqsDriver
+from local.drivers import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, ScheduleDriver, SqsDriver
 from local.provision import provision_all
 
-log = logging.getLogger("tokoflow.local")
+log = logging.getLogger(__name__)  # not "tokoflow.*": Chalice("tokoflow") silences that tree
 
 HOST = "127.0.0.1"
 REGION = "ap-southeast-3"
 LOCAL_PREFIX = "tokoflow-local"
-PINNED_ENV_VARIABLE = "TOKOFLOW_LOCAL_PINNED_ENV"
+CHALICE_MAIN = "from chalice.cli import main; main()"
 # Variables that would point boto3 at a real account or a profile that may not exist on this machine.
 _DROPPED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -52,7 +52,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR as the servers themselves set it, so a
+    port left in TIME_WAIT by the previous run does not count as taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -60,12 +63,22 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def chalice_config(project_dir: Path = REPOSITORY_ROOT) -> dict[str, Any]:
+    """.chalice/config.json, or {} before it exists."""
+    path = project_dir / ".chalice" / "config.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def chalice_stage_setting(name: str, stage: str = "dev", project_dir: Path = REPOSITORY_ROOT) -> Any:
+    """A setting as chalice resolves it for a stage: the stage's own value, else the top-level one."""
+    data = chalice_config(project_dir)
+    stage_value = (data.get("stages") or {}).get(stage, {}).get(name)
+    return stage_value if stage_value is not None else data.get(name)
+
+
 def chalice_stage_environment(stage: str = "dev", project_dir: Path = REPOSITORY_ROOT) -> dict[str, str]:
     """The environment_variables chalice gives the stage's functions (top level, then the stage's own)."""
-    path = project_dir / ".chalice" / "config.json"
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = chalice_config(project_dir)
     merged = dict(data.get("environment_variables") or {})
     merged.update((data.get("stages") or {}).get(stage, {}).get("environment_variables") or {})
     return {str(key): str(value) for key, value in merged.items()}
@@ -99,7 +112,7 @@ class LocalStack:
         seed: bool = True,
         drive: bool = True,
         env_overrides: dict[str, str] | None = None,
-        stage: str = "dev",
+        stage: str = "local",
         fire_schedules_on_start: bool = True,
         echo_api_output: bool = True,
         api_start_timeout: float = 60.0,
@@ -167,9 +180,12 @@ class LocalStack:
                 return self
             self._running = True
         try:
+            for port, flag in ((self.moto_port, "--moto-port"), (self.api_port, "--api-port")):
+                if not port_is_free(port):  # before any work: a second `make run` should fail at once
+                    raise RuntimeError(f"port {port} is in use: pick another with {flag}")
             self._apply_environment()
             self._start_moto()
-            self.resources = provision_all()
+            self.resources = provision_all(endpoint_url=self.moto_url)
             if self.seed:
                 self._seed()
             self._start_api()
@@ -224,10 +240,13 @@ class LocalStack:
         if not port_is_free(self.api_port):
             raise RuntimeError(f"port {self.api_port} is in use: pick another with --api-port")
         env = dict(os.environ)
-        env[PINNED_ENV_VARIABLE] = json.dumps(self.environment())
         env["PYTHONUNBUFFERED"] = "1"
-        command = [sys.executable, "-m", "local.stack", "--serve-api", "--api-port", str(self.api_port)]
-        command += ["--stage", self.stage]
+        # `chalice local` replaces the stage's environment_variables (the "local" stage names the tables this
+        # stack provisions); AWS_ENDPOINT_URL and credentials are inherited from this process.
+        chalice_cli = Path(sys.executable).with_name("chalice")
+        launcher = [str(chalice_cli)] if chalice_cli.exists() else [sys.executable, "-c", CHALICE_MAIN]
+        command = [*launcher, "local", "--host", HOST, "--port", str(self.api_port), "--no-autoreload",
+                   "--stage", self.stage]
         self._api = subprocess.Popen(
             command,
             cwd=REPOSITORY_ROOT,
@@ -271,9 +290,24 @@ class LocalStack:
             sys.path.insert(0, str(REPOSITORY_ROOT))
         app = importlib.import_module("app").app
         queue_urls = {queue["name"]: queue["url"] for queue in self.resources.get("queues", {}).values()}
-        self.sqs_driver = SqsDriver(app, queue_urls=queue_urls, endpoint_url=self.moto_url, stage=self.stage)
+        memory_mb = int(chalice_stage_setting("lambda_memory_size", self.stage) or DEFAULT_MEMORY_MB)
+        timeout_seconds = int(chalice_stage_setting("lambda_timeout", self.stage) or DEFAULT_TIMEOUT_SECONDS)
+        self.sqs_driver = SqsDriver(
+            app,
+            queue_urls=queue_urls,
+            endpoint_url=self.moto_url,
+            stage=self.stage,
+            memory_mb=memory_mb,
+            timeout_seconds=timeout_seconds,
+        )
         self.sqs_driver.start()
-        self.schedule_driver = ScheduleDriver(app, stage=self.stage, fire_on_start=self.fire_schedules_on_start)
+        self.schedule_driver = ScheduleDriver(
+            app,
+            stage=self.stage,
+            memory_mb=memory_mb,
+            timeout_seconds=timeout_seconds,
+            fire_on_start=self.fire_schedules_on_start,
+        )
         self.schedule_driver.start()
 
     def _install_sigterm_handler(self) -> None:
@@ -368,50 +402,20 @@ def _wait_until(condition: Any, *, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def serve_api(*, port: int, stage: str, project_dir: Path = REPOSITORY_ROOT) -> None:
-    """What `chalice local --host 127.0.0.1 --no-autoreload` does, with the stack's variables pinned.
-
-    `chalice local` overwrites os.environ with the stage's environment_variables, so a dev stage naming
-    its own TOKOFLOW_PREFIX (or auth mode) would make the API read other tables than the ones provisioned.
-    Passing them as user-provided config makes them win over the stage, which nothing on the CLI can do.
-    """
-    from chalice.cli.factory import CLIFactory
-    from chalice.deploy.validate import validate_routes
-
-    os.environ["AWS_CHALICE_CLI_MODE"] = "true"  # as the chalice CLI sets it
-    os.chdir(project_dir)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
-    pinned = json.loads(os.environ.get(PINNED_ENV_VARIABLE) or "{}")
-    factory = CLIFactory(str(project_dir), environ=os.environ)
-    chalice_config = factory.create_config_obj(
-        chalice_stage_name=stage, user_provided_params={"environment_variables": pinned}
-    )
-    app = chalice_config.chalice_app
-    validate_routes(app.routes)
-    factory.create_local_server(app, chalice_config, HOST, port).serve_forever()
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m local.stack`: run until Ctrl-C or SIGTERM, then stop everything."""
     parser = argparse.ArgumentParser(prog="python -m local.stack", description="Run TokoFlow locally on moto.")
     parser.add_argument("--moto-port", type=int, default=4566)
     parser.add_argument("--api-port", type=int, default=8000)
-    parser.add_argument("--stage", default="dev", help="chalice stage whose environment_variables apply")
+    parser.add_argument("--stage", default="local", help="chalice stage whose environment_variables apply")
     parser.add_argument("--no-seed", action="store_true", help="start without demo data")
     parser.add_argument("--no-drive", action="store_true", help="do not run SQS and schedule handlers")
-    parser.add_argument("--serve-api", action="store_true", help=argparse.SUPPRESS)  # the API child process
     args = parser.parse_args(argv)
-
-    if args.serve_api:
-        try:
-            serve_api(port=args.api_port, stage=args.stage)
-        except KeyboardInterrupt:
-            pass
-        return 0
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log: the drivers poll constantly
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials/endpoint" on every client
+    for noisy in ("botocore", "pynamodb"):  # "Found credentials", "Using Default settings value", ...
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # before start(): a slow start must be stoppable too
     stack = LocalStack(
         moto_port=args.moto_port,

@@ -70,3 +70,25 @@ def auth_header() -> Any:
         return {"Authorization": f"Bearer {mint_dev_token(role=role, sub=sub or f'{role}-1')}"}
 
     return make
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make each mocked AWS request atomic, as it is on AWS, so threads can race between requests.
+
+    moto's in-process DynamoDB copies tables while executing a transaction and is not safe against a second
+    thread mutating them mid-request; real DynamoDB serialises each request. Interleavings between requests,
+    which is where oversell bugs live, are untouched.
+    """
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    original = BotocoreStubber.__call__
+
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", serialised)

@@ -12,7 +12,7 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib import aws, clock, config, resources
 from chalicelib.catalog import domain, repository
 from chalicelib.catalog.domain import ACTIVE, ARCHIVED, Browse, Product
-from chalicelib.db import cancellation_codes
+from chalicelib.db import failed_conditions
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.inventory import repository as stock
 from chalicelib.inventory.domain import DEFAULT_LOW_STOCK_THRESHOLD, INITIAL, Movement, StockLevel
@@ -33,12 +33,13 @@ def create_product(fields: Fields, *, actor: str, product_id: str | None = None)
     opening = domain.check_initial_stock(fields, product.variants)
     threshold = fields.int("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
                            max_value=100_000)
+    tx = stock.transaction()
     try:
-        with stock.transaction() as tx:
+        with tx:
             repository.stage_create(tx, product)
             _stage_stock_rows(tx, product, product.variants, opening, threshold, actor)
     except TransactWriteError as error:
-        _raise_sku_conflicts(error, product.variants, offset=1)
+        _raise_conflicts(tx, error)
         raise
     return product.to_dict(availability=opening)
 
@@ -55,18 +56,15 @@ def _stage_stock_rows(tx: Any, product: Product, variants: Any, opening: dict[st
         stock.stage_ledger_line(tx, level, movement, at)
 
 
-def _raise_sku_conflicts(error: TransactWriteError, variants: Any, *, offset: int) -> None:
-    """Name the SKUs another product already uses (stock rows sit after `offset` items, two per SKU)."""
-    codes = cancellation_codes(error)
-    taken = [
-        variant.sku
-        for index, variant in enumerate(variants)
-        if offset + 2 * index < len(codes) and codes[offset + 2 * index] == "ConditionalCheckFailed"
-    ]
+def _raise_conflicts(tx: Any, error: TransactWriteError) -> None:
+    """Name the SKUs another product already uses, or report a concurrent edit of the product."""
+    failed = failed_conditions(tx, error)
+    taken = sorted(item.key["sku"] for item in failed if item.table_name == resources.STOCK.physical_name)
     if taken:
         raise Conflict(f"SKU already in use: {', '.join(taken)}", details={"skus": taken}, code="sku_taken")
-    if codes and codes[0] == "ConditionalCheckFailed":
-        raise Conflict("the product changed meanwhile; reload and try again", code="edit_conflict")
+    if any(item.table_name == resources.PRODUCTS.physical_name for item in failed):
+        raise Conflict("the product changed meanwhile (or its id exists); reload and try again",
+                       code="edit_conflict")
 
 
 def _load(product_id: str) -> tuple[Product, int]:
@@ -79,12 +77,13 @@ def _load(product_id: str) -> tuple[Product, int]:
 def update_product(product_id: str, fields: Fields, *, actor: str) -> dict[str, Any]:
     product, version = _load(product_id)
     updated, new_variants = domain.apply_update(product, fields, now=clock.now_iso())
+    tx = stock.transaction()
     try:
-        with stock.transaction() as tx:
+        with tx:
             repository.stage_replace(tx, updated, expected_version=version)
             _stage_stock_rows(tx, updated, new_variants, {}, DEFAULT_LOW_STOCK_THRESHOLD, actor)
     except TransactWriteError as error:
-        _raise_sku_conflicts(error, new_variants, offset=1)
+        _raise_conflicts(tx, error)
         raise
     return updated.to_dict(availability=_availability(updated))
 

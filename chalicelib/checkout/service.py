@@ -120,10 +120,10 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
         if voucher:
             vouchers.stage_use(tx, voucher)
 
-    def explain(codes: list[str | None]) -> DomainError | None:
-        if codes[0:1] == ["ConditionalCheckFailed"]:
+    def explain(failed_tables: set[str]) -> DomainError | None:
+        if resources.CARTS.physical_name in failed_tables:
             return Conflict("the cart changed or was checked out meanwhile; reload it", code="cart_conflict")
-        if codes[2:3] == ["ConditionalCheckFailed"]:
+        if resources.VOUCHERS.physical_name in failed_tables:
             return Conflict(f"voucher {voucher.code if voucher else ''} has just been used up", code="voucher_used_up")
         return None
 

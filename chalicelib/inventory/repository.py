@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, resources
-from chalicelib.db import cancellation_codes, connection, meta_for
+from chalicelib.db import connection, meta_for
 from chalicelib.inventory.domain import Movement, StockLevel
 
 LOW = "Y"
@@ -171,11 +170,6 @@ def with_optimistic_retry(attempt: Callable[[], T], *, attempts: int = 30) -> T:
         except StockContention:
             time.sleep(random.uniform(0, min(0.2, 0.005 * 2**number)))
     raise StockContention("stock is changing too fast; try again")
-
-
-def stock_conflicted(error: TransactWriteError, stock_positions: Iterable[int]) -> bool:
-    codes = cancellation_codes(error)
-    return any(position < len(codes) and codes[position] == "ConditionalCheckFailed" for position in stock_positions)
 
 
 def ledger(sku: str, *, limit: int = 50, since: str | None = None) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, clock, resources
-from chalicelib.db import cancellation_codes
+from chalicelib.db import failed_conditions
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.inventory import repository
 from chalicelib.inventory.domain import (
@@ -29,7 +29,7 @@ from chalicelib.inventory.domain import (
 from chalicelib.observability import logger, metrics
 
 StageExtra = Callable[[TransactWrite], None]
-ExplainFailure = Callable[[list[str | None]], DomainError | None]
+ExplainFailure = Callable[[set[str]], DomainError | None]
 
 
 def commit_movements(
@@ -41,8 +41,8 @@ def commit_movements(
     """Apply movements (at most one per SKU) and any extra writes in one all-or-nothing transaction.
 
     Retries while other writers race us for the same SKUs; refuses with InsufficientStock naming every
-    short SKU once a fresh read shows there is not enough. `explain_failure` maps the cancellation codes
-    of the extra items (numbered from 0) to a domain error. Returns {sku: (before, after)}.
+    short SKU once a fresh read shows there is not enough. `explain_failure` maps the physical names of the
+    tables whose extra items failed their condition to a domain error. Returns {sku: (before, after)}.
     """
     skus = [movement.sku for movement in movements]
     if len(set(skus)) != len(skus):
@@ -62,18 +62,19 @@ def commit_movements(
                 shortages.update(short.shortages)
         if shortages:
             raise InsufficientStock(shortages)
+        tx = repository.transaction()
         try:
-            with repository.transaction() as tx:
+            with tx:
                 for movement in movements:
                     before, after = changes[movement.sku]
                     repository.stage_movement(tx, before, after, movement)
                 if stage_extra:
                     stage_extra(tx)
         except TransactWriteError as error:
-            if repository.stock_conflicted(error, range(0, 2 * len(movements), 2)):
+            failed = failed_conditions(tx, error)
+            if any(item.table_name == resources.STOCK.physical_name for item in failed):
                 raise repository.StockContention() from error
-            extra_codes = cancellation_codes(error)[2 * len(movements):]
-            explained = explain_failure(extra_codes) if explain_failure else None
+            explained = explain_failure({item.table_name for item in failed}) if explain_failure else None
             if explained:
                 raise explained from error
             raise

@@ -6,7 +6,7 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock
+from chalicelib import clock, resources
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, DomainError, NotFound
 from chalicelib.inventory import service as inventory
@@ -51,8 +51,8 @@ def release_reservation(order: Order, *, status: str, note: str, actor: str) -> 
     def stage(tx: TransactWrite) -> None:
         repository.stage_transition(tx, order, after)
 
-    def explain(codes: list[str | None]) -> DomainError | None:
-        if codes and codes[0] == "ConditionalCheckFailed":
+    def explain(failed_tables: set[str]) -> DomainError | None:
+        if resources.ORDERS.physical_name in failed_tables:
             return Conflict(f"order {order.order_id} changed meanwhile", code="order_conflict")
         return None
 

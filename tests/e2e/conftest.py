@@ -29,7 +29,13 @@ def stack() -> Iterator[LocalStack]:
     api_port = free_port()
     while api_port == moto_port:
         api_port = free_port()
-    local_stack = LocalStack(moto_port=moto_port, api_port=api_port, seed=True, drive=True, echo_api_output=False)
+    local_stack = LocalStack(
+        moto_port=moto_port,
+        api_port=api_port,
+        seed=True,
+        drive=True,
+        echo_api_output=False,
+    )
     try:
         local_stack.start()
         yield local_stack

@@ -163,6 +163,17 @@ def test_a_batch_whose_handler_raises_is_not_deleted(aws: None) -> None:
     assert queue_depth(clients.sqs, queue["url"]) == 1
 
 
+def test_a_handler_on_a_missing_queue_fails_at_start_naming_both(aws: None) -> None:
+    app = Chalice(app_name="driver-test")
+
+    @app.on_sqs_message(queue="drivertest-nowhere")
+    def orphan(event: Any) -> None:
+        raise AssertionError("never runs")
+
+    with pytest.raises(LookupError, match=r"orphan.*drivertest-nowhere"):
+        SqsDriver(app).start()
+
+
 @pytest.mark.parametrize(
     ("result", "expected"),
     [

@@ -1,0 +1,84 @@
+"""`make bench`: print the cold import cost of the app and the AWS requests each API operation makes.
+
+Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Sequence
+
+from bench import cold_import
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f}"
+
+
+def print_cold_import(runs: int, importtime_runs: int) -> None:
+    """Section (a): app vs bare import times, the ratio, and where the app's import time goes."""
+    app, bare = cold_import.compare(runs)
+    print(f"(a) Cold import: `import app` in a fresh interpreter, {runs} runs each, alternating order")
+    print(f"    {'':<34}{'median ms':>10}{'p90 ms':>10}{'min ms':>10}")
+    for samples, title in ((app, "tokoflow app.py"), (bare, "bare Chalice + boto3 app")):
+        print(f"    {title:<34}{_ms(samples.median):>10}{_ms(samples.p90):>10}{_ms(min(samples.seconds)):>10}")
+    print(f"    ratio median(app) / median(bare): {app.median / bare.median:.2f}x")
+    print()
+
+    modules = cold_import.import_profile(importtime_runs)
+    total = next((module.cumulative_us for module in modules if module.name == "app"), 0)
+    print(f"    Heaviest modules under `python -X importtime -c \"import app\"` (median of {importtime_runs} runs;"
+          f" app total {total / 1000:.1f} ms with importtime overhead)")
+    print(f"    {'module':<52}{'cumulative us':>14}{'self us':>10}{'depth':>7}")
+    for module in cold_import.heaviest(modules, 8):
+        print(f"    {module.name:<52}{module.cumulative_us:>14}{module.self_us:>10}{module.depth:>7}")
+    print()
+    print(f"    Self time by top-level package (top 8 of {len({m.name.split('.')[0] for m in modules})})")
+    print(f"    {'package':<52}{'self us':>14}{'modules':>10}")
+    for package, self_us, count in cold_import.self_time_by_package(modules)[:8]:
+        print(f"    {package:<52}{self_us:>14}{count:>10}")
+    print()
+
+
+def print_requests() -> None:
+    """Section (b): AWS requests per operation, second call of each kind on a warm instance."""
+    from bench import request_count
+
+    measurements = request_count.measure_operations()
+    print("(b) AWS requests per operation (moto in-process, chalice.test.Client, warm instance: 2nd call counted)")
+    print(f"    {'operation':<42}{'requests':>9}  breakdown")
+    for measurement in measurements:
+        breakdown = ", ".join(f"{name} x{count}" for name, count in sorted(measurement.requests.items()))
+        print(f"    {measurement.operation:<42}{measurement.requests.total:>9}  {breakdown or '-'}")
+        for note in measurement.notes:
+            print(f"    {'':<42}{'':>9}  ({note})")
+    print()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run",
+                                     description="cold import cost and AWS requests per operation")
+    parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per app (default 15)")
+    parser.add_argument("--importtime-runs", type=int, default=3, help="-X importtime runs (default 3)")
+    parser.add_argument("--skip-cold-import", action="store_true")
+    parser.add_argument("--skip-requests", action="store_true")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    started = time.perf_counter()
+    print(f"TokoFlow bench: Python {platform.python_version()} on {platform.machine()}, {sys.executable}")
+    print()
+    if not args.skip_cold_import:
+        print_cold_import(args.runs, args.importtime_runs)
+    if not args.skip_requests:
+        print_requests()
+    print(f"bench finished in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The bench's AWS request counter: boto3 and pynamodb calls under moto, nesting, scope, pre-existing clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from bench import request_count
+from bench.request_count import count_aws_requests, instrument_client
+
+
+@pytest.fixture(autouse=True)
+def fresh_hook() -> Iterator[None]:
+    """Each test starts and ends with botocore unpatched, so 'created before install' is deterministic."""
+    request_count.uninstall()
+    yield
+    request_count.uninstall()
+
+
+def _client(service: str) -> Any:
+    return boto3.client(service, region_name="ap-southeast-3")
+
+
+def test_counts_boto3_calls_by_service_and_operation(aws: Any) -> None:
+    with count_aws_requests() as requests:
+        dynamodb, sqs = _client("dynamodb"), _client("sqs")
+        dynamodb.list_tables()
+        dynamodb.list_tables(Limit=5)
+        sqs.list_queues()
+
+    assert requests == {"dynamodb:ListTables": 2, "sqs:ListQueues": 1}
+    assert requests.total == 3
+    assert [(call.service, call.operation) for call in requests.calls] == [
+        ("dynamodb", "ListTables"), ("dynamodb", "ListTables"), ("sqs", "ListQueues")]
+    assert requests.calls[1].params == {"Limit": 5}
+
+
+def test_counts_only_inside_the_block_and_nested_blocks_see_their_own_calls(aws: Any) -> None:
+    request_count.install()
+    dynamodb = _client("dynamodb")
+    dynamodb.list_tables()  # before any block: nobody counts it
+
+    with count_aws_requests() as outer:
+        dynamodb.list_tables()
+        with count_aws_requests() as inner:
+            dynamodb.describe_table(TableName=aws.dynamodb.list_tables()["TableNames"][0])
+        dynamodb.list_tables()
+    dynamodb.list_tables()  # after the block
+
+    assert inner == {"dynamodb:DescribeTable": 1}
+    assert outer == {"dynamodb:ListTables": 2, "dynamodb:DescribeTable": 1}
+
+
+def test_failed_calls_are_counted_too(aws: Any) -> None:
+    with count_aws_requests() as requests:
+        sqs = _client("sqs")
+        with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+            sqs.get_queue_url(QueueName="no-such-queue")
+
+    assert requests == {"sqs:GetQueueUrl": 1}
+
+
+def test_counts_pynamodb_calls(aws: Any) -> None:
+    from pynamodb.attributes import UnicodeAttribute
+    from pynamodb.models import Model
+
+    from chalicelib import resources
+    from chalicelib.db import meta_for
+
+    class Probe(Model):  # a new model class, so its connection (and botocore client) is created in the block
+        Meta = meta_for(resources.PRODUCTS)
+        product_id = UnicodeAttribute(hash_key=True)
+
+    with count_aws_requests() as requests:
+        with pytest.raises(Probe.DoesNotExist):
+            Probe.get("prd_missing")
+        assert Probe.count("prd_missing") == 0
+
+    assert requests == {"dynamodb:GetItem": 1, "dynamodb:Query": 1}
+
+
+def test_clients_created_before_install_are_counted_only_once_instrumented(aws: Any) -> None:
+    early = _client("sqs")
+    with count_aws_requests() as requests:
+        early.list_queues()
+        instrument_client(early)
+        instrument_client(early)  # registering twice must not double count
+        early.list_queues()
+
+    assert requests == {"sqs:ListQueues": 1}

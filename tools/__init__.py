@@ -1,0 +1,1 @@
+"""Command-line tools for developers and shop staff (`python -m tools.cli --help`); never shipped to Lambda."""

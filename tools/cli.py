@@ -1,0 +1,149 @@
+"""TokoFlow's command line: import a catalog spreadsheet, mint a development token.
+
+Chalicelib's AWS-facing modules are imported inside the commands, not at the top: pynamodb models read
+TOKOFLOW_PREFIX when they are imported, and `token` fills in its environment before anything reads it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from chalicelib.auth.principal import ROLES  # pure module: reads no environment at import
+
+if TYPE_CHECKING:
+    from chalicelib.catalog.csv_import import RejectedRow
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
+DEV_TOKEN_VARIABLES = ("TOKOFLOW_AUTH_MODE", "TOKOFLOW_DEV_JWT_SECRET")
+EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+MAX_REASON_WIDTH = 90
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """TokoFlow tools for the TokoKita shop."""
+
+
+def _target() -> str:
+    """Where writes go, said before the import starts: the real account and the local stack look alike."""
+    from chalicelib import config
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    where = f"endpoint {endpoint}" if endpoint else f"AWS account in {config.region()}"
+    return f"tables {config.prefix()}-* at {where}"
+
+
+def _rejection_table(rows: list[RejectedRow]) -> list[str]:
+    headers = ("Row", "Handle", "SKU", "Reason")
+    cells = [(str(row.row), row.handle or "-", row.sku or "-", _shorten(row.reason)) for row in rows]
+    widths = [max(len(header), *(len(cell[index]) for cell in cells)) for index, header in enumerate(headers)]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * width for width in widths))
+    lines.extend("  ".join(text.ljust(width) for text, width in zip(cell, widths, strict=True)).rstrip()
+                 for cell in cells)
+    return lines
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_REASON_WIDTH else text[: MAX_REASON_WIDTH - 1] + "…"
+
+
+@cli.command("import-catalog")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--actor", default=None, help="Name recorded in the stock ledger (default: import:<your user>).")
+@click.option("--dry-run", is_flag=True, help="Only check the file; nothing is written and AWS is not contacted.")
+def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
+    """Create or update products from a catalog CSV (one row per variant).
+
+    Safe to run again: products already in the shop are updated, and SKUs that already exist keep their
+    stock (the file's stock only opens new SKUs). Exit code 0 when every row was imported, 1 when some rows
+    were rejected, 2 when the file cannot be used at all.
+    """
+    from tqdm import tqdm
+
+    from chalicelib.catalog.csv_import import CatalogFileError, import_products, parse_catalog_csv
+
+    try:
+        products, rejected = parse_catalog_csv(path)
+    except (CatalogFileError, OSError) as error:
+        click.echo(f"error: {path}: {error}", err=True)
+        sys.exit(EXIT_UNUSABLE)
+    if not products and not rejected:
+        click.echo(f"error: {path}: the file has a header but no product rows", err=True)
+        sys.exit(EXIT_UNUSABLE)
+    sku_count = sum(len(product.skus) for product in products)
+    click.echo(f"{path}: {len(products)} products, {sku_count} SKUs, {len(rejected)} rejected rows")
+
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    else:
+        actor = actor or f"import:{getpass.getuser()}"
+        click.echo(f"Importing into {_target()} as {actor}", err=True)
+        with tqdm(total=len(products), unit="product", desc="Importing", file=sys.stderr) as bar:
+            summary = import_products(products, actor=actor, on_progress=lambda product, outcome: bar.update(1))
+        rejected = sorted([*rejected, *summary.rejected], key=lambda row: row.row)
+        click.echo(f"Created:   {summary.created} products ({summary.skus} new SKUs opened with the file's stock)")
+        click.echo(f"Updated:   {summary.updated} products")
+        click.echo(f"Unchanged: {summary.unchanged} products")
+        if summary.skus_kept:
+            click.echo(f"{summary.skus_kept} SKUs already existed: their stock and low-stock threshold were left "
+                       "as they are (the file's stock only applies to new SKUs).")
+    click.echo(f"Rejected:  {len(rejected)} rows")
+    if rejected:
+        click.echo("")
+        for line in _rejection_table(rejected):
+            click.echo(line)
+        sys.exit(EXIT_REJECTED)
+    sys.exit(EXIT_OK)
+
+
+def _dev_environment(stage: str = "dev") -> dict[str, str]:
+    """The stage's variables from .chalice/config.json, so `make token` works from a fresh shell."""
+    try:
+        config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+        variables = config["stages"][stage]["environment_variables"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise click.ClickException(f"cannot read stages.{stage}.environment_variables from {CHALICE_CONFIG}: "
+                                   f"{error}") from None
+    return {name: str(value) for name, value in variables.items()}
+
+
+@cli.command("token")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="Role the token carries.")
+@click.option("--sub", default=None, help="Subject (user id); default: <role>-<random>.")
+@click.option("--email", default="", help="E-mail claim; default: <role>@tokokita.test.")
+def token(role: str, sub: str | None, email: str) -> None:
+    """Print a development JWT for `Authorization: Bearer ...` (dev auth mode only).
+
+    TOKOFLOW_AUTH_MODE and TOKOFLOW_DEV_JWT_SECRET come from the environment, or else from the dev stage in
+    .chalice/config.json, which is what `chalice local` and the local stack use.
+    """
+    missing = [name for name in DEV_TOKEN_VARIABLES if not os.environ.get(name)]
+    if missing:
+        stage_variables = _dev_environment()
+        for name in missing:
+            if name in stage_variables:
+                os.environ[name] = stage_variables[name]
+    from chalicelib.auth import mint_dev_token
+    from chalicelib.errors import DomainError
+
+    try:
+        click.echo(mint_dev_token(role=role, sub=sub, email=email))
+    except (DomainError, RuntimeError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def main() -> None:
+    cli(prog_name="python -m tools.cli")
+
+
+if __name__ == "__main__":
+    main()
