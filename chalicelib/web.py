@@ -67,6 +67,8 @@ def read_json(request: Request) -> Fields:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("body", "is not valid JSON") from None
+    except RecursionError:
+        raise ValidationFailed("body", "is nested too deeply") from None
     return Fields(data)
 
 

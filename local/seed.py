@@ -121,6 +121,9 @@ def seed_images(products: list[ProductRows], *, actor: str) -> dict[str, int]:
 
     s3 = boto3.client("s3", region_name=config.region())
     bucket = resources.MEDIA_BUCKET.physical_name
+    # The moto server refuses anonymous reads of private objects, so the browser would get 403 for every
+    # cover. On AWS the bucket's own policy or CDN decides (and ACLs are usually disabled there).
+    public = {"ACL": "public-read"} if os.environ.get("AWS_ENDPOINT_URL") else {}
     counts = {"images_uploaded": 0, "images_attached": 0}
     for product in products:
         if product.payload.get("images"):
@@ -131,7 +134,7 @@ def seed_images(products: list[ProductRows], *, actor: str) -> dict[str, int]:
         current, _ = found
         key = f"products/{product.product_id}/{COVER_NAME}"
         body = placeholder_svg(current.name, current.category).encode("utf-8")
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=SVG_TYPE)
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=SVG_TYPE, **public)
         counts["images_uploaded"] += 1
         url = media_url(bucket, key)
         if url not in current.images:

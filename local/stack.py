@@ -27,7 +27,9 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Self
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from chalicelib import config
 from chalicelib.resources import REPOSITORY_ROOT
@@ -42,6 +44,35 @@ LOCAL_PREFIX = "tokoflow-local"
 CHALICE_MAIN = "from chalice.cli import main; main()"
 # Variables that would point boto3 at a real account or a profile that may not exist on this machine.
 _DROPPED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+class SerialiseDynamoDB:
+    """WSGI wrapper that runs one DynamoDB request at a time, as DynamoDB's own per-item serialisation does.
+
+    moto's threaded server checks a transaction's conditions and then applies its writes as separate steps,
+    so two concurrent TransactWriteItems can both pass a version check (seen: two reservations from the same
+    stock version). Other services, including Step Functions calling back into this server, are untouched.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+class AtomicDynamoDBMotoServer(ThreadedMotoServer):
+    """moto's ThreadedMotoServer with DynamoDB requests made atomic (see SerialiseDynamoDB)."""
+
+    def _server_entry(self) -> None:
+        app = SerialiseDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def free_port() -> int:
@@ -213,7 +244,7 @@ class LocalStack:
         # ThreadedMotoServer.start() waits forever if its thread cannot bind, so check first.
         if not port_is_free(self.moto_port):
             raise RuntimeError(f"port {self.moto_port} is in use: pick another with --moto-port")
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
+        self._moto = AtomicDynamoDBMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
         self._moto.start()
         _wait_until(lambda: http_answers(f"{self.moto_url}/moto-api/"), timeout=15, what="moto server")
         # Must precede resource creation: moto decides per state machine whether to execute it.

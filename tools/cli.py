@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 DEV_TOKEN_VARIABLES = ("TOKOFLOW_AUTH_MODE", "TOKOFLOW_DEV_JWT_SECRET")
-EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE, EXIT_UNREACHABLE = 0, 1, 2, 3
 MAX_REASON_WIDTH = 90
 
 
@@ -65,8 +65,10 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
 
     Safe to run again: products already in the shop are updated, and SKUs that already exist keep their
     stock (the file's stock only opens new SKUs). Exit code 0 when every row was imported, 1 when some rows
-    were rejected, 2 when the file cannot be used at all.
+    were rejected, 2 when the file cannot be used at all, 3 when the shop's tables cannot be reached.
     """
+    from botocore.exceptions import BotoCoreError
+    from pynamodb.exceptions import PynamoDBException
     from tqdm import tqdm
 
     from chalicelib.catalog.csv_import import CatalogFileError, import_products, parse_catalog_csv
@@ -87,8 +89,13 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
     else:
         actor = actor or f"import:{getpass.getuser()}"
         click.echo(f"Importing into {_target()} as {actor}", err=True)
-        with tqdm(total=len(products), unit="product", desc="Importing", file=sys.stderr) as bar:
-            summary = import_products(products, actor=actor, on_progress=lambda product, outcome: bar.update(1))
+        try:
+            with tqdm(total=len(products), unit="product", desc="Importing", file=sys.stderr) as bar:
+                summary = import_products(products, actor=actor, on_progress=lambda product, outcome: bar.update(1))
+        except (PynamoDBException, BotoCoreError) as error:
+            # Products imported before the failure stay; running the import again picks up where it stopped.
+            click.echo(f"error: cannot write to {_target()}: {error}", err=True)
+            sys.exit(EXIT_UNREACHABLE)
         rejected = sorted([*rejected, *summary.rejected], key=lambda row: row.row)
         click.echo(f"Created:   {summary.created} products ({summary.skus} new SKUs opened with the file's stock)")
         click.echo(f"Updated:   {summary.updated} products")

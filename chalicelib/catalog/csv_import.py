@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from chalicelib.catalog import domain
 from chalicelib.catalog.domain import MAX_IMAGES, MAX_PRICE, MAX_WEIGHT_GRAMS, STATUSES, slugify
 from chalicelib.errors import DomainError
 from chalicelib.inventory.domain import DEFAULT_LOW_STOCK_THRESHOLD, MAX_ON_HAND
-from chalicelib.validation import SKU_PATTERN
+from chalicelib.validation import SKU_PATTERN, Fields
 
 REQUIRED_COLUMNS = ("handle", "name", "category", "sku", "price", "weight_grams")
 OPTIONAL_COLUMNS = (
@@ -388,8 +389,7 @@ def import_products(
 
 
 def _import_one(product: ProductRows, *, actor: str, summary: ImportSummary) -> str:
-    from chalicelib.catalog import domain, repository, service
-    from chalicelib.validation import Fields
+    from chalicelib.catalog import repository, service  # AWS-facing: imported only when importing
 
     found = repository.get(product.product_id)
     if found is None:

@@ -16,7 +16,7 @@ from chalicelib.validation import SKU_PATTERN, Fields, check_int
 DRAFT, ACTIVE, ARCHIVED = "draft", "active", "archived"
 STATUSES = (DRAFT, ACTIVE, ARCHIVED)
 SORTS = ("newest", "price_asc", "price_desc")
-MAX_VARIANTS = 50
+MAX_VARIANTS = 40  # creating a product writes 1 + 2 items per variant in one transaction (limit 100)
 MAX_IMAGES = 12
 MAX_PRICE = 1_000_000_000  # a billion Rupiah for one handicraft item is certainly a typo
 MAX_WEIGHT_GRAMS = 150_000
@@ -256,8 +256,12 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, ...]:
         key, cursor_sort = data["k"], data["s"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise ValidationFailed("cursor", "is not a cursor this API returned") from None
-    if cursor_sort != sort or not isinstance(key, list):
+    if cursor_sort != sort:
         raise ValidationFailed("cursor", "belongs to a different sort order")
+    first_type = str if sort == "newest" else int
+    if (not isinstance(key, list) or len(key) != 2 or type(key[0]) is not first_type
+            or not isinstance(key[1], str)):
+        raise ValidationFailed("cursor", "is not a cursor this API returned")
     return tuple(key)
 
 

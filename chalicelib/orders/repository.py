@@ -123,19 +123,25 @@ def stage_transition(tx: TransactWrite, before: Order, after: Order) -> None:
 
 
 def _encode(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+    """Only the order id and creation time go into a cursor; the index's own key is rebuilt on the way in."""
+    if not key:
+        return None
+    position = [key["order_id"]["S"], key["created_at"]["S"]]
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
 
 
-def _decode(cursor: str | None) -> dict[str, Any] | None:
+def _decode(cursor: str | None, index_key: str, index_value: str) -> dict[str, Any] | None:
     if not cursor:
         return None
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error):
         raise ValidationFailed("cursor", "is not a cursor this API returned") from None
-    if not isinstance(key, dict):
+    if (not isinstance(position, list) or len(position) != 2
+            or not all(isinstance(part, str) and 0 < len(part) <= 64 for part in position)):
         raise ValidationFailed("cursor", "is not a cursor this API returned")
-    return key
+    order_id, created_at = position
+    return {"order_id": {"S": order_id}, "created_at": {"S": created_at}, index_key: {"S": index_value}}
 
 
 def _page(result: Any) -> tuple[list[Order], str | None]:
@@ -145,11 +151,11 @@ def _page(result: Any) -> tuple[list[Order], str | None]:
 
 def by_customer(customer_id: str, *, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
     return _page(OrderModel.by_customer.query(customer_id, scan_index_forward=False, limit=limit,
-                                              last_evaluated_key=_decode(cursor)))
+                                              last_evaluated_key=_decode(cursor, "customer_id", customer_id)))
 
 
 def by_status(status: str, *, limit: int, cursor: str | None, created_before: str | None = None
               ) -> tuple[list[Order], str | None]:
     condition = OrderModel.created_at <= created_before if created_before else None
     return _page(OrderModel.by_status.query(status, range_key_condition=condition, scan_index_forward=False,
-                                            limit=limit, last_evaluated_key=_decode(cursor)))
+                                            limit=limit, last_evaluated_key=_decode(cursor, "status", status)))

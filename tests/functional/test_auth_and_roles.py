@@ -25,6 +25,8 @@ import pytest
 from tests.functional.helpers import (
     bearer,
     body_of,
+    checkout,
+    checkout_body,
     create_product,
     mocked_account,
     new_cart,
@@ -321,6 +323,7 @@ def test_a_customers_cart_is_invisible_to_guests_and_other_customers_but_visible
             send(client, "DELETE", f"/carts/{cart_id}/items/{SKU}", headers=headers),
             send(client, "POST", f"/carts/{cart_id}/voucher", {"code": "HEMAT10"}, headers),
             send(client, "POST", "/shipping/quote", quote, headers),
+            checkout(client, checkout_body(cart_id), headers),
         ):
             assert_refused(response, code="cart_not_found", status=404)
     assert snapshot(shop.aws) == before

@@ -29,7 +29,7 @@ from click.testing import CliRunner  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import aws as aws_clients  # noqa: E402
-from chalicelib import config, db, resources  # noqa: E402
+from chalicelib import config, resources  # noqa: E402
 from chalicelib.catalog import repository  # noqa: E402
 from chalicelib.catalog.csv_import import ImportSummary, import_products, parse_catalog_csv  # noqa: E402
 from chalicelib.catalog.domain import ACTIVE, DRAFT  # noqa: E402
@@ -70,16 +70,10 @@ def create_tables(dynamodb: Any) -> None:
 
 
 @pytest.fixture
-def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """An empty mocked account with the shop's tables and media bucket; yields an S3 client.
-
-    chalicelib.db.connection() builds a new botocore session and client for every transaction (~0.3 s of
-    endpoint-file parsing each); sharing one per test keeps importing the demo catalog from taking seconds.
-    """
+def shop() -> Iterator[Any]:
+    """An empty mocked account with the shop's tables and media bucket; yields an S3 client."""
     with mock_aws():
         aws_clients.reset()
-        shared = db.connection()
-        monkeypatch.setattr(stock, "connection", lambda: shared)
         create_tables(boto3.client("dynamodb", region_name=config.region()))
         s3 = boto3.client("s3", region_name=config.region())
         s3.create_bucket(Bucket=resources.MEDIA_BUCKET.physical_name,
@@ -268,6 +262,14 @@ def test_cli_exits_2_on_an_unusable_file_and_writes_nothing(shop: Any, tmp_path:
     assert empty.exit_code == 2 and "no product rows" in empty.stderr
     assert absent.exit_code == 2
     assert repository.by_status(ACTIVE) == []
+
+
+def test_cli_exits_3_with_a_message_when_the_tables_are_not_there() -> None:
+    with mock_aws():
+        result = CliRunner().invoke(cli, ["import-catalog", str(DEMO)])
+
+    assert result.exit_code == 3, result.output
+    assert f"error: cannot write to tables {config.prefix()}-*" in result.stderr
 
 
 def test_cli_dry_run_checks_the_file_without_writing(shop: Any) -> None:
