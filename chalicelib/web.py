@@ -69,6 +69,10 @@ def read_json(request: Request) -> Fields:
         raise ValidationFailed("body", "is not valid JSON") from None
     except RecursionError:
         raise ValidationFailed("body", "is nested too deeply") from None
+    try:  # JSON may escape lone surrogates ("\ud800") that no database can store as text
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed("body", "contains invalid Unicode") from None
     return Fields(data)
 
 

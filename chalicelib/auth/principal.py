@@ -39,11 +39,9 @@ class Principal:
         return cls(sub=str(sub), role=str(role), email=str(context.get("email") or ""))
 
 
-def role_from_groups(groups: list[str] | None) -> str:
-    for role in ROLE_PRIORITY:
-        if groups and role in groups:
-            return role
-    return CUSTOMER
+def role_from_groups(groups: object) -> str:
+    members = set(groups) if isinstance(groups, list) else set()
+    return next((role for role in ROLE_PRIORITY if role in members), CUSTOMER)
 
 
 def require_role(principal: Principal | None, *roles: str) -> Principal:

@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, resources
 from chalicelib.db import connection, meta_for
+from chalicelib.errors import Conflict
 from chalicelib.inventory.domain import Movement, StockLevel
 
 LOW = "Y"
@@ -169,7 +170,7 @@ def with_optimistic_retry(attempt: Callable[[], T], *, attempts: int = 30) -> T:
             return attempt()
         except StockContention:
             time.sleep(random.uniform(0, min(0.2, 0.005 * 2**number)))
-    raise StockContention("stock is changing too fast; try again")
+    raise Conflict("stock is changing too fast right now; try again in a moment", code="stock_busy")
 
 
 def ledger(sku: str, *, limit: int = 50, since: str | None = None) -> list[dict[str, Any]]:

@@ -49,6 +49,7 @@ PRODUCT_ROUTES = [
     ("PATCH", "/admin/products/{product_id}", {"description": "changed"}),
     ("POST", "/admin/products/{product_id}/archive", None),
     ("POST", "/admin/products/{product_id}/images/upload-url", {"content_type": "image/png"}),
+    ("POST", "/admin/products/{product_id}/images", {"key": "products/prd_000000000000/0123456789abcdef.png"}),
 ]
 STOCK_ROUTES = [
     ("GET", "/admin/inventory", None),
@@ -110,6 +111,7 @@ class Shop:
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
+    """One product (50 in stock), Sari's open cart, orders by Sari, Budi and guests (one of them COD)."""
     with mocked_account() as (clients, client):
         product = create_product(client, bearer("staff"), SKU, stock=50, price=450_000)
         sari, budi = bearer("customer", "cust-sari"), bearer("customer", "cust-budi")
