@@ -58,3 +58,15 @@ def shop_origin() -> tuple[str, str]:
         os.environ.get(SHOP_ORIGIN_CITY) or "Yogyakarta",
         os.environ.get(SHOP_ORIGIN_PROVINCE) or "DI Yogyakarta",
     )
+
+# Order lifecycle (payments, couriers, notifications).
+PAYMENT_GATEWAY = "TOKOFLOW_PAYMENT_GATEWAY"  # "sandbox" (local default) or "midtrans"
+MIDTRANS_SERVER_KEY = "TOKOFLOW_MIDTRANS_SERVER_KEY"  # locally from env; on AWS resolved from Secrets Manager
+MIDTRANS_BASE_URL = "TOKOFLOW_MIDTRANS_BASE_URL"  # https://api.sandbox.midtrans.com or https://api.midtrans.com
+COURIER = "TOKOFLOW_COURIER"  # "sandbox" or "biteship"
+BITESHIP_API_KEY = "TOKOFLOW_BITESHIP_API_KEY"
+BITESHIP_BASE_URL = "TOKOFLOW_BITESHIP_BASE_URL"
+COURIER_WEBHOOK_SECRET = "TOKOFLOW_COURIER_WEBHOOK_SECRET"  # sandbox HMAC key / Biteship static header value
+NOTIFIER = "TOKOFLOW_NOTIFIER"  # "outbox" (local) or "aws" (SES email + SNS SMS)
+SES_SENDER = "TOKOFLOW_SES_SENDER"
+PAYMENT_WINDOW_SECONDS = "TOKOFLOW_PAYMENT_WINDOW_SECONDS"  # overrides minutes; lets tests expire quickly

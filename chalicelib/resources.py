@@ -58,6 +58,9 @@ class QueueSpec:
 class BucketSpec:
     name: str
     versioned: bool = False
+    # Objects under this prefix are shown to shoppers: through CloudFront on AWS (the bucket itself stays
+    # private), through a read-only bucket policy on the local stack.
+    served_prefix: str | None = None
 
     @property
     def physical_name(self) -> str:
@@ -99,18 +102,39 @@ ORDERS = TableSpec(
     critical=True,
 )
 IDEMPOTENCY = TableSpec("idempotency", Key("id"), ttl_attribute="expiration")
+# Every provider message (payment gateway, courier) recorded once: duplicates are acknowledged and ignored.
+WEBHOOK_INBOX = TableSpec("webhook-inbox", Key("message_id"), ttl_attribute="expires_at")
+# The money ledger: payments received, refunds, cash collected on delivery; one partition per order.
+PAYMENT_LEDGER = TableSpec("payment-ledger", Key("order_id"), Key("entry_id"), critical=True)
+# The sandbox payment gateway's own books (what a real gateway keeps on its side); unused with Midtrans.
+SANDBOX_PAYMENTS = TableSpec("sandbox-payments", Key("order_id"))
+# Customer notifications: one item per (order, event), so a redelivered event never notifies twice.
+NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
+                          indexes=(IndexSpec("by-order", Key("order_id"), Key("created_at")),))
 
-TABLES: tuple[TableSpec, ...] = (PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY)
+TABLES: tuple[TableSpec, ...] = (
+    PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER,
+    SANDBOX_PAYMENTS, NOTIFICATIONS,
+)
 
 LOW_STOCK_QUEUE = QueueSpec("low-stock")
+# Python steps of the fulfilment state machine (sqs:sendMessage.waitForTaskToken).
+FULFILMENT_TASKS_QUEUE = QueueSpec("fulfilment-tasks", visibility_timeout_seconds=90)
+PAYMENT_EVENTS_QUEUE = QueueSpec("payment-events", visibility_timeout_seconds=90)
+COURIER_EVENTS_QUEUE = QueueSpec("courier-events", visibility_timeout_seconds=90)
+NOTIFICATIONS_QUEUE = QueueSpec("notifications", visibility_timeout_seconds=90)
 
-QUEUES: tuple[QueueSpec, ...] = (LOW_STOCK_QUEUE,)
+QUEUES: tuple[QueueSpec, ...] = (
+    LOW_STOCK_QUEUE, FULFILMENT_TASKS_QUEUE, PAYMENT_EVENTS_QUEUE, COURIER_EVENTS_QUEUE, NOTIFICATIONS_QUEUE,
+)
 
-MEDIA_BUCKET = BucketSpec("media")
+MEDIA_BUCKET = BucketSpec("media", served_prefix="products/")
 REPORTS_BUCKET = BucketSpec("reports", versioned=True)
 
 BUCKETS: tuple[BucketSpec, ...] = (MEDIA_BUCKET, REPORTS_BUCKET)
 
-STATE_MACHINES: tuple[StateMachineSpec, ...] = ()
+FULFILMENT_STATE_MACHINE = StateMachineSpec("fulfilment", "statemachines/fulfilment.asl.json")
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (FULFILMENT_STATE_MACHINE,)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent

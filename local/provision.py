@@ -263,6 +263,11 @@ def ensure_bucket(s3: Any, spec: BucketSpec, *, region: str) -> bool:
         s3.create_bucket(**params)
     if spec.versioned:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    if spec.served_prefix:
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "ShoppersReadProductImages", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{name}/{spec.served_prefix}*"}]}
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
     return not exists
 
 

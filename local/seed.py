@@ -8,7 +8,6 @@ seeding a stack that was already seeded changes nothing. `python -m local.seed` 
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 import zlib
 from datetime import timedelta
@@ -95,14 +94,6 @@ def placeholder_svg(name: str, category: str) -> str:
     )
 
 
-def media_url(bucket: str, key: str) -> str:
-    """The address the local stack serves an object at (path style on the moto server)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        return f"{endpoint.rstrip('/')}/{bucket}/{key}"
-    return f"https://{bucket}.s3.{config.region()}.amazonaws.com/{key}"
-
-
 def seed_catalog(*, actor: str) -> tuple[list[ProductRows], csv_import.ImportSummary]:
     """Import the demo CSV; a bad row in our own demo file is a bug, so it stops the seeding."""
     products, rejected = csv_import.parse_catalog_csv(DEMO_CATALOG)
@@ -121,9 +112,6 @@ def seed_images(products: list[ProductRows], *, actor: str) -> dict[str, int]:
 
     s3 = boto3.client("s3", region_name=config.region())
     bucket = resources.MEDIA_BUCKET.physical_name
-    # The moto server refuses anonymous reads of private objects, so the browser would get 403 for every
-    # cover. On AWS the bucket's own policy or CDN decides (and ACLs are usually disabled there).
-    public = {"ACL": "public-read"} if os.environ.get("AWS_ENDPOINT_URL") else {}
     counts = {"images_uploaded": 0, "images_attached": 0}
     for product in products:
         if product.payload.get("images"):
@@ -134,9 +122,9 @@ def seed_images(products: list[ProductRows], *, actor: str) -> dict[str, int]:
         current, _ = found
         key = f"products/{product.product_id}/{COVER_NAME}"
         body = placeholder_svg(current.name, current.category).encode("utf-8")
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=SVG_TYPE, **public)
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=SVG_TYPE)
         counts["images_uploaded"] += 1
-        url = media_url(bucket, key)
+        url = service.media_url(key)
         if url not in current.images:
             images = [url, *current.images][:MAX_IMAGES]
             service.update_product(product.product_id, Fields({"images": images}), actor=actor)

@@ -52,6 +52,14 @@ def _rejection_table(rows: list[RejectedRow]) -> list[str]:
     return lines
 
 
+def _user() -> str:
+    """The login name for the ledger; containers often run as a uid without a passwd entry."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _shorten(text: str) -> str:
     return text if len(text) <= MAX_REASON_WIDTH else text[: MAX_REASON_WIDTH - 1] + "…"
 
@@ -87,7 +95,7 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
     if dry_run:
         click.echo("Dry run: nothing was written.")
     else:
-        actor = actor or f"import:{getpass.getuser()}"
+        actor = actor or f"import:{_user()}"
         click.echo(f"Importing into {_target()} as {actor}", err=True)
         try:
             with tqdm(total=len(products), unit="product", desc="Importing", file=sys.stderr) as bar:
@@ -97,9 +105,10 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
             click.echo(f"error: cannot write to {_target()}: {error}", err=True)
             sys.exit(EXIT_UNREACHABLE)
         rejected = sorted([*rejected, *summary.rejected], key=lambda row: row.row)
-        click.echo(f"Created:   {summary.created} products ({summary.skus} new SKUs opened with the file's stock)")
+        click.echo(f"Created:   {summary.created} products")
         click.echo(f"Updated:   {summary.updated} products")
         click.echo(f"Unchanged: {summary.unchanged} products")
+        click.echo(f"New SKUs:  {summary.skus} (opened with the file's stock)")
         if summary.skus_kept:
             click.echo(f"{summary.skus_kept} SKUs already existed: their stock and low-stock threshold were left "
                        "as they are (the file's stock only applies to new SKUs).")

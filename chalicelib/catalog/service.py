@@ -125,7 +125,8 @@ def products_for_skus(product_ids: list[str]) -> dict[str, Product]:
 # ---- images -----------------------------------------------------------------------------------------------
 
 
-def _media_url(key: str) -> str:
+def media_url(key: str) -> str:
+    """Where shoppers fetch an image: the CDN in production, the bucket itself on the local stack."""
     base = config.get(config.MEDIA_PUBLIC_BASE_URL)
     if base:
         return f"{base.rstrip('/')}/{key}"
@@ -147,7 +148,7 @@ def image_upload_url(product_id: str, fields: Fields) -> dict[str, Any]:
         ExpiresIn=UPLOAD_URL_SECONDS,
     )
     return {"upload_url": url, "method": "PUT", "headers": {"Content-Type": content_type}, "key": key,
-            "image_url": _media_url(key), "expires_in": UPLOAD_URL_SECONDS}
+            "image_url": media_url(key), "expires_in": UPLOAD_URL_SECONDS}
 
 
 def attach_image(product_id: str, fields: Fields, *, actor: str) -> dict[str, Any]:
@@ -161,5 +162,5 @@ def attach_image(product_id: str, fields: Fields, *, actor: str) -> dict[str, An
     except s3.exceptions.ClientError:
         raise ValidationFailed("key", "no uploaded image under this key yet") from None
     product, _ = _load(product_id)
-    images = [url for url in product.images if not re.search(re.escape(key) + "$", url)] + [_media_url(key)]
+    images = [url for url in product.images if not re.search(re.escape(key) + "$", url)] + [media_url(key)]
     return update_product(product_id, Fields({"images": images}), actor=actor)

@@ -1,5 +1,6 @@
 """One local stack (moto server, provisioned resources, demo data, `chalice local`, SQS and schedule drivers)
-shared by every end-to-end test, on free ports so it never collides with a `make run` in another terminal.
+shared by the end-to-end tests, on free ports so it never collides with a `make run` in another terminal.
+Package scope: the environment is restored before any other test folder runs.
 
 The stack's moto server runs in this process and points AWS_ENDPOINT_URL at itself for the whole session,
 while `mock_aws` shares moto's in-process backends: run tests/e2e in its own pytest invocation rather than
@@ -20,7 +21,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: end-to-end test through the local stack's HTTP API")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack() -> Iterator[LocalStack]:
     """The running stack; use `stack.api_url` for HTTP and `stack.moto_url` to inspect AWS state."""
     saved = dict(os.environ)

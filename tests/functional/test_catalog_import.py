@@ -229,7 +229,7 @@ def test_cli_imports_prints_a_summary_and_exits_1_when_a_row_was_rejected(shop: 
 
     assert result.exit_code == 1, result.output
     assert "2 products, 2 SKUs, 1 rejected rows" in result.stdout
-    assert "Created:   2 products (2 new SKUs" in result.stdout
+    assert "Created:   2 products" in result.stdout and "New SKUs:  2 (opened with the file's stock)" in result.stdout
     assert "Rejected:  1 rows" in result.stdout
     table = result.stdout[result.stdout.index("Row"):].splitlines()
     assert table[0].split() == ["Row", "Handle", "SKU", "Reason"]
@@ -305,6 +305,7 @@ def test_cli_token_refuses_outside_dev_auth_mode() -> None:
 
 
 def test_seed_catalog_and_images_are_idempotent(shop: Any) -> None:
+    from chalicelib.catalog.service import media_url
     from local.seed import COVER_NAME, seed_catalog, seed_images
 
     products, first = seed_catalog(actor="seed")
@@ -322,7 +323,7 @@ def test_seed_catalog_and_images_are_idempotent(shop: Any) -> None:
     bucket = resources.MEDIA_BUCKET.physical_name
     product, _ = repository.get(products[0].product_id)
     key = f"products/{product.product_id}/{COVER_NAME}"
-    assert product.images == (f"https://{bucket}.s3.{config.region()}.amazonaws.com/{key}",)
+    assert product.images == (media_url(key),)
     cover = shop.get_object(Bucket=bucket, Key=key)
     assert cover["ContentType"] == "image/svg+xml"
     assert b">Parang Rusak Sutra</text>" in cover["Body"].read()  # the name, wrapped over lines
@@ -342,14 +343,22 @@ def test_seed_keeps_an_image_url_the_csv_gives(shop: Any, tmp_path: Path, monkey
     assert repository.get("prd_tas")[0].images == ("https://img.test/t.jpg",)
 
 
-def test_media_url_points_at_the_local_endpoint_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    from local.seed import media_url
+def test_media_url_is_path_style_on_the_local_endpoint_and_virtual_hosted_on_aws(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.catalog.service import media_url
 
+    bucket = resources.MEDIA_BUCKET.physical_name
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/")
+    local = media_url("products/prd_x/cover.svg")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    real = media_url("products/prd_x/cover.svg")
+    monkeypatch.setenv("TOKOFLOW_MEDIA_PUBLIC_BASE_URL", "https://media.tokokita.id")
+    cdn = media_url("products/prd_x/cover.svg")
 
-    assert media_url("tokoflow-dev-media", "products/prd_x/cover.svg") == (
-        "http://127.0.0.1:4566/tokoflow-dev-media/products/prd_x/cover.svg"
-    )
+    assert local == f"http://127.0.0.1:4566/{bucket}/products/prd_x/cover.svg"
+    assert real == f"https://{bucket}.s3.{config.region()}.amazonaws.com/products/prd_x/cover.svg"
+    assert cdn == "https://media.tokokita.id/products/prd_x/cover.svg"
 
 
 def test_seed_demo_twice_is_harmless(shop: Any) -> None:

@@ -98,7 +98,8 @@ def test_every_bucket_exists_and_versioning_follows_the_spec(clients: AwsClients
 def test_running_twice_is_harmless_and_reapplies_queue_settings(clients: AwsClients) -> None:
     # GIVEN a provisioned stack whose queue someone changed by hand
     first = provision_all(clients)
-    assert len(first["created"]) == len(resources.TABLES) + 2 * len(resources.QUEUES) + len(resources.BUCKETS)
+    assert len(first["created"]) == (len(resources.TABLES) + 2 * len(resources.QUEUES) + len(resources.BUCKETS)
+                                     + len(resources.STATE_MACHINES))
     queue_url = first["queues"][resources.QUEUES[0].name]["url"]
     clients.sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "1"})
 

@@ -1,0 +1,81 @@
+"""The payment gateway port: what the shop needs from Midtrans (or the sandbox that imitates it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+CARD, BANK_TRANSFER, EWALLET, QRIS = "card", "bank_transfer", "ewallet", "qris"
+GATEWAY_METHODS = (CARD, BANK_TRANSFER, EWALLET, QRIS)
+
+
+class GatewayError(Exception):
+    """The gateway could not be reached or refused the request; safe to retry later."""
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    order_id: str
+    amount: int  # whole Rupiah
+    method: str  # one of GATEWAY_METHODS
+    customer_name: str
+    customer_email: str
+    customer_phone: str
+    expiry_minutes: int
+    bank: str = "bca"  # for bank transfer virtual accounts
+
+
+@dataclass(frozen=True)
+class PaymentInstructions:
+    """What the shopper needs to pay: shown in the checkout answer and the order-placed notification."""
+
+    provider: str
+    method: str
+    transaction_id: str
+    amount: int
+    expires_at: str  # UTC ISO-8601
+    bank: str | None = None
+    va_number: str | None = None
+    qr_string: str | None = None
+    deeplink_url: str | None = None
+    redirect_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    """The gateway's own view of a transaction, in Midtrans terms (the status API's answer)."""
+
+    order_id: str
+    transaction_status: str  # pending, settlement, capture, expire, cancel, deny, failure, refund, ...
+    gross_amount: str  # exactly as the gateway sent it, e.g. "150000.00"
+    payment_type: str = ""
+    transaction_id: str = ""
+    fraud_status: str | None = None
+    status_code: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    order_id: str
+    amount: int
+    refund_key: str
+    status: str  # "refunded" or "pending"
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def charge(self, request: ChargeRequest) -> PaymentInstructions: ...
+
+    def status(self, order_id: str) -> GatewayStatus | None:
+        """None when the gateway has never heard of the order."""
+        ...
+
+    def refund(self, order_id: str, *, amount: int, reason: str, refund_key: str) -> RefundResult: ...
+
+    def cancel(self, order_id: str) -> GatewayStatus: ...
