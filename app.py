@@ -8,9 +8,12 @@ from chalice import Chalice, ConvertToMiddleware
 from chalicelib.cart.routes import cart_routes
 from chalicelib.catalog.routes import catalog_routes
 from chalicelib.checkout.routes import checkout_routes
+from chalicelib.fulfilment.routes import fulfilment_routes
 from chalicelib.inventory.routes import inventory_routes
+from chalicelib.notifications.routes import notification_routes
 from chalicelib.observability import correlation_middleware, logger, metrics
 from chalicelib.orders.routes import order_routes
+from chalicelib.payments.routes import payment_routes
 from chalicelib.shipping.routes import shipping_routes
 from chalicelib.vouchers.routes import voucher_routes
 from chalicelib.web import auth_blueprint
@@ -37,3 +40,6 @@ app.register_blueprint(shipping_routes)
 app.register_blueprint(checkout_routes)
 app.register_blueprint(order_routes)
 app.register_blueprint(voucher_routes)
+app.register_blueprint(payment_routes)
+app.register_blueprint(fulfilment_routes)
+app.register_blueprint(notification_routes)

@@ -60,3 +60,10 @@ class Conflict(DomainError):
 class Unprocessable(DomainError):
     status = 422
     code = "unprocessable"
+
+
+class ServiceUnavailable(DomainError):
+    """A provider the request depends on (courier, gateway) is down; the caller may retry."""
+
+    status = 503
+    code = "provider_unavailable"

@@ -98,6 +98,7 @@ ORDERS = TableSpec(
     indexes=(
         IndexSpec("by-customer", Key("customer_id"), Key("created_at")),
         IndexSpec("by-status", Key("status"), Key("created_at")),
+        IndexSpec("by-shipment", Key("shipment_ref")),
     ),
     critical=True,
 )

@@ -28,6 +28,8 @@ os.environ.update({
     "AWS_SESSION_TOKEN": "testing",
     "POWERTOOLS_METRICS_NAMESPACE": "TokoFlow",
     "POWERTOOLS_DEV": "false",
+    "TOKOFLOW_MIDTRANS_SERVER_KEY": "SB-Mid-server-TEST-KEY",
+    "TOKOFLOW_COURIER_WEBHOOK_SECRET": "test-courier-webhook-secret",
 })
 
 

@@ -1,4 +1,4 @@
-"""TokoFlow's command line: import a catalog spreadsheet, mint a development token.
+"""TokoFlow's command line: import a catalog spreadsheet, mint a development token, read the notification outbox.
 
 Chalicelib's AWS-facing modules are imported inside the commands, not at the top: pynamodb models read
 TOKOFLOW_PREFIX when they are imported, and `token` fills in its environment before anything reads it.
@@ -155,6 +155,45 @@ def token(role: str, sub: str | None, email: str) -> None:
         click.echo(mint_dev_token(role=role, sub=sub, email=email))
     except (DomainError, RuntimeError, ValueError) as error:
         raise click.ClickException(str(error)) from None
+
+
+@cli.command("outbox")
+@click.option("--order", "order_id", default=None, help="Only this order's notifications (e.g. TK-261123-7QX2MD).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many to show.")
+def outbox(order_id: str | None, limit: int) -> None:
+    """Show the customer notifications the shop sent (or would send), newest first.
+
+    With TOKOFLOW_NOTIFIER=outbox (the local stack) nothing leaves the shop: this is how to read the emails and
+    SMS a customer would have received. Reads the tables TOKOFLOW_PREFIX and AWS_ENDPOINT_URL point at.
+    """
+    from botocore.exceptions import BotoCoreError
+    from pynamodb.exceptions import PynamoDBException
+
+    from chalicelib.notifications.service import outbox as recent_notifications
+    from chalicelib.notifications.templates import format_wib
+
+    try:
+        notifications = recent_notifications(order_id=order_id, limit=limit)
+    except (PynamoDBException, BotoCoreError) as error:
+        click.echo(f"error: cannot read notifications from {_target()}: {error}", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    if not notifications:
+        click.echo(f"No notifications for order {order_id}." if order_id else "No notifications yet.")
+        return
+    for index, item in enumerate(notifications):
+        if index:
+            click.echo("")
+        recipients = " / ".join(address for address in (item["email"], item["phone"]) if address) or "-"
+        click.echo(f"{format_wib(item['created_at'])}  {item['event']}  {item['order_id']}  [{item['status']}]")
+        click.echo(f"  To:      {recipients}")
+        click.echo(f"  Subject: {item['subject']}")
+        if item["last_error"] and item["status"] != "sent":
+            click.echo(f"  Error:   {item['last_error']}")
+        click.echo("")
+        for line in item["text"].rstrip("\n").splitlines():
+            click.echo(f"    {line}".rstrip())
+        click.echo("")
+        click.echo(f"  SMS ({len(item['sms'])} chars): {item['sms']}")
 
 
 def main() -> None:

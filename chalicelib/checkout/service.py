@@ -16,11 +16,14 @@ from chalicelib.cart import repository as cart_repository
 from chalicelib.cart import service as carts
 from chalicelib.checkout.domain import CheckoutRequest, build_order, new_order_id
 from chalicelib.errors import Conflict, DomainError, Unprocessable
+from chalicelib.fulfilment import service as fulfilment
 from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import RESERVE, InsufficientStock, Movement
+from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
 from chalicelib.orders import repository as orders
-from chalicelib.orders.domain import COD, new_access_token
+from chalicelib.orders.domain import COD, Order, new_access_token
+from chalicelib.payments import service as payments
 from chalicelib.shipping import service as shipping
 from chalicelib.validation import Fields
 from chalicelib.vouchers import repository as vouchers
@@ -128,11 +131,31 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
         return None
 
     inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
+    payment = _after_order_placed(order)
     metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Revenue", unit=MetricUnit.Count, value=order.totals["total"])
     logger.info("order placed", extra={"order_id": order.order_id, "total": order.totals["total"],
                                        "payment_method": order.payment_method})
     return {
         **order.to_dict(),
+        "payment": payment,
         "access_token": token,
     }
+
+
+def _after_order_placed(order: Order) -> dict[str, Any] | None:
+    """Payment instructions, the fulfilment workflow and the customer's notification.
+
+    The order is already committed: a failure here must not turn a placed order into an error, so each
+    part is retried by its own safety net (the reconciliation schedule charges and starts workflows).
+    """
+    payment = payments.start_payment(order)
+    try:
+        fulfilment.start(order)
+    except Exception:
+        logger.exception("fulfilment workflow did not start", extra={"order_id": order.order_id})
+    try:
+        notifications.request("order_placed", {**order.to_dict(), "payment": payment}, {"payment": payment})
+    except Exception:
+        logger.exception("order-placed notification not queued", extra={"order_id": order.order_id})
+    return payment

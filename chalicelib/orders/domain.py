@@ -8,11 +8,28 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-PENDING_PAYMENT = "PENDING_PAYMENT"
-CONFIRMED = "CONFIRMED"
+PENDING_PAYMENT = "PENDING_PAYMENT"  # waiting for the gateway to confirm payment
+CONFIRMED = "CONFIRMED"  # cash on delivery: accepted without payment
+PAID = "PAID"  # payment confirmed, stock about to be committed
+READY_TO_PACK = "READY_TO_PACK"  # stock committed (sold), waiting for staff to pack
+PACKED = "PACKED"
+SHIPPED = "SHIPPED"  # booked with the courier: waybill and label exist
+IN_TRANSIT = "IN_TRANSIT"  # the courier has the parcel
+DELIVERED = "DELIVERED"
+COMPLETED = "COMPLETED"
 EXPIRED = "EXPIRED"
+PAYMENT_FAILED = "PAYMENT_FAILED"
 CANCELLED = "CANCELLED"
-STATUSES = (PENDING_PAYMENT, CONFIRMED, EXPIRED, CANCELLED)
+RETURNED = "RETURNED"  # returned, rejected or no courier: staff decide on refund and restock
+NEEDS_REVIEW = "NEEDS_REVIEW"  # money does not add up (amount differs, paid after expiry): a person decides
+NEEDS_ATTENTION = "NEEDS_ATTENTION"  # the workflow is stuck (courier booking failed, worker gave up)
+STATUSES = (
+    PENDING_PAYMENT, CONFIRMED, PAID, READY_TO_PACK, PACKED, SHIPPED, IN_TRANSIT, DELIVERED, COMPLETED, EXPIRED,
+    PAYMENT_FAILED, CANCELLED, RETURNED, NEEDS_REVIEW, NEEDS_ATTENTION,
+)
+FINAL = frozenset({COMPLETED, EXPIRED, PAYMENT_FAILED, CANCELLED})
+# A customer may cancel until the parcel is packed.
+CANCELLABLE = frozenset({PENDING_PAYMENT, CONFIRMED, PAID, READY_TO_PACK})
 PAYMENT_METHODS = ("card", "bank_transfer", "ewallet", "qris", "cod")
 COD = "cod"
 
@@ -48,6 +65,11 @@ class Order:
     timeline: tuple[TimelineEntry, ...] = field(default_factory=tuple)
     updated_at: str = ""
     version: int = 1
+    payment: dict[str, Any] | None = None  # payment instructions from the gateway
+    shipment: dict[str, Any] | None = None  # booking (waybill, label) and tracking history
+    tokens: dict[str, str] = field(default_factory=dict)  # workflow step -> task token it waits with
+    cancel_requested: bool = False
+    attention: str | None = None  # why a person must look at the order
 
     def with_status(self, status: str, *, at: str, note: str, actor: str = "system") -> Order:
         return replace(self, status=status, updated_at=at, version=self.version + 1,
@@ -68,6 +90,10 @@ class Order:
             "totals": self.totals,
             "voucher_code": self.voucher_code,
             "channel": self.channel,
+            "payment": self.payment,
+            "shipment": self.shipment,
+            "cancel_requested": self.cancel_requested,
+            "attention": self.attention,
             "timeline": [entry.to_dict() for entry in self.timeline],
         }
 

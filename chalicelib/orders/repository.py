@@ -7,7 +7,15 @@ import binascii
 import json
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -36,6 +44,23 @@ class ByStatusIndex(GlobalSecondaryIndex):
     created_at = UnicodeAttribute(range_key=True)
 
 
+class ByShipmentIndex(GlobalSecondaryIndex):
+    """Courier webhooks name the booking, not our order: this finds the order from the courier's reference."""
+
+    class Meta:
+        index_name = "by-shipment"
+        projection = AllProjection()
+
+    shipment_ref = UnicodeAttribute(hash_key=True)
+
+
+class TimelineEntryAttribute(MapAttribute):
+    at = UnicodeAttribute()
+    status = UnicodeAttribute()
+    note = UnicodeAttribute()
+    actor = UnicodeAttribute()
+
+
 class OrderModel(Model):
     Meta = meta_for(resources.ORDERS)
     order_id = UnicodeAttribute(hash_key=True)
@@ -54,10 +79,22 @@ class OrderModel(Model):
     access_token_hash = UnicodeAttribute()
     voucher_code = UnicodeAttribute(null=True)
     channel = UnicodeAttribute(null=True)
-    timeline = JSONAttribute(default=list)
+    timeline = ListAttribute(of=TimelineEntryAttribute, default=list)
     version = NumberAttribute(default=1)
+    payment = JSONAttribute(null=True)
+    shipment = JSONAttribute(null=True)
+    shipment_ref = UnicodeAttribute(null=True)
+    payment_token = UnicodeAttribute(null=True)
+    packing_token = UnicodeAttribute(null=True)
+    delivery_token = UnicodeAttribute(null=True)
+    cancel_requested = BooleanAttribute(null=True)
+    attention = UnicodeAttribute(null=True)
     by_customer = ByCustomerIndex()
     by_status = ByStatusIndex()
+    by_shipment = ByShipmentIndex()
+
+# The task token attribute for each workflow step that waits on the outside world.
+TOKEN_ATTRIBUTES = {"payment": "payment_token", "packing": "packing_token", "delivery": "delivery_token"}
 
 
 def to_order(item: OrderModel) -> Order:
@@ -78,8 +115,14 @@ def to_order(item: OrderModel) -> Order:
         access_token_hash=item.access_token_hash,
         voucher_code=item.voucher_code,
         channel=item.channel,
-        timeline=tuple(TimelineEntry(**entry) for entry in item.timeline or []),
+        timeline=tuple(TimelineEntry(at=entry.at, status=entry.status, note=entry.note, actor=entry.actor)
+                       for entry in item.timeline or []),
         version=int(item.version),
+        payment=item.payment,
+        shipment=item.shipment,
+        tokens={step: getattr(item, name) for step, name in TOKEN_ATTRIBUTES.items() if getattr(item, name)},
+        cancel_requested=bool(item.cancel_requested),
+        attention=item.attention,
     )
 
 
@@ -101,8 +144,14 @@ def to_model(order: Order) -> OrderModel:
         access_token_hash=order.access_token_hash,
         voucher_code=order.voucher_code,
         channel=order.channel,
-        timeline=[entry.to_dict() for entry in order.timeline],
+        timeline=[TimelineEntryAttribute(**entry.to_dict()) for entry in order.timeline],
         version=order.version,
+        payment=order.payment,
+        shipment=order.shipment,
+        shipment_ref=(order.shipment or {}).get("booking_id"),
+        cancel_requested=order.cancel_requested or None,
+        attention=order.attention,
+        **{name: order.tokens.get(step) for step, name in TOKEN_ATTRIBUTES.items()},
     )
 
 
@@ -159,3 +208,52 @@ def by_status(status: str, *, limit: int, cursor: str | None, created_before: st
     condition = OrderModel.created_at <= created_before if created_before else None
     return _page(OrderModel.by_status.query(status, range_key_condition=condition, scan_index_forward=False,
                                             limit=limit, last_evaluated_key=_decode(cursor, "status", status)))
+
+
+def update(
+    order_id: str,
+    *,
+    set_values: dict[str, Any] | None = None,
+    status: str | None = None,
+    note: str = "",
+    actor: str = "system",
+    allowed_from: frozenset[str] | set[str] | None = None,
+    at: str,
+) -> Order | None:
+    """Change an order in one conditional UpdateItem and return it as stored afterwards.
+
+    With `status`, the order moves only from one of `allowed_from` and a timeline entry is appended, so two
+    racing events cannot both move it. Returns None when the order is not in an allowed status (or absent).
+    """
+    actions = [OrderModel.updated_at.set(at), OrderModel.version.add(1)]
+    for name, value in (set_values or {}).items():
+        attribute = getattr(OrderModel, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    condition = OrderModel.order_id.exists()
+    if status:
+        entry = TimelineEntryAttribute(at=at, status=status, note=note, actor=actor)
+        actions += [OrderModel.status.set(status), OrderModel.timeline.set(OrderModel.timeline.append([entry]))]
+    if allowed_from is not None:
+        condition &= OrderModel.status.is_in(*sorted(allowed_from))
+    item = OrderModel(order_id)
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return to_order(item)
+
+
+def add_timeline_note(order_id: str, *, note: str, actor: str, at: str) -> Order | None:
+    """A timeline entry that does not change the status (a courier scan, a staff remark)."""
+    current = get(order_id)
+    if current is None:
+        return None
+    return update(order_id, status=current.status, note=note, actor=actor, allowed_from={current.status}, at=at)
+
+
+def by_shipment(shipment_ref: str) -> Order | None:
+    for item in OrderModel.by_shipment.query(shipment_ref, limit=1):
+        return get(item.order_id)
+    return None

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import config
 from chalicelib.auth import Principal
 from chalicelib.cart import service as carts
 from chalicelib.cart.domain import PricedCart
-from chalicelib.errors import Unprocessable, ValidationFailed
-from chalicelib.shipping.couriers import Courier, RateCardCourier, find_service
+from chalicelib.errors import ServiceUnavailable, Unprocessable, ValidationFailed
+from chalicelib.shipping.adapters import courier
+from chalicelib.shipping.couriers import BookingRejected, CourierError, find_service
 from chalicelib.shipping.domain import Destination, EmptyParcel, ParcelItem, ShippingService, UnknownDestination
 from chalicelib.validation import Fields
-
-
-def courier() -> Courier:
-    city, province = config.shop_origin()
-    return RateCardCourier(origin_city=city, origin_province=province)
 
 
 def parse_destination(fields: Fields) -> Destination:
@@ -46,6 +41,10 @@ def rates(priced_cart: PricedCart, destination: Destination, *, path: str = "des
         raise ValidationFailed(f"{path}.province", str(error)) from None
     except EmptyParcel:
         raise Unprocessable("the cart is empty: nothing to ship", code="cart_empty") from None
+    except BookingRejected as refused:
+        raise Unprocessable(f"the courier cannot quote this parcel: {refused}", code="shipping_unavailable") from None
+    except CourierError as outage:
+        raise ServiceUnavailable(f"the courier did not answer: {outage}; try again shortly") from None
 
 
 def choose(priced_cart: PricedCart, destination: Destination, courier_name: str, service: str) -> ShippingService:

@@ -104,7 +104,7 @@ def queue_depth(sqs: Any, url: str) -> int:
 def test_good_messages_are_handled_once_and_failed_ones_end_in_the_dlq(aws: None) -> None:
     # GIVEN a queue that redrives after one receive, and a batch with one poisoned message
     clients = make_clients(session=boto3.session.Session(), region=REGION)
-    queue = provision_all(clients, tables=(), queues=(QUEUE,), buckets=())["queues"]["jobs"]
+    queue = provision_all(clients, tables=(), queues=(QUEUE,), buckets=(), state_machines=())["queues"]["jobs"]
     recorder = Recorder()
     app = build_app(queue["name"], recorder)
     good = [f"order-{n}" for n in range(5)]
@@ -140,7 +140,7 @@ def test_a_batch_whose_handler_raises_is_not_deleted(aws: None) -> None:
     # GIVEN a handler that always raises, on a queue that never redrives within the test
     clients = make_clients(session=boto3.session.Session(), region=REGION)
     spec = QueueSpec("raising", visibility_timeout_seconds=30, max_receive_count=5)
-    queue = provision_all(clients, tables=(), queues=(spec,), buckets=())["queues"]["raising"]
+    queue = provision_all(clients, tables=(), queues=(spec,), buckets=(), state_machines=())["queues"]["raising"]
     app = Chalice(app_name="driver-test")
     calls: list[int] = []
 

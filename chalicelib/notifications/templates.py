@@ -1,0 +1,357 @@
+"""Customer messages in Bahasa Indonesia: one email and one SMS per order event.
+
+Pure on purpose (no AWS, no clock reads, no environment): the words a customer receives about their money
+are unit tested alone, and the same rendering runs in the SQS consumer, the CLI and any preview endpoint.
+Money is whole Rupiah; times arrive as UTC ISO-8601 and are shown in Asia/Jakarta (WIB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import clock
+
+SHOP_NAME = "TokoKita"
+SMS_LIMIT = 160  # one GSM-7 segment; the texts are plain ASCII so a segment really is 160 characters
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+
+ORDER_PLACED = "order_placed"
+PAYMENT_RECEIVED = "payment_received"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+REFUNDED = "refunded"
+
+BANK_NAMES = {"bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
+              "cimb": "CIMB Niaga", "bsi": "BSI", "danamon": "Danamon"}
+COURIER_NAMES = {"jne": "JNE", "jnt": "J&T", "j&t": "J&T", "sicepat": "SiCepat", "anteraja": "AnterAja",
+                 "pos": "POS Indonesia", "tiki": "TIKI", "ninja": "Ninja Xpress", "lion": "Lion Parcel",
+                 "gojek": "GoSend", "grab": "GrabExpress", "idexpress": "ID Express", "sap": "SAP Express"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one event tells the customer: an email (subject and plain-text body) and a short SMS."""
+
+    subject: str
+    text: str
+    sms: str
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Formatting helpers
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def format_rupiah(amount: int) -> str:
+    """1250000 -> "Rp1.250.000": Indonesian style, dots between thousands, no decimals (Rupiah has no cents)."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}Rp{abs(int(amount)):,}".replace(",", ".")
+
+
+def format_wib(iso_utc: str) -> str:
+    """"2026-11-23T12:05:00.000Z" -> "23 Nov 2026 19:05 WIB": the shop's customers all read Jakarta time."""
+    local = clock.parse_iso(iso_utc).astimezone(clock.JAKARTA)
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year} {local:%H:%M} WIB"
+
+
+def bank_name(code: str | None) -> str:
+    if not code:
+        return "bank"
+    return BANK_NAMES.get(code.strip().casefold(), code.upper())
+
+
+def courier_name(code: str | None) -> str:
+    """Rate-card names ("JNE", "SiCepat") are kept; aggregator codes ("jne", "sicepat") are spelled out."""
+    if not code:
+        return "kurir"
+    return COURIER_NAMES.get(code.strip().casefold(), code)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _customer_name(order: Mapping[str, Any]) -> str:
+    customer = order.get("customer") or {}
+    return str(customer.get("name") or "").strip() or "Pelanggan"
+
+
+def _first_name(order: Mapping[str, Any]) -> str:
+    """SMS greets by first name only: every character counts in 160."""
+    return _customer_name(order).split()[0]
+
+
+def _total(order: Mapping[str, Any]) -> int:
+    return int((order.get("totals") or {}).get("total") or 0)
+
+
+def _is_cod(order: Mapping[str, Any]) -> bool:
+    return str(order.get("payment_method") or "").casefold() == "cod"
+
+
+def _email(order: Mapping[str, Any], *paragraphs: str) -> str:
+    """Greeting, paragraphs (empty ones dropped) and the shop's sign-off, separated by blank lines."""
+    body = [f"Halo {_customer_name(order)},", *(p for p in paragraphs if p)]
+    body.append(f"Salam hangat,\nTim {SHOP_NAME}")
+    return "\n\n".join(body) + "\n"
+
+
+def _sms(required: str, *optional: str) -> str:
+    """The required text plus as many optional parts, in order, as still fit in one SMS segment.
+
+    Payment codes and waybill numbers are required and never cut; long links and pleasantries are optional.
+    """
+    text = required
+    for part in optional:
+        if part and len(text) + 1 + len(part) <= SMS_LIMIT:
+            text = f"{text} {part}"
+    return text
+
+
+def _summary(order: Mapping[str, Any]) -> str:
+    """The order as a short receipt: lines, discount, shipping and the total."""
+    rows = []
+    for line in order.get("lines") or []:
+        options = line.get("options") or {}
+        variant = ", ".join(str(value) for value in options.values() if value)
+        name = f"{line.get('name', line.get('sku', 'Barang'))}{f' ({variant})' if variant else ''}"
+        line_total = line.get("line_total", int(line.get("unit_price", 0)) * int(line.get("quantity", 1)))
+        rows.append(f"- {name} x{line.get('quantity', 1)}: {format_rupiah(int(line_total))}")
+    totals = order.get("totals") or {}
+    if "subtotal" in totals:
+        rows.append(f"Subtotal: {format_rupiah(int(totals['subtotal']))}")
+    if int(totals.get("discount") or 0):
+        voucher = f" (voucher {order['voucher_code']})" if order.get("voucher_code") else ""
+        rows.append(f"Diskon{voucher}: -{format_rupiah(int(totals['discount']))}")
+    shipping = order.get("shipping") or {}
+    if "shipping" in totals:
+        carrier = f"{courier_name(shipping.get('courier'))} {str(shipping.get('service') or '').upper()}".strip()
+        rows.append(f"Ongkos kirim ({carrier}): {format_rupiah(int(totals['shipping']))}")
+    rows.append(f"Total: {format_rupiah(_total(order))}")
+    return "Rincian pesanan:\n" + "\n".join(rows)
+
+
+def _address(order: Mapping[str, Any]) -> str:
+    address = order.get("shipping_address") or {}
+    if not address:
+        return ""
+    place = ", ".join(str(address[key]) for key in ("street", "city", "province", "postal_code") if address.get(key))
+    return f"Dikirim ke: {address.get('recipient', _customer_name(order))}, {place}"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _order_placed(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    thanks = f"Terima kasih sudah berbelanja di {SHOP_NAME}. Pesanan {order_id} sudah kami terima."
+    if _is_cod(order):
+        amount = format_rupiah(_total(order))
+        how = (f"Pembayaran: Bayar di tempat (COD) saat paket tiba. Siapkan uang tunai {amount} untuk kurir. "
+               "Pesanan Anda sudah dikonfirmasi dan segera kami kemas.")
+        return Message(
+            subject=f"Pesanan {order_id} dikonfirmasi - Bayar di tempat (COD)",
+            text=_email(order, thanks, _summary(order), how, _address(order)),
+            sms=_sms(f"{SHOP_NAME}: Pesanan {order_id} dikonfirmasi. Bayar di tempat (COD) saat paket tiba: "
+                     f"{amount}.", f"Terima kasih, {_first_name(order)}!"),
+        )
+
+    payment: Mapping[str, Any] = extra.get("payment") or {}
+    method = str(payment.get("method") or order.get("payment_method") or "")
+    amount = format_rupiah(int(payment.get("amount") or _total(order)))
+    expires = payment.get("expires_at") or order.get("payment_deadline")
+    deadline = format_wib(str(expires)) if expires else ""
+    before = f" sebelum {deadline}" if deadline else ""
+    va, qr = payment.get("va_number"), payment.get("qr_string")
+    deeplink, redirect = payment.get("deeplink_url"), payment.get("redirect_url")
+
+    steps: list[str] = []
+    if va:
+        bank = bank_name(payment.get("bank"))
+        steps += [f"Transfer ke Virtual Account {bank}", f"Nomor VA: {va}"]
+        sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Transfer {amount} ke VA {bank} {va}{before}.",
+                   "Jumlah harus tepat.")
+    elif qr:
+        steps += ["Bayar dengan QRIS: scan kode QRIS di aplikasi pembayaran Anda (m-banking atau e-wallet).",
+                  f"Kode QRIS: {qr}"]
+        if redirect:
+            steps.append(f"Gambar kode QR: {redirect}")
+        sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Bayar {amount} via QRIS{before}: scan kode QRIS di "
+                   "aplikasi pembayaran Anda (kode ada di email).")
+    elif deeplink:
+        steps += ["Bayar dengan e-wallet: buka tautan berikut di ponsel Anda untuk menyelesaikan pembayaran "
+                  "di aplikasi e-wallet.", f"Tautan pembayaran: {deeplink}"]
+        sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Bayar {amount} via e-wallet{before}.",
+                   f"Buka: {deeplink}", "Tautan ada di email.")
+    elif redirect:
+        label = "kartu kredit/debit" if method == "card" else "pembayaran"
+        steps += [f"Selesaikan pembayaran {label} di halaman aman berikut:", f"Tautan pembayaran: {redirect}"]
+        via = " dengan kartu" if method == "card" else ""
+        sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Bayar {amount}{via}{before}.", f"Buka: {redirect}",
+                   "Tautan ada di email.")
+    else:
+        steps.append("Petunjuk pembayaran ada di halaman pesanan Anda.")
+        sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Bayar {amount}{before}. Petunjuk ada di email.")
+    steps.append(f"Jumlah: {amount}")
+    if deadline:
+        steps.append(f"Batas waktu pembayaran: {deadline}")
+    how = "Cara pembayaran:\n" + "\n".join(steps)
+    warning = ("Pesanan otomatis dibatalkan jika pembayaran belum kami terima sampai batas waktu. "
+               "Kami tidak pernah meminta transfer ke rekening pribadi.")
+    return Message(
+        subject=f"Pesanan {order_id} menunggu pembayaran {amount}",
+        text=_email(order, thanks, _summary(order), how, warning),
+        sms=sms,
+    )
+
+
+def _payment_received(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    payment: Mapping[str, Any] = extra.get("payment") or {}
+    amount = format_rupiah(int(extra.get("amount") or payment.get("amount") or _total(order)))
+    paid_at = extra.get("paid_at") or payment.get("paid_at")
+    when = f" pada {format_wib(str(paid_at))}" if paid_at else ""
+    return Message(
+        subject=f"Pembayaran pesanan {order_id} diterima",
+        text=_email(order,
+                    f"Pembayaran sebesar {amount} untuk pesanan {order_id} sudah kami terima{when}. Terima kasih!",
+                    "Pesanan Anda sedang kami siapkan. Kami akan mengabari Anda lagi beserta nomor resi "
+                    "begitu paket diserahkan ke kurir.",
+                    _summary(order)),
+        sms=_sms(f"{SHOP_NAME}: Pembayaran {amount} untuk pesanan {order_id} diterima. Pesanan segera dikemas.",
+                 f"Terima kasih, {_first_name(order)}!"),
+    )
+
+
+def _shipped(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    shipment: Mapping[str, Any] = extra.get("shipment") or {}
+    shipping: Mapping[str, Any] = order.get("shipping") or {}
+    courier = courier_name(shipment.get("courier") or shipping.get("courier"))
+    service = str(shipment.get("service") or shipping.get("service") or "").upper()
+    carrier = f"{courier} {service}".strip()
+    waybill = shipment.get("waybill") or shipment.get("waybill_id") or shipment.get("tracking_number") or ""
+    tracking_url = shipment.get("tracking_url")
+    details = [f"Kurir: {carrier}"]
+    if waybill:
+        details.append(f"Nomor resi: {waybill}")
+    if tracking_url:
+        details.append(f"Lacak paket: {tracking_url}")
+    etd = shipment.get("etd_days") or shipping.get("etd_days")
+    if etd:
+        details.append(f"Perkiraan tiba: {etd} hari")
+    cod = ""
+    cod_sms = ""
+    if _is_cod(order):
+        cod = f"Siapkan uang tunai {format_rupiah(_total(order))} untuk dibayarkan ke kurir saat paket tiba (COD)."
+        cod_sms = f"Siapkan {format_rupiah(_total(order))} (COD)."
+    resi = f" resi {waybill}" if waybill else ""
+    return Message(
+        subject=f"Pesanan {order_id} sedang dikirim",
+        text=_email(order, f"Kabar baik! Pesanan {order_id} sudah kami serahkan ke kurir dan sedang dalam perjalanan.",
+                    "\n".join(details), _address(order), cod),
+        sms=_sms(f"{SHOP_NAME}: Pesanan {order_id} dikirim via {carrier}{resi}.", cod_sms,
+                 f"Lacak: {tracking_url}" if tracking_url else ""),
+    )
+
+
+def _delivered(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    delivered_at = extra.get("delivered_at")
+    when = f" pada {format_wib(str(delivered_at))}" if delivered_at else ""
+    cod = (f"Pembayaran tunai {format_rupiah(_total(order))} sudah diterima kurir. Terima kasih!"
+           if _is_cod(order) else "")
+    return Message(
+        subject=f"Pesanan {order_id} sudah sampai",
+        text=_email(order, f"Pesanan {order_id} sudah diterima di alamat tujuan{when}.", cod,
+                    f"Jika ada barang yang kurang atau rusak, balas email ini dalam 2 x 24 jam dengan foto "
+                    f"paket dan nomor pesanan {order_id}.",
+                    f"Terima kasih sudah berbelanja di {SHOP_NAME}. Kami tunggu pesanan berikutnya!"),
+        sms=_sms(f"{SHOP_NAME}: Pesanan {order_id} sudah sampai.", f"Terima kasih, {_first_name(order)}!",
+                 "Ada kendala? Balas email kami."),
+    )
+
+
+def _cancelled(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    reason = str(extra.get("reason") or "").strip()
+    refund = ""
+    if extra.get("refund_amount"):
+        refund = (f"Dana sebesar {format_rupiah(int(extra['refund_amount']))} akan dikembalikan ke metode "
+                  "pembayaran semula; kami kirim email lagi begitu pengembalian diproses.")
+    return Message(
+        subject=f"Pesanan {order_id} dibatalkan",
+        text=_email(order, f"Pesanan {order_id} telah dibatalkan.", f"Alasan: {reason}" if reason else "", refund,
+                    "Jika Anda merasa tidak membatalkan pesanan ini atau ada pertanyaan, balas email ini."),
+        sms=_sms(f"{SHOP_NAME}: Pesanan {order_id} dibatalkan.", f"Alasan: {reason}." if reason else "",
+                 "Info lengkap di email."),
+    )
+
+
+def _expired(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    deadline = order.get("payment_deadline") or extra.get("payment_deadline")
+    until = f" ({format_wib(str(deadline))})" if deadline else ""
+    return Message(
+        subject=f"Pesanan {order_id} dibatalkan: batas waktu pembayaran terlewat",
+        text=_email(order,
+                    f"Batas waktu pembayaran pesanan {order_id}{until} sudah lewat dan pembayaran belum kami "
+                    "terima, jadi pesanan dibatalkan otomatis dan stok barangnya kami lepaskan kembali.",
+                    f"Masih ingin membelinya? Silakan buat pesanan baru di {SHOP_NAME}. Jika Anda sudah "
+                    "terlanjur membayar, balas email ini dengan bukti pembayaran dan kami bantu segera."),
+        sms=_sms(f"{SHOP_NAME}: Pesanan {order_id} dibatalkan karena batas waktu pembayaran lewat. "
+                 "Stok dilepas kembali.", "Silakan pesan ulang."),
+    )
+
+
+def _refunded(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    amount = format_rupiah(int(extra.get("amount") or (extra.get("refund") or {}).get("amount") or _total(order)))
+    reason = str(extra.get("reason") or "").strip()
+    return Message(
+        subject=f"Dana {amount} untuk pesanan {order_id} dikembalikan",
+        text=_email(order,
+                    f"Pengembalian dana sebesar {amount} untuk pesanan {order_id} sudah kami proses ke metode "
+                    "pembayaran semula.", f"Alasan: {reason}" if reason else "",
+                    "Lama dana masuk ke rekening, kartu atau e-wallet Anda tergantung bank atau penyedia "
+                    "pembayaran. Jika belum masuk setelah 14 hari kerja, balas email ini."),
+        sms=_sms(f"{SHOP_NAME}: Dana {amount} untuk pesanan {order_id} sudah dikembalikan ke metode pembayaran "
+                 "semula.", "Info di email."),
+    )
+
+
+_RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]] = {
+    ORDER_PLACED: _order_placed,
+    PAYMENT_RECEIVED: _payment_received,
+    SHIPPED: _shipped,
+    DELIVERED: _delivered,
+    CANCELLED: _cancelled,
+    EXPIRED: _expired,
+    REFUNDED: _refunded,
+}
+EVENTS: tuple[str, ...] = tuple(_RENDERERS)
+
+
+def render(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Message:
+    """The message for an order event; `order` is Order.to_dict(), `extra` the event's details.
+
+    extra by event: order_placed {"payment": PaymentInstructions.to_dict()}, payment_received {"amount",
+    "paid_at"}, shipped {"shipment": {"courier", "service", "waybill", "tracking_url"}}, delivered
+    {"delivered_at"}, cancelled {"reason", "refund_amount"}, refunded {"amount", "reason"}.
+    Raises ValueError for an event with no template.
+    """
+    try:
+        renderer = _RENDERERS[event]
+    except KeyError:
+        raise ValueError(f"no template for event {event!r}; known events: {', '.join(EVENTS)}") from None
+    return renderer(order, extra or {})
+
+
+__all__ = ["EVENTS", "SHOP_NAME", "SMS_LIMIT", "Message", "format_rupiah", "format_wib", "render"]

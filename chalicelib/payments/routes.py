@@ -1,0 +1,41 @@
+"""The payment gateway's webhook, the consumer that acts on it, and the reconciliation schedule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent, SQSEvent
+
+from chalicelib import resources
+from chalicelib.observability import logger
+from chalicelib.payments import service
+from chalicelib.web import api
+
+payment_routes = Blueprint(__name__)
+
+
+@payment_routes.route("/webhooks/payments/midtrans", methods=["POST"])
+@api
+def midtrans_notification() -> Any:
+    return service.receive_midtrans(payment_routes.current_request.raw_body or b"")
+
+
+def _process(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    logger.info("payment event", extra={"order_id": message.get("order_id"),
+                                        "outcome": service.process_event(message)})
+
+
+@payment_routes.on_sqs_message(queue=resources.PAYMENT_EVENTS_QUEUE.physical_name, batch_size=10)
+def payment_events(event: SQSEvent) -> dict[str, Any]:
+    return process_partial_response(event=event.to_dict(), record_handler=_process,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+
+
+@payment_routes.schedule(Rate(15, unit=Rate.MINUTES), name="reconcile_payments")
+def reconcile_payments(event: CloudWatchEvent) -> dict[str, int]:
+    return service.reconcile()
