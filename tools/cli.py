@@ -196,6 +196,16 @@ def outbox(order_id: str | None, limit: int) -> None:
         click.echo(f"  SMS ({len(item['sms'])} chars): {item['sms']}")
 
 
+def _register_drivers() -> None:
+    from tools.drive import courier, pack, pay
+
+    for command in (pay, pack, courier):
+        cli.add_command(command)
+
+
+_register_drivers()
+
+
 def main() -> None:
     cli(prog_name="python -m tools.cli")
 

@@ -1,0 +1,120 @@
+"""Drive an order through its journey by hand against the running local stack, as the outside world would:
+the sandbox gateway pays (or expires) it and sends a signed Midtrans notification; staff pack it; the
+sandbox courier sends signed status webhooks. Every step goes through the shop's real HTTP endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+import click
+
+LOCAL_STAGE = "local"
+COURIER_JOURNEY = ("allocated", "picking_up", "picked", "dropping_off", "delivered")
+
+
+def use_local_stack(moto_url: str) -> None:
+    """Point this process at the local stack: its endpoint, its tables, its sandbox secrets."""
+    from tools.cli import _dev_environment
+
+    for name, value in _dev_environment(LOCAL_STAGE).items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("AWS_ENDPOINT_URL", moto_url)
+    for name, value in (("AWS_DEFAULT_REGION", "ap-southeast-3"), ("AWS_ACCESS_KEY_ID", "testing"),
+                        ("AWS_SECRET_ACCESS_KEY", "testing")):
+        os.environ.setdefault(name, value)
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read().decode()
+    except urllib.error.URLError as error:
+        raise click.ClickException(f"no answer from {url} ({error.reason}): is `make run` up?") from None
+
+
+def _load_order(order_id: str) -> Any:
+    from chalicelib.orders import repository
+
+    order = repository.get(order_id)
+    if order is None:
+        raise click.ClickException(f"order {order_id} not found in {os.environ.get('TOKOFLOW_PREFIX')}-orders")
+    return order
+
+
+@click.command("pay")
+@click.argument("order_id")
+@click.option("--outcome", type=click.Choice(["settlement", "expire", "deny", "cancel"]), default="settlement",
+              show_default=True, help="What the sandbox gateway does with the payment.")
+@click.option("--amount", type=int, default=None, help="Settle a different amount (to see an underpayment flagged).")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def pay(order_id: str, outcome: str, amount: int | None, api: str, moto_url: str) -> None:
+    """Pay (or expire/deny) ORDER_ID at the sandbox gateway and send the shop its signed notification."""
+    use_local_stack(moto_url)
+    from chalicelib.payments.adapters import server_key
+    from chalicelib.payments.sandbox import SandboxGateway
+
+    gateway = SandboxGateway()
+    if gateway.status(order_id) is None:
+        raise click.ClickException(f"the sandbox gateway has no payment for {order_id} (a COD order?)")
+    if outcome == "settlement":
+        gateway.settle(order_id, amount=amount)
+    elif outcome == "expire":
+        gateway.expire(order_id)
+    else:
+        gateway.fail(order_id, status=outcome)
+    body = json.dumps(gateway.notification_for(order_id, server_key=server_key())).encode()
+    status, text = post(f"{api}/webhooks/payments/midtrans", body, {})
+    click.echo(f"gateway: {outcome}; notification -> HTTP {status} {text}")
+
+
+@click.command("pack")
+@click.argument("order_id")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def pack(order_id: str, api: str, moto_url: str) -> None:
+    """Staff mark ORDER_ID packed (the workflow then books the courier)."""
+    use_local_stack(moto_url)
+    from chalicelib.auth import mint_dev_token
+
+    token = mint_dev_token(role="staff", sub="staff-cli")
+    status, text = post(f"{api}/admin/orders/{order_id}/packed", b"{}", {"Authorization": f"Bearer {token}"})
+    click.echo(f"packed -> HTTP {status} {text[:300]}")
+
+
+@click.command("courier")
+@click.argument("order_id")
+@click.option("--status", "statuses", multiple=True,
+              help="Biteship status to report (repeatable); default: the whole journey to delivered.")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def courier(order_id: str, statuses: tuple[str, ...], api: str, moto_url: str) -> None:
+    """Send the shop signed sandbox-courier webhooks for ORDER_ID's shipment."""
+    use_local_stack(moto_url)
+    from chalicelib import clock
+    from chalicelib.shipping import tracking
+    from chalicelib.shipping.adapters import webhook_secret
+    from chalicelib.shipping.couriers import Booking
+
+    order = _load_order(order_id)
+    if not order.shipment:
+        raise click.ClickException(f"{order_id} has no shipment yet (status {order.status}): pack it first")
+    booking = Booking.from_dict(order.shipment)
+    start = clock.now()
+    for index, status in enumerate(statuses or COURIER_JOURNEY):
+        at = clock.iso(start + timedelta(minutes=index))
+        body = tracking.canonical_body(tracking.sandbox_webhook(order_id, booking, status, at))
+        signature = tracking.sandbox_signature(webhook_secret(), body)
+        code, text = post(f"{api}/webhooks/couriers/sandbox", body, {tracking.SANDBOX_SIGNATURE_HEADER: signature})
+        click.echo(f"{status:<14} -> HTTP {code} {text}")
