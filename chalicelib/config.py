@@ -44,8 +44,12 @@ def ppn_rate_percent() -> int:
     return int(os.environ.get(PPN_RATE_PERCENT) or "11")
 
 
-def payment_window_minutes() -> int:
-    return int(os.environ.get(PAYMENT_WINDOW_MINUTES) or "60")
+def payment_window_seconds() -> int:
+    """How long a shopper has to pay; seconds (for tests and demos) win over minutes."""
+    seconds = os.environ.get(PAYMENT_WINDOW_SECONDS)
+    if seconds:
+        return int(seconds)
+    return int(os.environ.get(PAYMENT_WINDOW_MINUTES) or "60") * 60
 
 
 def cart_ttl_days() -> int:
@@ -70,3 +74,23 @@ COURIER_WEBHOOK_SECRET = "TOKOFLOW_COURIER_WEBHOOK_SECRET"  # sandbox HMAC key /
 NOTIFIER = "TOKOFLOW_NOTIFIER"  # "outbox" (local) or "aws" (SES email + SNS SMS)
 SES_SENDER = "TOKOFLOW_SES_SENDER"
 PAYMENT_WINDOW_SECONDS = "TOKOFLOW_PAYMENT_WINDOW_SECONDS"  # overrides minutes; lets tests expire quickly
+
+
+SECRET_PARAMETER_SUFFIX = "_PARAMETER"  # e.g. TOKOFLOW_MIDTRANS_SERVER_KEY_PARAMETER=/tokoflow/prod/midtrans
+
+
+def secret(name: str) -> str:
+    """A secret: the variable itself (local stack, tests), else the Secrets Manager secret or SSM parameter
+    named by `<name>_PARAMETER` (on AWS), fetched on first use and cached for five minutes.
+    """
+    value = os.environ.get(name)
+    if value:
+        return value
+    reference = os.environ.get(name + SECRET_PARAMETER_SUFFIX)
+    if not reference:
+        return ""
+    from aws_lambda_powertools.utilities import parameters
+
+    if reference.startswith("arn:aws:secretsmanager:") or not reference.startswith("/"):
+        return str(parameters.get_secret(reference, max_age=300))
+    return str(parameters.get_parameter(reference, decrypt=True, max_age=300))

@@ -47,7 +47,7 @@ def verify_token(header_value: str | None) -> Principal:
 
 
 def _dev_secret() -> str:
-    secret = config.get(config.DEV_JWT_SECRET)
+    secret = config.secret(config.DEV_JWT_SECRET)
     if len(secret) < 32:
         raise Unauthorized("development signing key is not configured (32+ characters)")
     return secret

@@ -85,7 +85,7 @@ def build_order(
     shipping: dict[str, Any],
     access_token_hash: str,
     now: datetime,
-    payment_window_minutes: int,
+    payment_window_seconds: int,
 ) -> Order:
     """Freeze prices, discount and shipping into the order; COD is confirmed at once and paid on delivery."""
     goods_total = priced.totals.total
@@ -121,7 +121,7 @@ def build_order(
         totals=totals,
         cart_id=request.cart_id,
         access_token_hash=access_token_hash,
-        payment_deadline=None if cod else clock.iso(now + timedelta(minutes=payment_window_minutes)),
+        payment_deadline=None if cod else clock.iso(now + timedelta(seconds=payment_window_seconds)),
         voucher_code=priced.applied_voucher.code if priced.applied_voucher else None,
         channel=request.channel,
         timeline=(TimelineEntry(at=at, status=status, note=note, actor=customer_id or "guest"),),

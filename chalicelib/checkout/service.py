@@ -109,7 +109,7 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
     customer_id = principal.sub if principal and principal.role == "customer" else None
     order = build_order(request, priced, order_id=new_order_id(now), customer_id=customer_id,
                         shipping=chosen.to_dict(), access_token_hash=token_hash, now=now,
-                        payment_window_minutes=config.payment_window_minutes())
+                        payment_window_seconds=config.payment_window_seconds())
     movements = [
         Movement(sku=line.sku, kind=RESERVE, delta_on_hand=0, delta_reserved=line.quantity,
                  reason="checkout", actor=customer_id or "guest", reference=order.order_id)

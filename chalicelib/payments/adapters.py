@@ -42,7 +42,7 @@ def _build(name: str) -> PaymentGateway:
 def server_key() -> str:
     """The Midtrans server key that signs notifications; the sandbox signs with it too, so the webhook code path
     is the same locally and on AWS. No built-in default: a guessable key would let anyone forge payments."""
-    key = config.get(config.MIDTRANS_SERVER_KEY).strip()
+    key = config.secret(config.MIDTRANS_SERVER_KEY).strip()
     if not key:
         raise RuntimeError(
             f"{config.MIDTRANS_SERVER_KEY} is not set: the payment gateway ({gateway_name()}) signs and verifies "

@@ -84,7 +84,7 @@ class MidtransGateway:
         base_url: str | None = None,
         transport: Transport | None = None,
     ) -> None:
-        key = server_key if server_key is not None else config.get(config.MIDTRANS_SERVER_KEY)
+        key = server_key if server_key is not None else config.secret(config.MIDTRANS_SERVER_KEY)
         if not key:
             raise GatewayError(f"midtrans server key is not configured ({config.MIDTRANS_SERVER_KEY})")
         self._server_key = key

@@ -30,7 +30,7 @@ def courier() -> Courier:
     if kind == SANDBOX:
         return _sandbox(city, province)
     if kind == BITESHIP:
-        api_key = config.get(config.BITESHIP_API_KEY).strip()
+        api_key = config.secret(config.BITESHIP_API_KEY).strip()
         if not api_key:
             raise RuntimeError(f"{config.COURIER}=biteship needs {config.BITESHIP_API_KEY} to be set")
         return _biteship(
@@ -43,7 +43,7 @@ def courier() -> Courier:
 
 def webhook_secret() -> str:
     """Shared secret for courier webhooks: the sandbox HMAC key, or the value of Biteship's static header."""
-    return config.get(config.COURIER_WEBHOOK_SECRET).strip()
+    return config.secret(config.COURIER_WEBHOOK_SECRET).strip()
 
 
 def reset() -> None:

@@ -100,7 +100,7 @@ def test_order_freezes_goods_and_shipping_into_its_total() -> None:
     now = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
     order = build_order(request(), priced_cart(), order_id="TK-1", customer_id=None,
                         shipping={"courier": "JNE", "service": "REG", "price": 18_000}, access_token_hash="h",
-                        now=now, payment_window_minutes=60)
+                        now=now, payment_window_seconds=3600)
     assert order.totals["subtotal"] == 400_000
     assert order.totals["shipping"] == 18_000
     assert order.totals["total"] == 418_000
@@ -111,7 +111,7 @@ def test_order_freezes_goods_and_shipping_into_its_total() -> None:
 def test_cash_on_delivery_orders_are_confirmed_without_a_payment_deadline() -> None:
     order = build_order(request("cod"), priced_cart(), order_id="TK-1", customer_id="cust-1",
                         shipping={"price": 18_000}, access_token_hash="h", now=datetime.now(UTC),
-                        payment_window_minutes=60)
+                        payment_window_seconds=3600)
     assert order.status == CONFIRMED
     assert order.payment_deadline is None
 
@@ -124,7 +124,7 @@ def test_order_ids_carry_the_jakarta_business_day() -> None:
 def test_orders_are_visible_to_owner_staff_or_token_holder_only() -> None:
     token, token_hash = new_access_token()
     order = build_order(request(), priced_cart(), order_id="TK-1", customer_id="cust-1", shipping={"price": 0},
-                        access_token_hash=token_hash, now=datetime.now(UTC), payment_window_minutes=60)
+                        access_token_hash=token_hash, now=datetime.now(UTC), payment_window_seconds=3600)
     assert may_view(order, sub="cust-1", is_staff=False, access_token=None)
     assert may_view(order, sub="someone", is_staff=True, access_token=None)
     assert may_view(order, sub=None, is_staff=False, access_token=token)
