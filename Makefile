@@ -54,7 +54,7 @@ LOCAL_API = --api http://127.0.0.1:$(or $(API_PORT),8000) --moto http://127.0.0.
 import-catalog: $(STAMP)
 	$(LOCAL_AWS) $(PY) -m tools.cli import-catalog $(CSV)
 
-## pay: the sandbox gateway pays an order and notifies the shop: make pay ORDER=TK-... [OUTCOME=expire|deny] [AMOUNT=n]
+## pay: the sandbox gateway pays an order and notifies the shop: make pay ORDER=TK-... [OUTCOME=expire|deny|failure] [AMOUNT=n]
 pay: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli pay $(ORDER) --outcome $(or $(OUTCOME),settlement) $(if $(AMOUNT),--amount $(AMOUNT)) $(LOCAL_API)
 

@@ -54,7 +54,7 @@ def _load_order(order_id: str) -> Any:
 
 @click.command("pay")
 @click.argument("order_id")
-@click.option("--outcome", type=click.Choice(["settlement", "expire", "deny", "cancel"]), default="settlement",
+@click.option("--outcome", type=click.Choice(["settlement", "expire", "deny", "failure"]), default="settlement",
               show_default=True, help="What the sandbox gateway does with the payment.")
 @click.option("--amount", type=int, default=None, help="Settle a different amount (to see an underpayment flagged).")
 @click.option("--api", default="http://127.0.0.1:8000", show_default=True)

@@ -1,0 +1,174 @@
+"""The fulfilment worker's steps and the outside events, each safe to run twice (SQS delivers at least once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import Conflict
+from chalicelib.fulfilment import service as fulfilment
+from chalicelib.fulfilment import workflow
+from chalicelib.inventory import repository as stock
+from chalicelib.orders import repository as orders
+from chalicelib.payments import service as payments
+from chalicelib.payments.sandbox import SandboxGateway
+from chalicelib.shipping import tracking
+from tests.functional.helpers import create_product, place_order
+
+
+@pytest.fixture
+def resumed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
+    """Record what the worker tells Step Functions instead of needing a running execution."""
+    calls: list[tuple[str, str, Any]] = []
+    monkeypatch.setattr(workflow, "resume", lambda token, output: calls.append(("resume", token, output)) or True)
+    monkeypatch.setattr(workflow, "fail", lambda token, error, cause: calls.append(("fail", token, error)) or True)
+    return calls
+
+
+def task(name: str, order_id: str, token: str = "token-1", **extra: Any) -> dict[str, Any]:
+    return {"task": name, "order_id": order_id, "token": token, **extra}
+
+
+def paid_order(client: Any, auth_header: Any, quantity: int = 2) -> str:
+    create_product(client, auth_header("staff"), sku="BTK-A", stock=5, price=200_000)
+    order_id = place_order(client, "BTK-A", qty=quantity)["order_id"]
+    SandboxGateway().settle(order_id)
+    payments.process_event({"provider": "midtrans", "order_id": order_id})
+    return order_id
+
+
+def test_a_step_that_no_longer_waits_is_reported_not_raised(aws: Any) -> None:
+    # GIVEN Step Functions answering as AWS does for a token whose step timed out or was already resumed
+    from botocore.stub import Stubber
+
+    from chalicelib import aws as clients
+
+    stepfunctions = clients.client("stepfunctions")
+    with Stubber(stepfunctions) as stub:
+        stub.add_client_error("send_task_success", service_error_code="TaskTimedOut")
+        stub.add_client_error("send_task_failure", service_error_code="InvalidToken")
+        stub.add_client_error("send_task_success", service_error_code="ThrottlingException")
+        assert workflow.resume("old-token", {"ok": True}) is False
+        assert workflow.fail("old-token", "Whatever", "nobody waits") is False
+        with pytest.raises(stepfunctions.exceptions.ClientError):
+            workflow.resume("old-token", {"ok": True})  # anything else is a real failure: retried by SQS
+
+
+def test_payment_step_answers_at_once_when_the_payment_came_first(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    assert fulfilment.handle_task(task("await_payment", order_id)) == "already paid"
+    assert resumed == [("resume", "token-1", {"paid": True})]
+
+
+def test_committing_stock_sells_reserved_units_exactly_once(client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header, quantity=2)
+    first = fulfilment.handle_task(task("commit_stock", order_id))
+    again = fulfilment.handle_task(task("commit_stock", order_id, token="token-2"))
+    level = stock.read_level("BTK-A")
+    assert (first, again) == ("stock committed", "already committed")
+    assert (level.on_hand, level.reserved) == (3, 0)
+    assert orders.get(order_id).status == "READY_TO_PACK"
+    assert [call[0] for call in resumed] == ["resume", "resume"]
+
+
+def test_packing_then_booking_ships_the_parcel_once(client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    fulfilment.handle_task(task("commit_stock", order_id))
+    fulfilment.handle_task(task("await_packing", order_id, token="packing-token"))
+    fulfilment.mark_packed(order_id, actor="staff-1")
+    assert ("resume", "packing-token", {"packed": True, "by": "staff-1"}) in resumed
+
+    booked = fulfilment.handle_task(task("book_shipment", order_id, token="book-1"))
+    again = fulfilment.handle_task(task("book_shipment", order_id, token="book-2"))
+
+    order = orders.get(order_id)
+    assert (booked, again) == ("booked", "already booked")
+    assert order.status == "SHIPPED"
+    assert order.shipment["waybill_id"].startswith("0110")  # JNE waybills from the sandbox courier
+    with pytest.raises(Conflict):
+        fulfilment.mark_packed(order_id, actor="staff-1")
+
+
+def test_courier_statuses_arriving_out_of_order_end_delivered_and_wake_the_workflow(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    fulfilment.handle_task(task("commit_stock", order_id))
+    fulfilment.mark_packed(order_id, actor="staff-1")
+    fulfilment.handle_task(task("book_shipment", order_id))
+    fulfilment.handle_task(task("await_delivery", order_id, token="delivery-token"))
+    booking_id = orders.get(order_id).shipment["booking_id"]
+
+    def update(status: str, at: str) -> str:
+        return fulfilment.on_courier_update(tracking.CourierUpdate(
+            kind="order.status", booking_id=booking_id, waybill_id=None, tracking_id=None, status=status,
+            price=None, at=at))
+
+    assert update("delivered", "2026-11-24T05:00:00Z").startswith("recorded delivered")
+    update("picked", "2026-11-23T09:00:00Z")
+    assert update("picked", "2026-11-23T09:00:00Z") == "duplicate"
+
+    order = orders.get(order_id)
+    assert order.status == "DELIVERED"
+    assert order.shipment["status"] == "delivered"
+    assert [event["status"] for event in order.shipment["history"]] == ["picked", "delivered"]
+    assert ("resume", "delivery-token", {"outcome": "delivered", "status": "delivered"}) in resumed
+
+
+def test_cancel_before_payment_fails_the_payment_step_and_release_ends_the_order(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    create_product(client, auth_header("staff"), sku="BTK-A", stock=5)
+    order_id = place_order(client, "BTK-A", qty=2)["order_id"]
+    fulfilment.handle_task(task("await_payment", order_id, token="pay-token"))
+
+    fulfilment.request_cancel(orders.get(order_id), actor="guest")
+    fulfilment.handle_task(task("release_stock", order_id, outcome="CANCELLED"))
+
+    assert ("fail", "pay-token", "OrderCancelled") in resumed
+    assert orders.get(order_id).status == "CANCELLED"
+    assert stock.read_level("BTK-A").reserved == 0
+
+
+def test_cancel_after_payment_returns_stock_and_refunds_the_payment(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    from chalicelib.payments import ledger
+
+    order_id = paid_order(client, auth_header, quantity=2)
+    fulfilment.handle_task(task("commit_stock", order_id))
+    total = orders.get(order_id).totals["total"]
+
+    fulfilment.request_cancel(orders.get(order_id), actor="guest")
+    first = fulfilment.handle_task(task("cancel_committed", order_id))
+    again = fulfilment.handle_task(task("cancel_committed", order_id, token="t2"))
+
+    assert (first, again) == ("cancelled and refunded", "already cancelled")
+    level = stock.read_level("BTK-A")
+    assert (level.on_hand, level.reserved) == (5, 0)
+    assert [(e["kind"], e["amount"]) for e in ledger.entries(order_id)] == [("payment_received", total),
+                                                                           ("refund", -total)]
+    assert SandboxGateway().status(order_id).transaction_status == "refund"
+
+
+def test_a_packed_order_can_no_longer_be_cancelled(client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    fulfilment.handle_task(task("commit_stock", order_id))
+    fulfilment.mark_packed(order_id, actor="staff-1")
+    with pytest.raises(Conflict):
+        fulfilment.request_cancel(orders.get(order_id), actor="guest")
+
+
+def test_a_payment_that_races_the_deadline_is_flagged_not_released(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    fulfilment.handle_task(task("release_stock", order_id, outcome="EXPIRED"))
+    order = orders.get(order_id)
+    assert order.status == "NEEDS_REVIEW"
+    assert stock.read_level("BTK-A").reserved == 2
+
+
+def test_a_stuck_workflow_flags_the_order_for_staff(client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    fulfilment.handle_task(task("needs_attention", order_id))
+    order = orders.get(order_id)
+    assert order.status == "NEEDS_ATTENTION" and order.attention
