@@ -392,7 +392,10 @@ def on_courier_update(update: tracking.CourierUpdate) -> str:
     history, changed, current = tracking.apply_event(history, event)
     if not changed:
         return "duplicate"
-    shipment = {**order.shipment, "status": current, "history": [item.to_dict() for item in history]}
+    # the courier's raw payloads stay in the webhook inbox and logs, not on the order (400 KB item limit)
+    shipment = {**order.shipment, "status": current,
+                "history": [{key: value for key, value in item.to_dict().items() if key != "raw"}
+                            for item in history]}
     status, note = _order_status_for(order, current)
     updated = orders.update(order.order_id, set_values={"shipment": shipment}, status=status, note=note,
                             actor=shipment.get("provider", "courier"), allowed_from={order.status},

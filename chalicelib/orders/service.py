@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -60,12 +61,17 @@ def release_reservation(order: Order, *, status: str, note: str, actor: str) -> 
     return after
 
 
+SWEEP_GRACE = timedelta(minutes=10)
+
+
 def expire_overdue_orders(*, batch: int = 100) -> dict[str, int]:
     """Scheduled sweep: unpaid orders past their payment deadline expire and release their stock.
 
     Safe to run any number of times and concurrently: each expiry is a conditional transaction.
     """
-    now = clock.now_iso()
+    # The fulfilment workflow ends unpaid orders at their deadline; this sweep is the safety net for orders
+    # whose workflow never started or stopped, so it waits a grace period before stepping in.
+    now = clock.iso(clock.now() - SWEEP_GRACE)
     expired = skipped = 0
     cursor: str | None = None
     while True:

@@ -185,14 +185,15 @@ def test_restock_and_adjustment_are_recorded_in_the_ledger_with_who_why_and_the_
     assert (opening["kind"], opening["on_hand_after"]) == ("initial", 4)
 
 
-def test_overdue_unpaid_orders_expire_on_schedule_and_release_their_stock(client: Any, auth_header: Any) -> None:
+def test_unpaid_orders_overdue_past_the_grace_period_expire_on_schedule_and_release_their_stock(
+        client: Any, auth_header: Any) -> None:
     staff = staff_of(auth_header)
     create_product(client, staff, sku="BTK-A", stock=5)
     overdue = place_order(client, "BTK-A", qty=2)
     fresh = place_order(client, "BTK-A", qty=1)
     cod = place_order(client, "BTK-A", qty=1, payment_method="cod")
     item = OrderModel.get(overdue["order_id"])
-    item.update(actions=[OrderModel.payment_deadline.set(clock.iso(clock.now() - timedelta(minutes=1)))])
+    item.update(actions=[OrderModel.payment_deadline.set(clock.iso(clock.now() - timedelta(minutes=11)))])
 
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
                                             resources=["arn:aws:events:ap-southeast-3:123456789012:rule/expire"])
