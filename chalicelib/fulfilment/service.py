@@ -11,12 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, resources
-from chalicelib.errors import Conflict, DomainError, NotFound
+from chalicelib import clock, config
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.fulfilment import workflow
-from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import COMMIT, RESTOCK, Movement
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
@@ -41,7 +39,7 @@ from chalicelib.orders.domain import (
     SHIPPED,
     Order,
 )
-from chalicelib.orders.service import release_reservation
+from chalicelib.orders.service import move_stock_with_order, release_reservation
 from chalicelib.payments import ledger
 from chalicelib.payments.adapters import payment_gateway
 from chalicelib.shipping import tracking
@@ -134,23 +132,11 @@ def commit_stock(order_id: str, token: str, message: dict[str, Any]) -> str:
         for line in order.lines
     ]
     try:
-        _commit_with_order(movements, order, after)
+        move_stock_with_order(movements, order, after)
     except Conflict:
         raise WorkerError(f"order {order_id} changed while committing stock; retrying") from None
     workflow.resume(token, {"committed": True})
     return "stock committed"
-
-
-def _commit_with_order(movements: list[Movement], before: Order, after: Order) -> None:
-    def stage(tx: TransactWrite) -> None:
-        orders.stage_transition(tx, before, after)
-
-    def explain(failed_tables: set[str]) -> DomainError | None:
-        if resources.ORDERS.physical_name in failed_tables:
-            return Conflict(f"order {before.order_id} changed meanwhile", code="order_conflict")
-        return None
-
-    inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
 
 
 def await_packing(order_id: str, token: str, message: dict[str, Any]) -> str:
@@ -294,7 +280,7 @@ def cancel_committed(order_id: str, token: str, message: dict[str, Any]) -> str:
         for line in order.lines
     ]
     try:
-        _commit_with_order(movements, order, after)
+        move_stock_with_order(movements, order, after)
     except Conflict:
         raise WorkerError(f"order {order_id} changed while cancelling; retrying") from None
     refunded = 0

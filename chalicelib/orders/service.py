@@ -49,16 +49,22 @@ def release_reservation(order: Order, *, status: str, note: str, actor: str) -> 
         for line in order.lines
     ]
 
+    move_stock_with_order(movements, order, after)
+    return after
+
+
+def move_stock_with_order(movements: list[Movement], before: Order, after: Order) -> None:
+    """Stock movements and the order's new state in one transaction; Conflict if the order moved meanwhile."""
+
     def stage(tx: TransactWrite) -> None:
-        repository.stage_transition(tx, order, after)
+        repository.stage_transition(tx, before, after)
 
     def explain(failed_tables: set[str]) -> DomainError | None:
         if resources.ORDERS.physical_name in failed_tables:
-            return Conflict(f"order {order.order_id} changed meanwhile", code="order_conflict")
+            return Conflict(f"order {before.order_id} changed meanwhile", code="order_conflict")
         return None
 
     inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
-    return after
 
 
 SWEEP_GRACE = timedelta(minutes=10)

@@ -7,7 +7,6 @@ Midtrans answers most calls with HTTP 200 and the real outcome in the body's sta
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -17,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock, config
+from chalicelib.http_client import Unreachable, exchange
 from chalicelib.payments.gateway import (
     BANK_TRANSFER,
     CARD,
@@ -52,15 +52,10 @@ class MidtransError(GatewayError):
 def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
     """One HTTP exchange; HTTP error statuses are returned (their bodies carry Midtrans' reason), network
     failures and timeouts become GatewayError."""
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read()
-    except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, resets, truncated answers
-        raise GatewayError(f"midtrans unreachable: {method} {url}: {error}") from error
+        return exchange(method, url, headers, body, timeout=TIMEOUT_SECONDS)
+    except Unreachable as error:
+        raise GatewayError(f"midtrans unreachable: {error}") from error
 
 
 def snap_base_url(base_url: str) -> str:

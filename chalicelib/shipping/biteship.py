@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote as url_quote
 
+from chalicelib.http_client import Unreachable, exchange
 from chalicelib.shipping.couriers import (
     Booking,
     BookingRejected,
@@ -42,14 +41,9 @@ _RETRYABLE_ERROR_HINTS = ("balance",)
 
 def urllib_transport(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> tuple[int, bytes]:
     """Default transport: one HTTPS request with an 8 s timeout; HTTP errors are answers, network errors raise."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read()
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        return exchange(method, url, headers, body, timeout=TIMEOUT_SECONDS)
+    except Unreachable as error:
         raise CourierError(f"Biteship unreachable: {error}") from error
 
 
