@@ -42,6 +42,7 @@ from chalicelib.orders.domain import (
 from chalicelib.orders.service import move_stock_with_order, release_reservation
 from chalicelib.payments import ledger
 from chalicelib.payments.adapters import payment_gateway
+from chalicelib.payments.gateway import GatewayError
 from chalicelib.shipping import tracking
 from chalicelib.shipping.adapters import courier
 from chalicelib.shipping.couriers import Address, BookingRejected, BookingRequest, Contact, CourierError
@@ -254,6 +255,8 @@ def release_stock(order_id: str, token: str, message: dict[str, Any]) -> str:
             ended = release_reservation(order, status=outcome, note=note, actor=SYSTEM)
         except Conflict:
             raise WorkerError(f"order {order_id} changed while releasing stock; retrying") from None
+        if outcome == CANCELLED and order.payment:
+            _void_payment(order_id)
         _notify(event, ended, {"reason": note})
     elif order.status == PAID:
         reason = "paid as the payment window closed: refund or fulfil by hand (stock is still reserved)"
@@ -261,6 +264,14 @@ def release_stock(order_id: str, token: str, message: dict[str, Any]) -> str:
                       set_values={"attention": reason}, at=clock.now_iso())
     workflow.resume(token, {"released": order.status == PENDING_PAYMENT})
     return f"ended as {outcome}"
+
+
+def _void_payment(order_id: str) -> None:
+    """Close the unpaid virtual account or QR code so the customer cannot pay a cancelled order."""
+    try:
+        payment_gateway().cancel(order_id)
+    except GatewayError as error:  # an unpaid charge also lapses at its own expiry; a late payment is flagged
+        logger.warning("payment could not be voided", extra={"order_id": order_id, "error": str(error)})
 
 
 def cancel_committed(order_id: str, token: str, message: dict[str, Any]) -> str:

@@ -128,6 +128,7 @@ def test_cancel_before_payment_fails_the_payment_step_and_release_ends_the_order
     assert ("fail", "pay-token", "OrderCancelled") in resumed
     assert orders.get(order_id).status == "CANCELLED"
     assert stock.read_level("BTK-A").reserved == 0
+    assert SandboxGateway().status(order_id).transaction_status == "cancel"  # the VA can no longer be paid
 
 
 def test_cancel_after_payment_returns_stock_and_refunds_the_payment(
