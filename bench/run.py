@@ -1,6 +1,7 @@
-"""`make bench`: print the cold import cost of the app and the AWS requests each API operation makes.
+"""`make bench`: print the cold import cost of the app, the AWS requests each API operation makes, and what one
+order's whole journey costs (requests, state transitions, invocations, dollars per 1,000 orders).
 
-Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
+Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests] [--skip-journey]
 """
 
 from __future__ import annotations
@@ -58,13 +59,21 @@ def print_requests() -> None:
     print()
 
 
+def print_journey() -> None:
+    """Section (c): two complete order journeys (bank transfer, cash on delivery) and their cost per 1,000 orders."""
+    from bench import journey
+
+    journey.print_journeys(journey.measure_journeys())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
-                                     description="cold import cost and AWS requests per operation")
+                                     description="cold import cost, AWS requests per operation, per order journey")
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per app (default 15)")
     parser.add_argument("--importtime-runs", type=int, default=3, help="-X importtime runs (default 3)")
     parser.add_argument("--skip-cold-import", action="store_true")
     parser.add_argument("--skip-requests", action="store_true")
+    parser.add_argument("--skip-journey", action="store_true")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -76,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_cold_import(args.runs, args.importtime_runs)
     if not args.skip_requests:
         print_requests()
+    if not args.skip_journey:
+        print_journey()
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     return 0
 

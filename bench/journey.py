@@ -1,0 +1,729 @@
+"""Per order journey: what one order costs in AWS requests, state transitions and invocations, and in dollars.
+
+Two complete journeys run in-process under moto with Step Functions executing the real state machine
+definition, through chalice.test.Client: (1) bank transfer: cart, checkout, signed settlement notification,
+packed, courier journey, COMPLETED; (2) cash on delivery: the same without the payment. Asynchronous work is
+driven the way Lambda's SQS pollers would: the bench receives from every queue the app consumes, hands each
+batch to the handler with `client.lambda_.invoke` and deletes what succeeded, until the order is COMPLETED,
+its execution has SUCCEEDED and the queues are empty.
+
+What is counted as the application's AWS requests: every botocore call made inside the HTTP requests and the
+handler invocations (boto3, pynamodb and powertools clients). Not counted: the bench's own queue polling and
+deletes, its reads of the order and of the execution history, and the sandbox gateway's `settle` (done "by the
+gateway", as a shopper paying at the bank). Step Functions' own sqs:SendMessage for each task token is taken
+from the execution history instead (the interpreter runs in a thread of its own and would otherwise be counted
+only by timing luck). Calls the app makes to the sandbox gateway's table (charge, status) are shown but left out
+of the cost: in production they are HTTPS calls to Midtrans.
+
+The pricing arithmetic (`dynamodb_request_units`, `sqs_requests`, `cost_per_thousand`) is pure and unit-tested.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bench.request_count import ApiCall, AwsRequests
+
+# ---- prices and the pure cost arithmetic -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prices:
+    """AWS list prices, us-east-1, USD, as published on the public pricing pages (2026). Jakarta is a bit higher."""
+
+    lambda_per_million_requests: float = 0.20
+    lambda_per_gb_second: float = 0.0000166667
+    step_functions_per_thousand_transitions: float = 0.025  # Standard workflows
+    api_gateway_per_million_requests: float = 3.50  # REST APIs, first 333 million a month
+    sqs_per_million_requests: float = 0.40  # standard queues, each 64 KB chunk a request
+    dynamodb_per_million_wru: float = 1.25  # on-demand
+    dynamodb_per_million_rru: float = 0.25  # on-demand
+    ses_per_thousand_emails: float = 0.10
+    sms_indonesia_each: float = 0.06  # SNS transactional SMS to Indonesia, approximate
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What the counts cannot tell: Lambda's size and how long an invocation runs."""
+
+    lambda_memory_mb: int = 512
+    lambda_average_ms: float = 120.0  # warm invocation, average over API and SQS handlers
+
+
+@dataclass(frozen=True)
+class JourneyCounts:
+    """Per order: the billable quantities behind the cost."""
+
+    lambda_invocations: int
+    api_requests: int
+    state_transitions: int
+    sqs_requests: int
+    dynamodb_wru: float
+    dynamodb_rru: float
+    emails: int
+    sms: int
+
+
+COST_LINES = (
+    ("lambda_requests", "Lambda requests"),
+    ("lambda_compute", "Lambda compute"),
+    ("step_functions", "Step Functions transitions"),
+    ("api_gateway", "API Gateway REST requests"),
+    ("sqs", "SQS requests"),
+    ("dynamodb_writes", "DynamoDB write request units"),
+    ("dynamodb_reads", "DynamoDB read request units"),
+    ("ses", "SES email"),
+)
+
+_READS = {"GetItem", "Query", "Scan"}
+_WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+def dynamodb_request_units(calls: Iterable[ApiCall], *, exclude_tables: Iterable[str] = ()) -> tuple[float, float]:
+    """(write request units, read request units) estimated from the calls' parameters.
+
+    Every item is assumed small: a write is 1 WRU per item (<= 1 KB), a read 1 RRU per item (<= 4 KB) when
+    strongly consistent and 0.5 when eventually consistent. TransactWriteItems costs 2 WRU per item
+    (ConditionCheck included), TransactGetItems 2 RRU per item. BatchWriteItem and BatchGetItem are charged per
+    item. A Query or Scan is taken to read one item (the journey's queries each find one). Control plane calls
+    (DescribeTable, ...) are free. Calls on `exclude_tables` (the sandbox gateway's books) are skipped.
+    """
+    excluded = set(exclude_tables)
+    wru = rru = 0.0
+
+    def per_read(params: Mapping[str, Any]) -> float:
+        return 1.0 if params.get("ConsistentRead") else 0.5
+
+    for call in calls:
+        if call.service != "dynamodb":
+            continue
+        params = call.params
+        if params.get("TableName") in excluded:
+            continue
+        operation = call.operation
+        if operation in _WRITES:
+            wru += 1
+        elif operation in _READS:
+            rru += per_read(params)
+        elif operation == "TransactWriteItems":
+            items = [item for item in params.get("TransactItems", [])
+                     if next(iter(item.values()), {}).get("TableName") not in excluded]
+            wru += 2 * len(items)
+        elif operation == "TransactGetItems":
+            items = [item for item in params.get("TransactItems", [])
+                     if next(iter(item.values()), {}).get("TableName") not in excluded]
+            rru += 2 * len(items)
+        elif operation == "BatchWriteItem":
+            wru += sum(len(requests) for table, requests in params.get("RequestItems", {}).items()
+                       if table not in excluded)
+        elif operation == "BatchGetItem":
+            rru += sum(len(spec.get("Keys", [])) * per_read(spec)
+                       for table, spec in params.get("RequestItems", {}).items() if table not in excluded)
+    return wru, rru
+
+
+def sqs_requests(*, sends: int, batches: int) -> dict[str, int]:
+    """SQS requests for `sends` messages consumed in `batches` Lambda batches.
+
+    Lambda's poller makes one ReceiveMessage per batch it delivers and one DeleteMessageBatch per batch it
+    completes (an estimate: idle long polls are a fixed cost of every queue, not of an order).
+    """
+    return {"sends": sends, "receives": batches, "deletes": batches, "total": sends + 2 * batches}
+
+
+def cost_per_thousand(counts: JourneyCounts, prices: Prices, assumptions: Assumptions) -> dict[str, float]:
+    """USD per 1,000 orders, by line (COST_LINES keys), plus "total" (without SMS) and "sms" (separate)."""
+    orders = 1000
+    invocations = counts.lambda_invocations * orders
+    gb_seconds = invocations * (assumptions.lambda_average_ms / 1000) * (assumptions.lambda_memory_mb / 1024)
+    cost = {
+        "lambda_requests": invocations * prices.lambda_per_million_requests / 1e6,
+        "lambda_compute": gb_seconds * prices.lambda_per_gb_second,
+        "step_functions": counts.state_transitions * orders * prices.step_functions_per_thousand_transitions / 1000,
+        "api_gateway": counts.api_requests * orders * prices.api_gateway_per_million_requests / 1e6,
+        "sqs": counts.sqs_requests * orders * prices.sqs_per_million_requests / 1e6,
+        "dynamodb_writes": counts.dynamodb_wru * orders * prices.dynamodb_per_million_wru / 1e6,
+        "dynamodb_reads": counts.dynamodb_rru * orders * prices.dynamodb_per_million_rru / 1e6,
+        "ses": counts.emails * orders * prices.ses_per_thousand_emails / 1000,
+    }
+    cost["total"] = sum(cost[key] for key, _ in COST_LINES)
+    cost["sms"] = counts.sms * orders * prices.sms_indonesia_each
+    return cost
+
+
+def monthly_schedule_cost(periods_minutes: Iterable[float], prices: Prices,
+                          assumptions: Assumptions) -> tuple[int, float]:
+    """(invocations, USD) a month (30 days) for scheduled handlers firing every `periods_minutes`: not per order."""
+    invocations = sum(int(30 * 24 * 60 // period) for period in periods_minutes)
+    gb_seconds = invocations * (assumptions.lambda_average_ms / 1000) * (assumptions.lambda_memory_mb / 1024)
+    requests = invocations * prices.lambda_per_million_requests / 1e6
+    return invocations, requests + gb_seconds * prices.lambda_per_gb_second
+
+
+def item_write_units(size_bytes: int) -> int:
+    """WRU one write of an item this size costs (1 per started KB)."""
+    return max(1, math.ceil(size_bytes / 1024))
+
+
+# ---- the journeys ------------------------------------------------------------------------------------------
+
+
+COURIER_JOURNEY = ("allocated", "picking_up", "picked", "dropping_off", "delivered")
+BANK_TRANSFER, COD = "bank_transfer", "cod"
+DEADLINE_SECONDS = 30.0  # per wait for the asynchronous work after one outside event
+
+
+@dataclass
+class Step:
+    """One thing that happened in the journey: an HTTP request or an SQS batch handed to a handler."""
+
+    kind: str  # "http" or "sqs"
+    label: str  # "POST /checkout" or the handler's name
+    requests: AwsRequests
+    messages: int = 0
+
+
+@dataclass
+class JourneyResult:
+    name: str
+    payment_method: str
+    order_id: str
+    steps: list[Step] = field(default_factory=list)
+    state_transitions: int = 0
+    state_machine_sends: int = 0
+    execution_status: str = ""
+    emails: int = 0
+    sms: int = 0
+    order_item_bytes: int = 0
+    lines: int = 0
+    retries: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    excluded_tables: tuple[str, ...] = ()
+
+    @property
+    def requests(self) -> AwsRequests:
+        total = AwsRequests()
+        for step in self.steps:
+            total.update(step.requests)
+            total.calls.extend(step.requests.calls)
+        return total
+
+    @property
+    def http_requests(self) -> int:
+        return sum(1 for step in self.steps if step.kind == "http")
+
+    @property
+    def sqs_batches(self) -> int:
+        return sum(1 for step in self.steps if step.kind == "sqs")
+
+    def batches_by_handler(self) -> Counter[str]:
+        return Counter(step.label for step in self.steps if step.kind == "sqs")
+
+    def messages_by_handler(self) -> Counter[str]:
+        counter: Counter[str] = Counter()
+        for step in self.steps:
+            if step.kind == "sqs":
+                counter[step.label] += step.messages
+        return counter
+
+    def excluded_requests(self) -> int:
+        return sum(1 for call in self.requests.calls if call.params.get("TableName") in self.excluded_tables)
+
+    def counts(self) -> JourneyCounts:
+        app_sends = self.requests["sqs:SendMessage"]
+        wru, rru = dynamodb_request_units(self.requests.calls, exclude_tables=self.excluded_tables)
+        sqs = sqs_requests(sends=app_sends + self.state_machine_sends, batches=self.sqs_batches)
+        return JourneyCounts(lambda_invocations=self.http_requests + self.sqs_batches,
+                             api_requests=self.http_requests, state_transitions=self.state_transitions,
+                             sqs_requests=sqs["total"], dynamodb_wru=wru, dynamodb_rru=rru, emails=self.emails,
+                             sms=self.sms)
+
+
+class JourneyFailed(RuntimeError):
+    """The app did not bring the order to COMPLETED (an error, or a stuck order)."""
+
+
+@dataclass
+class _Consumer:
+    handler: str
+    queue_name: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+
+
+class _Driver:
+    """Plays API Gateway, Lambda's SQS pollers, the gateway, the staff and the courier for one mocked account."""
+
+    def __init__(self, client: Any, app: Any, provisioned: Mapping[str, Any]) -> None:
+        import boto3
+        from chalice.app import SQSEventConfig
+
+        from chalicelib import config, resources
+
+        self.client = client
+        self.region = config.region()
+        self.sqs = boto3.client("sqs", region_name=self.region)
+        self.sfn = boto3.client("stepfunctions", region_name=self.region)
+        self.dynamodb = boto3.client("dynamodb", region_name=self.region)
+        queues = {info["name"]: info for info in provisioned["queues"].values()}
+        consumers = {source.queue: source for source in app.event_sources if isinstance(source, SQSEventConfig)}
+        self.consumers: list[_Consumer] = []
+        for spec in resources.QUEUES:  # the order of chalicelib.resources: every queue the app declares
+            source = consumers.get(spec.physical_name)
+            if source is None:
+                raise JourneyFailed(f"no handler in app.event_sources consumes {spec.physical_name}")
+            info = queues[spec.physical_name]
+            self.consumers.append(_Consumer(source.name, spec.physical_name, info["url"], info["arn"],
+                                            source.batch_size))
+        self.fulfilment_url = queues[resources.FULFILMENT_TASKS_QUEUE.physical_name]["url"]
+        self.state_machine_arn = provisioned["state_machines"][resources.FULFILMENT_STATE_MACHINE.name]
+        self.notifications_table = resources.NOTIFICATIONS.physical_name
+        self.orders_table = resources.ORDERS.physical_name
+        self.sandbox_table = resources.SANDBOX_PAYMENTS.physical_name
+        self.result: JourneyResult | None = None
+        self._receives: Counter[str] = Counter()
+
+    # -- counting ----------------------------------------------------------------------------------------
+
+    def _record(self, kind: str, label: str, action: Callable[[], Any], messages: int = 0) -> Any:
+        from bench.request_count import count_aws_requests
+
+        with count_aws_requests() as seen:
+            answer = action()
+        app_only = AwsRequests()
+        for call in seen.calls:
+            if self._is_state_machine_send(call):
+                continue  # the interpreter's thread, caught by timing: taken from the history instead
+            app_only[f"{call.service}:{call.operation}"] += 1
+            app_only.calls.append(call)
+        if self.result is not None:
+            self.result.steps.append(Step(kind, label, app_only, messages))
+        return answer
+
+    def _is_state_machine_send(self, call: ApiCall) -> bool:
+        return (call.service, call.operation) == ("sqs", "SendMessage") and \
+            call.params.get("QueueUrl") == self.fulfilment_url
+
+    def http(self, method: str, path: str, label: str, body: Any = None, *, raw: bytes | None = None,
+             headers: dict[str, str] | None = None, expect: int = 200) -> Any:
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        response = self._record("http", label, lambda: self.client.http.request(method, path, headers=all_headers,
+                                                                                 body=payload))
+        if response.status_code != expect:
+            raise JourneyFailed(f"{method} {path} -> HTTP {response.status_code} (expected {expect}): "
+                                f"{response.body.decode(errors='replace')[:500]}")
+        return json.loads(response.body) if response.body else None
+
+    # -- Lambda's SQS pollers ----------------------------------------------------------------------------
+
+    def _poll_once(self) -> int:
+        """One round over every queue; returns how many messages were handed to handlers."""
+        handled = 0
+        for consumer in self.consumers:
+            answer = self.sqs.receive_message(QueueUrl=consumer.queue_url, WaitTimeSeconds=0,
+                                              MaxNumberOfMessages=min(10, consumer.batch_size),
+                                              AttributeNames=["All"])
+            messages = answer.get("Messages", [])
+            if messages:
+                self._deliver(consumer, messages)
+                handled += len(messages)
+        return handled
+
+    def _deliver(self, consumer: _Consumer, messages: list[dict[str, Any]]) -> None:
+        event = self.client.events.generate_sqs_event(message_bodies=[m["Body"] for m in messages],
+                                                      queue_name=consumer.queue_name)
+        for record, message in zip(event["Records"], messages, strict=True):
+            record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"],
+                          eventSourceARN=consumer.queue_arn, awsRegion=self.region,
+                          md5OfBody=message.get("MD5OfBody", ""))
+            record["attributes"].update(message.get("Attributes", {}))
+        response = self._record("sqs", consumer.handler,
+                                lambda: self.client.lambda_.invoke(consumer.handler, event), len(messages))
+        payload = response.payload if isinstance(response.payload, dict) else {}
+        failed = {item.get("itemIdentifier") for item in payload.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=consumer.queue_url, Entries=[
+                {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(done)])
+        for message in messages:
+            if message["MessageId"] not in failed:
+                continue
+            self._receives[message["MessageId"]] += 1
+            note = f"{consumer.handler}: message {message['MessageId'][:8]} failed (attempt " \
+                   f"{self._receives[message['MessageId']]}): {message['Body'][:200]}"
+            if self.result is not None:
+                self.result.retries.append(note)
+            if self._receives[message["MessageId"]] >= 3:
+                raise JourneyFailed(f"{note}; giving up after 3 attempts (see the app's log above)")
+            # Lambda would see it again once the visibility timeout ends: make that now
+            self.sqs.change_message_visibility(QueueUrl=consumer.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                               VisibilityTimeout=0)
+
+    def _queues_empty(self) -> bool:
+        for consumer in self.consumers:
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=consumer.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            if any(int(value) for value in attributes.values()):
+                return False
+        return True
+
+    def drain(self, what: str, until: Callable[[], bool]) -> None:
+        """Run the consumers until `until()` holds and every queue is empty; JourneyFailed after the deadline."""
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while True:
+            if self._poll_once():
+                continue
+            if until() and self._queues_empty():
+                return
+            if time.monotonic() > deadline:
+                raise JourneyFailed(f"stuck waiting for {what}: {self._diagnosis()}")
+            time.sleep(0.01)
+
+    # -- bench-side reads (never counted) -----------------------------------------------------------------
+
+    def order(self) -> Any:
+        from chalicelib.orders import repository as orders
+
+        assert self.result is not None
+        return orders.get(self.result.order_id)
+
+    def _execution_arn(self, order_id: str) -> str:
+        return f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{order_id}"
+
+    def execution_status(self) -> str:
+        assert self.result is not None
+        try:
+            return self.sfn.describe_execution(executionArn=self._execution_arn(self.result.order_id))["status"]
+        except self.sfn.exceptions.ExecutionDoesNotExist:
+            return "NOT STARTED"
+
+    def history(self, order_id: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": self._execution_arn(order_id), "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _diagnosis(self) -> str:
+        assert self.result is not None
+        order = self.order()
+        state = f"order {self.result.order_id} is {order.status if order else 'missing'}"
+        if order is not None:
+            state += f", tokens held for {sorted(order.tokens) or 'no step'}, attention {order.attention!r}"
+        state += f"; execution {self.execution_status()}"
+        try:
+            tail = [event["type"] + (f" {event['stateEnteredEventDetails']['name']}"
+                                     if "stateEnteredEventDetails" in event else "")
+                    for event in self.history(self.result.order_id)[-6:]]
+            state += f", last events: {', '.join(tail)}"
+        except Exception as error:  # the diagnosis must not hide the failure it explains
+            state += f" (history unavailable: {error})"
+        return state
+
+    def _notifications(self, order_id: str) -> tuple[int, int]:
+        items = self.dynamodb.scan(TableName=self.notifications_table, ConsistentRead=True,
+                                   FilterExpression="order_id = :o",
+                                   ExpressionAttributeValues={":o": {"S": order_id}})["Items"]
+        sent = [item for item in items if item.get("status", {}).get("S") == "sent"]
+        return (sum(1 for item in sent if item.get("email", {}).get("S")),
+                sum(1 for item in sent if item.get("phone", {}).get("S")))
+
+    def _order_item_bytes(self, order_id: str) -> int:
+        item = self.dynamodb.get_item(TableName=self.orders_table, Key={"order_id": {"S": order_id}},
+                                      ConsistentRead=True).get("Item", {})
+        return _item_size(item)
+
+    # -- the journey ----------------------------------------------------------------------------------------
+
+    def journey(self, name: str, payment_method: str, skus: tuple[str, ...], *, staff: dict[str, str]) -> JourneyResult:
+        from bench.request_count import DESTINATION, checkout_body
+        from chalicelib import clock
+        from chalicelib.orders.domain import COMPLETED
+        from chalicelib.payments.adapters import server_key
+        from chalicelib.payments.sandbox import SandboxGateway
+        from chalicelib.shipping import tracking
+        from chalicelib.shipping.adapters import webhook_secret
+        from chalicelib.shipping.couriers import Booking
+
+        started = time.perf_counter()
+        self.result = result = JourneyResult(name, payment_method, order_id="",
+                                             excluded_tables=(self.sandbox_table,))
+        cart_id = self.http("POST", "/carts", "POST /carts", expect=201)["cart_id"]
+        for sku in skus:
+            self.http("PUT", f"/carts/{cart_id}/items/{sku}", "PUT /carts/{id}/items/{sku}", {"quantity": 1})
+        self.http("POST", "/shipping/quote", "POST /shipping/quote", {"cart_id": cart_id, "destination": DESTINATION})
+        body = {**checkout_body(cart_id), "payment_method": payment_method}
+        order = self.http("POST", "/checkout", "POST /checkout", body,
+                          headers={"Idempotency-Key": f"bench-{uuid.uuid4().hex}"}, expect=201)
+        result.order_id = order_id = order["order_id"]
+        result.lines = len(order["lines"])
+
+        if payment_method != COD:
+            self.drain("the payment step", lambda: "payment" in (self.order().tokens or {}))
+            gateway = SandboxGateway()  # the shopper pays at the bank: the gateway's books, not the shop's
+            gateway.settle(order_id)
+            notification = json.dumps(gateway.notification_for(order_id, server_key=server_key())).encode()
+            self.http("POST", "/webhooks/payments/midtrans", "POST /webhooks/payments/midtrans", raw=notification)
+        self.drain("the packing step", lambda: "packing" in (self.order().tokens or {}))
+
+        self.http("POST", f"/admin/orders/{order_id}/packed", "POST /admin/orders/{id}/packed", {}, headers=staff)
+        self.drain("the courier booking", lambda: "delivery" in (self.order().tokens or {}))
+
+        booking = Booking.from_dict(self.order().shipment)
+        start = clock.now()
+        for index, status in enumerate(COURIER_JOURNEY):
+            at = clock.iso(start + timedelta(minutes=index))
+            raw = tracking.canonical_body(tracking.sandbox_webhook(order_id, booking, status, at))
+            signature = tracking.sandbox_signature(webhook_secret(), raw)
+            self.http("POST", "/webhooks/couriers/sandbox", "POST /webhooks/couriers/sandbox", raw=raw,
+                      headers={tracking.SANDBOX_SIGNATURE_HEADER: signature})
+            if status != COURIER_JOURNEY[-1]:  # statuses arrive minutes or hours apart: each is consumed alone
+                self.drain(f"courier status {status}", lambda: True)
+        self.drain("COMPLETED", lambda: self.order().status == COMPLETED and self.execution_status() == "SUCCEEDED")
+
+        events = self.history(order_id)
+        result.state_transitions = sum(1 for event in events if event["type"].endswith("StateEntered"))
+        result.state_machine_sends = sum(
+            1 for event in events if event["type"] == "TaskScheduled"
+            and event.get("taskScheduledEventDetails", {}).get("resourceType") == "sqs")
+        result.execution_status = self.execution_status()
+        result.emails, result.sms = self._notifications(order_id)
+        result.order_item_bytes = self._order_item_bytes(order_id)
+        result.seconds = time.perf_counter() - started
+        self.result = None
+        return result
+
+
+def _item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's item size rule, roughly: attribute name lengths plus value lengths."""
+
+    def value_size(value: Mapping[str, Any]) -> int:
+        kind, inner = next(iter(value.items()))
+        if kind in ("S", "N"):
+            return len(str(inner).encode())
+        if kind == "B":
+            return len(inner)
+        if kind in ("BOOL", "NULL"):
+            return 1
+        if kind == "M":
+            return 3 + sum(len(key.encode()) + value_size(sub) + 1 for key, sub in inner.items())
+        if kind == "L":
+            return 3 + sum(value_size(sub) + 1 for sub in inner)
+        return sum(len(str(element).encode()) for element in inner)  # SS, NS, BS
+
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def measure_journeys(*, warm_up: bool = True) -> list[JourneyResult]:
+    """Run both journeys in a fresh mocked account; with `warm_up`, each runs once uncounted first."""
+    from bench import configure_offline_environment
+    from bench.request_count import PRODUCT, _captured_stdout, install
+
+    configure_offline_environment()
+    os.environ.setdefault("TOKOFLOW_MIDTRANS_SERVER_KEY", "SB-Mid-server-BENCH-KEY")
+    os.environ.setdefault("TOKOFLOW_COURIER_WEBHOOK_SECRET", "bench-courier-webhook-secret")
+    install()  # before any client exists: boto3's, pynamodb's and powertools' clients are all seen
+
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from chalicelib import aws as aws_clients
+    from chalicelib.auth import mint_dev_token
+    from chalicelib.checkout import service as checkout_service
+    from chalicelib.payments import adapters as payment_adapters
+    from chalicelib.shipping import adapters as courier_adapters
+    from local.provision import make_clients, provision_all
+
+    def forget_caches() -> None:
+        aws_clients.reset()
+        checkout_service._idempotent_checkout.cache_clear()
+        payment_adapters.reset()
+        courier_adapters.reset()
+
+    staff = {"Authorization": f"Bearer {mint_dev_token(role='staff', sub='staff-bench')}"}
+    results: list[JourneyResult] = []
+    with _captured_stdout(), warnings.catch_warnings(), \
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        forget_caches()
+        provisioned = provision_all(make_clients())
+        from app import app
+
+        try:
+            with Client(app, stage_name="dev") as client:
+                driver = _Driver(client, app, provisioned)
+                product = {**PRODUCT, "initial_stock": {sku: 1000 for sku in PRODUCT["initial_stock"]}}
+                created = client.http.post("/admin/products", body=json.dumps(product).encode(),
+                                           headers={"Content-Type": "application/json", **staff})
+                if created.status_code != 201:
+                    raise JourneyFailed(f"POST /admin/products -> {created.status_code}: {created.body[:300]!r}")
+                skus = tuple(variant["sku"] for variant in PRODUCT["variants"])
+                journeys = (("bank transfer", BANK_TRANSFER), ("cash on delivery", COD))
+                if warm_up:
+                    for name, method in journeys:
+                        driver.journey(name, method, skus, staff=staff)
+                for name, method in journeys:
+                    results.append(driver.journey(name, method, skus, staff=staff))
+        finally:
+            forget_caches()
+    return results
+
+
+# ---- printing ----------------------------------------------------------------------------------------------
+
+
+def _wrap_items(items: list[str], *, width: int) -> list[str]:
+    """Join items with ", " into lines no wider than `width`, never splitting an item."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += f", {item}"
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(item)
+    return lines
+
+
+def _money(value: float) -> str:
+    return f"{value:10.4f}"
+
+
+def print_journeys(results: list[JourneyResult], prices: Prices | None = None,
+                   assumptions: Assumptions | None = None, *, warm_up: bool = True) -> None:
+    prices = prices or Prices()
+    assumptions = assumptions or Assumptions()
+    names = [result.name for result in results]
+    width = max(18, *(len(name) + 2 for name in names))
+
+    print("(c) Per order journey (moto in-process with Step Functions executing statemachines/fulfilment.asl.json,")
+    print("    chalice.test.Client" + (", warm instance: each journey run once uncounted first)" if warm_up else ")"))
+    print("    Counted: AWS requests made by application code inside the HTTP requests and the SQS handler")
+    print("    invocations. Not counted: the bench's own queue polling and deletes, its reads of orders and")
+    print("    execution history, the sandbox gateway's settle (the shopper paying at the bank). Step Functions'")
+    print("    own sqs:SendMessage per task token is taken from the execution history (TaskScheduled events).")
+    print("    SQS batches are formed by the bench's poller, draining after each outside event.")
+    for result in results:
+        http = Counter(step.label for step in result.steps if step.kind == "http")
+        batches, messages = result.batches_by_handler(), result.messages_by_handler()
+        print(f"    {result.name}: order {result.order_id}, {result.lines} lines, execution {result.execution_status},"
+              f" {result.seconds:.1f} s")
+        for title, parts in (
+                ("HTTP", [f"{label} x{count}" if count > 1 else label for label, count in http.items()]),
+                ("SQS", [f"{handler} {batches[handler]} batches/{messages[handler]} msgs" for handler in batches])):
+            for index, line in enumerate(_wrap_items(parts, width=104)):
+                print(f"      {title + ':' if index == 0 else '':<6}{line}")
+        for note in result.retries:
+            print(f"      retried: {note}")
+    print()
+
+    operations = sorted(set().union(*(result.requests.keys() for result in results)))
+    print(f"    {'requests by service:operation':<44}" + "".join(f"{name:>{width}}" for name in names))
+    for operation in operations:
+        print(f"    {operation:<44}" + "".join(f"{result.requests[operation]:>{width}}" for result in results))
+    rows: list[tuple[str, list[Any]]] = [
+        ("total application AWS requests", [result.requests.total for result in results]),
+        ("  of which on the sandbox gateway's table *", [result.excluded_requests() for result in results]),
+        ("Step Functions sqs:SendMessage (task tokens)", [result.state_machine_sends for result in results]),
+        ("Step Functions state transitions", [result.state_transitions for result in results]),
+        ("API Gateway requests (HTTP calls)", [result.http_requests for result in results]),
+        ("Lambda invocations (API + SQS batches + sched.)",
+         [f"{r.http_requests + r.sqs_batches} ({r.http_requests}+{r.sqs_batches}+0)" for r in results]),
+    ]
+    counts = [result.counts() for result in results]
+    sqs = [sqs_requests(sends=r.requests["sqs:SendMessage"] + r.state_machine_sends, batches=r.sqs_batches)
+           for r in results]
+    rows += [
+        ("SQS requests (sends + receives + deletes)",
+         [f"{s['total']} ({s['sends']}+{s['receives']}+{s['deletes']})" for s in sqs]),
+        ("DynamoDB write request units (est.)", [f"{c.dynamodb_wru:g}" for c in counts]),
+        ("DynamoDB read request units (est.)", [f"{c.dynamodb_rru:g}" for c in counts]),
+        ("notifications sent: emails / SMS", [f"{c.emails} / {c.sms}" for c in counts]),
+    ]
+    for title, values in rows:
+        print(f"    {title:<44}" + "".join(f"{value!s:>{width}}" for value in values))
+    print("    * charge and status calls of the sandbox gateway: HTTPS calls to Midtrans in production, so left out"
+          " of the cost")
+    print()
+
+    gb = assumptions.lambda_memory_mb / 1024
+    print("    Prices (USD, us-east-1 list prices as of 2026 from the public AWS pricing pages; Jakarta"
+          " ap-southeast-3 is slightly higher):")
+    print(f"      Lambda ${prices.lambda_per_million_requests:.2f} per 1M requests"
+          f" + ${prices.lambda_per_gb_second:.10f} per GB-second;"
+          f" Step Functions Standard ${prices.step_functions_per_thousand_transitions} per 1,000"
+          " state transitions;")
+    print(f"      API Gateway REST ${prices.api_gateway_per_million_requests:.2f} per 1M requests; SQS standard"
+          f" ${prices.sqs_per_million_requests:.2f} per 1M requests; DynamoDB on-demand"
+          f" ${prices.dynamodb_per_million_wru:.2f} per 1M WRU, ${prices.dynamodb_per_million_rru:.2f} per 1M RRU;")
+    print(f"      SES ${prices.ses_per_thousand_emails:.2f} per 1,000 emails. Free tiers, CloudWatch Logs/metrics and"
+          " data transfer are not included.")
+    print(f"    Assumptions: Lambda {assumptions.lambda_memory_mb} MB ({gb:g} GB),"
+          f" {assumptions.lambda_average_ms:g} ms average billed duration per warm invocation"
+          " (the prod stage is configured")
+    print("      with 1024 MB: compute doubles). DynamoDB units: 1 WRU per write per item <= 1 KB, TransactWriteItems"
+          " 2 WRU per item,")
+    print("      1 RRU per strongly consistent item read <= 4 KB, 0.5 eventually consistent, one item per Query."
+          " SQS: one receive and")
+    print("      one DeleteMessageBatch per Lambda batch.")
+    print()
+    costs = [cost_per_thousand(count, prices, assumptions) for count in counts]
+    print(f"    {'cost per 1,000 orders (USD)':<44}" + "".join(f"{name:>{width}}" for name in names))
+    for key, title in COST_LINES:
+        if key == "lambda_compute":
+            title = f"{title} ({assumptions.lambda_memory_mb} MB x {assumptions.lambda_average_ms:g} ms)"
+        print(f"    {title:<44}" + "".join(f"{_money(cost[key]):>{width}}" for cost in costs))
+    print(f"    {'total':<44}" + "".join(f"{_money(cost['total']):>{width}}" for cost in costs))
+    print(f"    {'per order':<44}" + "".join(f"{cost['total'] / 1000:>{width}.6f}" for cost in costs))
+    print(f"    {'SMS (SNS), shown separately':<44}" + "".join(f"{_money(cost['sms']):>{width}}" for cost in costs))
+    print(f"    SMS to Indonesia costs about ${prices.sms_indonesia_each:.2f} each at list price: shown separately,"
+          " since the outbox is used locally")
+    schedules = _schedules()
+    if schedules:
+        invocations, monthly = monthly_schedule_cost([minutes for _, minutes in schedules], prices, assumptions)
+        listed = ", ".join(f"{name} every {minutes:g} min" for name, minutes in schedules)
+        print(f"    Schedules ({listed}) run whatever the volume: {invocations:,} invocations")
+        print(f"    a month, about ${monthly:.4f} a month, not per order (none triggered in a journey).")
+    sizes = ", ".join(f"{r.name} {r.order_item_bytes / 1024:.1f} KB ({item_write_units(r.order_item_bytes)} WRU"
+                      " per write)" for r in results)
+    print(f"    Note: the order item at completion is {sizes};")
+    print("    writes to the orders table cost that, not 1 WRU, so the DynamoDB write line is a floor.")
+    print()
+
+
+def _schedules() -> list[tuple[str, float]]:
+    """(handler, period in minutes) for the app's rate schedules."""
+    from chalice.app import Rate, ScheduledEventConfig
+
+    from app import app
+
+    per_unit = {Rate.MINUTES: 1, Rate.HOURS: 60, Rate.DAYS: 1440}
+    return [(source.name, source.schedule_expression.value * per_unit[source.schedule_expression.unit])
+            for source in app.event_sources
+            if isinstance(source, ScheduledEventConfig) and isinstance(source.schedule_expression, Rate)]
+
+
+def main() -> None:
+    results = measure_journeys()
+    print_journeys(results)
+
+
+if __name__ == "__main__":
+    main()
