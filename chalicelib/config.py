@@ -73,6 +73,7 @@ BITESHIP_BASE_URL = "TOKOFLOW_BITESHIP_BASE_URL"
 COURIER_WEBHOOK_SECRET = "TOKOFLOW_COURIER_WEBHOOK_SECRET"  # sandbox HMAC key / Biteship static header value
 NOTIFIER = "TOKOFLOW_NOTIFIER"  # "outbox" (local) or "aws" (SES email + SNS SMS)
 SES_SENDER = "TOKOFLOW_SES_SENDER"
+SMS_EVENTS = "TOKOFLOW_SMS_EVENTS"  # comma-separated notification events also sent by SMS
 PAYMENT_WINDOW_SECONDS = "TOKOFLOW_PAYMENT_WINDOW_SECONDS"  # overrides minutes; lets tests expire quickly
 
 

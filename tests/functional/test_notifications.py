@@ -369,6 +369,25 @@ def test_aws_notifier_skips_a_missing_channel(aws: Any) -> None:
     assert len(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages) == 1
 
 
+def test_aws_notifier_texts_only_the_events_worth_an_sms(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.ses.models import ses_backends
+    from moto.sns.models import sns_backends
+
+    aws_clients.client("ses").verify_email_identity(EmailAddress=SENDER)
+
+    def send(event: str) -> str:
+        outgoing = OutgoingNotification(f"{ORDER_ID}#{event}", ORDER_ID, event, "sari@example.com",
+                                        "+6281234567890", render(event, make_order(), {}))
+        return AwsNotifier(sender=SENDER).send(outgoing)
+
+    assert send("delivered").startswith("ses:") and "sns:" not in send("delivered")
+    assert "sns:" in send("shipped")
+    monkeypatch.setenv("TOKOFLOW_SMS_EVENTS", "delivered")
+    assert "sns:" in send("delivered")
+    assert len(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages) == 4
+    assert len(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages) == 2
+
+
 def test_aws_notifier_refuses_an_unverified_sender(aws: Any) -> None:
     from botocore.exceptions import ClientError
 
