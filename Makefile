@@ -19,8 +19,8 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m local.stack --moto-port $(or $(MOTO_PORT),4566) --api-port $(or $(API_PORT),8000)
 
-## test: lint, unit, functional and end-to-end tests (what CI runs)
-test: $(STAMP) lint
+## test: lint, unit, functional and end-to-end tests (what CI runs), plus synth, lint-infra and infra-test
+test: $(STAMP) lint synth lint-infra infra-test
 	$(PY) -m pytest -q tests/unit tests/functional
 	$(PY) -m pytest -q tests/e2e
 
@@ -72,3 +72,33 @@ outbox: $(STAMP)
 
 clean:
 	rm -rf $(VENV) chalice.out cdk.out .pytest_cache .ruff_cache
+
+# ---- infrastructure (AWS CDK, infra/): README "Deploy to AWS" ----------------------------------------------
+.PHONY: synth lint-infra infra-test
+
+INFRA_STAMP := $(VENV)/.installed-infra
+CDK_OUT := cdk.out
+# chalice.cdk packages the app through boto3, which wants a region; the templates themselves are region-agnostic.
+INFRA_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-3}
+
+$(INFRA_STAMP): $(STAMP) requirements-infra.txt
+	$(PY) -m pip install --quiet -r requirements-infra.txt
+	touch $(INFRA_STAMP)
+
+## synth: CloudFormation templates of the dev and prod stacks in cdk.out/ (no AWS account needed)
+synth: $(INFRA_STAMP)
+	$(INFRA_ENV) $(PY) infra/app.py dev prod
+
+## lint-infra: cfn-lint on the synthesized templates, and on the state machine definitions (infra/lint_asl.py)
+# One check is ignored, on the CDK templates only:
+#   W3005 "dependency already enforced by a GetAtt": CDK gives the state machine a DependsOn on its role (so the
+#   role's policy exists before the first execution) and also reads the role's Arn. The DependsOn is CDK's own,
+#   redundant and harmless; nothing in infra/ can remove it.
+lint-infra: synth
+	$(PY) -m infra.lint_asl $(CDK_OUT)/asl-lint.template.json
+	$(VENV)/bin/cfn-lint --regions ap-southeast-3 --ignore-checks W3005 -- $(CDK_OUT)/dev.template.json $(CDK_OUT)/prod.template.json
+	$(VENV)/bin/cfn-lint --regions ap-southeast-3 -- $(CDK_OUT)/asl-lint.template.json
+
+## infra-test: aws_cdk.assertions tests of both stacks, the state machine graph, local provisioner vs CDK
+infra-test: $(INFRA_STAMP)
+	$(INFRA_ENV) $(PY) -m pytest -q tests/infra

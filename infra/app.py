@@ -1,0 +1,63 @@
+"""The CDK app: one TokoflowStack per stage.
+
+    python infra/app.py                 # dev only (the default stage)
+    python infra/app.py dev prod        # both, what `make synth` writes to cdk.out/
+    npx aws-cdk@2.1148.1 deploy --app ".venv/bin/python infra/app.py" -c stage=prod
+
+Stages come from the command line, else the `stage` context (-c stage=prod, or "dev,prod"), else "dev".
+Optional context: alarm_email=ops@example.co.id subscribes an address to the alarm topic.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable (chalicelib, local, infra)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # as infra/__init__.py does
+
+import aws_cdk as cdk
+
+from infra import REPOSITORY_ROOT
+from infra.stacks import STAGES, TokoflowStack
+
+DEFAULT_STAGE = "dev"
+
+
+def parse_stages(value: str | None) -> list[str]:
+    """ "prod" or "dev,prod" -> ["prod"] / ["dev", "prod"]; unknown names are an error, not a silent skip."""
+    stages = [part.strip() for part in (value or DEFAULT_STAGE).replace(" ", ",").split(",") if part.strip()]
+    unknown = [stage for stage in stages if stage not in STAGES]
+    if unknown or not stages:
+        raise SystemExit(f"unknown stage(s) {', '.join(unknown) or '(none)'}: expected {', '.join(STAGES)}")
+    return list(dict.fromkeys(stages))
+
+
+def build(stages: list[str] | None = None, *, outdir: str | None = None) -> cdk.App:
+    """An app with a stack per stage; `stages` None means the context's (or the default)."""
+    app = cdk.App(outdir=outdir or os.environ.get("CDK_OUTDIR") or str(REPOSITORY_ROOT / "cdk.out"))
+    selected = stages or parse_stages(app.node.try_get_context("stage"))
+    alarm_email = app.node.try_get_context("alarm_email")
+    for stage in selected:
+        TokoflowStack(app, stage, alarm_email=alarm_email)
+    return app
+
+
+@functools.cache
+def synthesized_stack(stage: str, outdir: str) -> TokoflowStack:
+    """One stage's stack in an app of its own, built once per process (tests share it across modules:
+    building packages the Chalice app and starts jsii, seconds and about 1 GB each time)."""
+    return TokoflowStack(cdk.App(outdir=outdir), stage)
+
+
+def main(argv: list[str]) -> int:
+    stages = parse_stages(",".join(argv)) if argv else None
+    build(stages).synth()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

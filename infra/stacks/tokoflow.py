@@ -1,0 +1,810 @@
+"""The TokoFlow stack: every resource in chalicelib.resources, the Chalice app, and what watches them.
+
+One stack per stage. The stack's construct id is the stage name ("dev", "prod"), because chalice.cdk packages
+the app with the stage named after its scope: the stage's settings in .chalice/config.json apply as they do
+for `chalice deploy`. Physical names come from the resource specs with TOKOFLOW_PREFIX set to the stage's
+prefix ("tokoflow-prod-orders"), the same names the app computes at run time, so nothing has to pass table or
+queue names around.
+
+Choices worth knowing
+---------------------
+- DynamoDB tables use the AWS managed key (aws/dynamodb): encrypted at rest and logged in CloudTrail, with no
+  key policy to keep in step with nine Lambda roles and no monthly key charge. A customer managed key buys
+  key-level revocation, which this shop does not need yet; switch `TableEncryption` if it ever does.
+- Buckets use SSE-S3: CloudFront's origin access control reads SSE-S3 objects without a key policy.
+- Queues use SSE-SQS for the same reason (Step Functions and Lambda need no KMS grants).
+- The alarm topic is not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS managed
+  SNS key, and alarm texts carry no customer data.
+- Every Lambda function gets its own role (chalice.cdk's `manage_iam_role: false` plus a `Role` override per
+  function) listing the exact tables, queues, secrets and state machine it uses: see FUNCTION_ACCESS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib import config, resources
+from chalicelib.resources import BucketSpec, QueueSpec, StateMachineSpec, TableSpec
+from infra.lint_asl import PLACEHOLDER, placeholders
+from local.provision import pascal
+
+DEFAULT_REGION = "ap-southeast-3"  # Jakarta; chalice package needs some region even for a region-agnostic template
+QUEUE_RETENTION = cdk.Duration.days(4)  # the SQS default, stated (cfn-lint I3013)
+DLQ_RETENTION = cdk.Duration.days(14)  # the SQS maximum: long enough to inspect and redrive
+METRICS_NAMESPACE = "TokoFlow"  # chalicelib.observability.NAMESPACE
+METRICS_SERVICE = "tokoflow"  # chalicelib.observability.SERVICE: Powertools adds it as the "service" dimension
+SECRET_SUFFIX = config.SECRET_PARAMETER_SUFFIX  # TOKOFLOW_X_PARAMETER names the secret holding TOKOFLOW_X
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What differs between stages besides .chalice/config.json."""
+
+    name: str
+    retain_everything: bool  # tables, buckets, user pool and secrets survive a stack deletion
+    log_retention: logs.RetentionDays
+    api_rate_limit: int  # steady requests per second across the API stage
+    api_burst_limit: int
+    termination_protection: bool
+
+    @property
+    def prefix(self) -> str:
+        return f"tokoflow-{self.name}"
+
+
+STAGES: dict[str, StageSettings] = {
+    "dev": StageSettings("dev", retain_everything=False, log_retention=logs.RetentionDays.TWO_WEEKS,
+                         api_rate_limit=20, api_burst_limit=40, termination_protection=False),
+    "prod": StageSettings("prod", retain_everything=True, log_retention=logs.RetentionDays.THREE_MONTHS,
+                          api_rate_limit=100, api_burst_limit=200, termination_protection=True),
+}
+
+# Provider credentials: Secrets Manager secrets "<prefix>/<stem>" created with a random placeholder that the
+# owner replaces (README, "Deploy to AWS"); the app gets each secret's NAME in "<variable>_PARAMETER" and
+# reads the value at run time (chalicelib.config.secret).
+SECRETS: dict[str, str] = {
+    config.MIDTRANS_SERVER_KEY: "midtrans-server-key",
+    config.BITESHIP_API_KEY: "biteship-api-key",
+    config.COURIER_WEBHOOK_SECRET: "courier-webhook-secret",
+}
+
+# Values that must never reach a deployed function: the public development signing key, and secret values (the
+# functions get the secrets' names instead).
+NEVER_DEPLOYED = frozenset({config.DEV_JWT_SECRET, *SECRETS})
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one Lambda function may touch, besides its log group and the queue its own SQS event reads.
+
+    Read from the code paths each handler reaches (chalicelib/<area>/routes.py -> service -> repository).
+    A new handler without an entry in FUNCTION_ACCESS fails the synth, so nobody gets access by accident.
+    """
+
+    tables: tuple[TableSpec, ...] = ()
+    sends_to: tuple[QueueSpec, ...] = ()
+    starts_fulfilment: bool = False  # states:StartExecution (checkout, reconciliation)
+    resumes_fulfilment: bool = False  # states:SendTask* with a task token
+    uploads_media: bool = False  # presigned PUT and HEAD under the media bucket's served prefix
+    payment_gateway: bool = False  # Midtrans server key; the sandbox gateway's table when the stage uses it
+    courier: bool = False  # Biteship API key when the stage uses Biteship
+    courier_webhooks: bool = False  # the courier webhook secret
+    notifies_customers: bool = False  # SES email and SNS SMS when the stage's notifier is "aws"
+
+
+R = resources
+FUNCTION_ACCESS: dict[str, Access] = {
+    # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
+    "APIHandler": Access(
+        tables=(R.PRODUCTS, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
+                R.PAYMENT_LEDGER),
+        sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE),
+        starts_fulfilment=True, resumes_fulfilment=True, uploads_media=True, payment_gateway=True, courier=True,
+        courier_webhooks=True,
+    ),
+    # Verifies Cognito tokens against the pool's public JWKS over HTTPS: no AWS data at all.
+    "JwtAuthorizer": Access(),
+    # Logs and counts the alert; reads only its queue.
+    "LowStockAlerts": Access(),
+    "ExpireOverdueOrders": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER), sends_to=(R.LOW_STOCK_QUEUE,)),
+    "PaymentEvents": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER), sends_to=(R.NOTIFICATIONS_QUEUE,),
+                            resumes_fulfilment=True, payment_gateway=True),
+    "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER), sends_to=(R.NOTIFICATIONS_QUEUE,),
+                                starts_fulfilment=True, resumes_fulfilment=True, payment_gateway=True),
+    # Every Python step of the state machine: stock commit/release, booking, completion, refunds, attention.
+    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER),
+                               sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), resumes_fulfilment=True,
+                               payment_gateway=True, courier=True),
+    "CourierEvents": Access(tables=(R.ORDERS,), sends_to=(R.NOTIFICATIONS_QUEUE,), resumes_fulfilment=True),
+    "NotificationSender": Access(tables=(R.NOTIFICATIONS,), notifies_customers=True),
+}
+
+TABLE_ACTIONS = (
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+)
+INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")
+SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueUrl")  # chalicelib.aws.queue_url looks the URL up by name
+CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                   "sqs:GetQueueAttributes")
+TASK_RESPONSE_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat")
+
+
+@contextlib.contextmanager
+def stage_prefix(prefix: str) -> Iterator[None]:
+    """Set TOKOFLOW_PREFIX while the stack computes physical names; restore it afterwards (tests share the
+    process with code that reads the variable)."""
+    previous = os.environ.get(config.PREFIX)
+    os.environ[config.PREFIX] = prefix
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(config.PREFIX, None)
+        else:
+            os.environ[config.PREFIX] = previous
+
+
+def chalice_stage(stage: str, root: Path = resources.REPOSITORY_ROOT) -> dict[str, Any]:
+    """The stage's block of .chalice/config.json."""
+    stages = json.loads((root / ".chalice" / "config.json").read_text(encoding="utf-8"))["stages"]
+    if stage not in stages:
+        raise ValueError(f"stage {stage!r} is not in .chalice/config.json (stages: {', '.join(stages)})")
+    return stages[stage]
+
+
+_PACKAGE_SCRIPT = """
+import json, sys
+from chalice import api
+request = json.load(sys.stdin)
+api.package_app(project_dir=request["project_dir"], output_dir=request["output_dir"], stage=request["stage"],
+                chalice_config=request["chalice_config"])
+"""
+
+
+class ChaliceApp(Chalice):
+    """chalice.cdk.Chalice, packaged in a child process and without leftovers.
+
+    chalice.cdk packages in-process: it imports app.py once per process (a second stage would reuse the
+    first stage's queue names, which the blueprints read at import) and copies the stage's variables, CDK
+    tokens included, into os.environ. A child process per stage keeps both out of the synthesizing process.
+    The package and chalice.cdk's rewritten template go to a temporary directory, removed once the code asset
+    is staged and the template read: nothing piles up in chalice.out/.
+
+    `sam` is the packaged SAM template as Chalice wrote it, for looking up functions and their events.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, source_dir: str, stage_config: dict[str, Any],
+                 prefix: str) -> None:
+        workdir = Path(tempfile.mkdtemp(prefix="tokoflow-chalice-"))
+        ChaliceApp._pending = (prefix, workdir)
+        try:
+            super().__init__(scope, construct_id, source_dir=source_dir, stage_config=stage_config)
+            self.sam: dict[str, Any] = json.loads((workdir / "package" / "sam.json").read_text(encoding="utf-8"))
+        finally:
+            ChaliceApp._pending = None
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    _pending: tuple[str, Path] | None = None
+
+    def _package_app(self) -> None:
+        assert ChaliceApp._pending is not None
+        prefix, workdir = ChaliceApp._pending
+        self._sam_package_dir = str(workdir / "package")
+        environment = {**os.environ, config.PREFIX: prefix}
+        environment.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+        request = {"project_dir": self.source_dir, "output_dir": self._sam_package_dir, "stage": self.stage_name,
+                   "chalice_config": self.stage_config}
+        done = subprocess.run([sys.executable, "-c", _PACKAGE_SCRIPT], input=json.dumps(request), text=True,
+                              env=environment, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"chalice package failed for stage {self.stage_name}:\n{done.stdout}{done.stderr}")
+
+    def _generate_sam_template_with_assets(self, chalice_out_dir: str, package_id: str) -> str:
+        assert ChaliceApp._pending is not None
+        return super()._generate_sam_template_with_assets(str(ChaliceApp._pending[1]), package_id)
+
+    def functions(self) -> dict[str, dict[str, Any]]:
+        """Logical id -> properties of every Lambda function Chalice generated."""
+        return {name: resource.get("Properties", {}) for name, resource in self.sam["Resources"].items()
+                if resource["Type"] == "AWS::Serverless::Function"}
+
+
+class TokoflowStack(cdk.Stack):
+    """One stage of TokoFlow. Construct id = stage name; CloudFormation stack name "tokoflow-<stage>"."""
+
+    def __init__(self, scope: Construct, stage: str, *, alarm_email: str | None = None,
+                 root: Path = resources.REPOSITORY_ROOT, **kwargs: Any) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
+        self.settings = settings = STAGES[stage]
+        super().__init__(scope, stage, stack_name=settings.prefix,
+                         termination_protection=settings.termination_protection,
+                         description=f"TokoFlow online shop backend ({stage})", **kwargs)
+        self.root = root
+        self.chalice_config = chalice_stage(stage, root)
+        self.app_environment: dict[str, str] = dict(self.chalice_config.get("environment_variables", {}))
+        cdk.Tags.of(self).add("project", "tokoflow")
+        cdk.Tags.of(self).add("stage", stage)
+
+        with stage_prefix(settings.prefix):
+            self.alarm_topic = self._alarm_topic(alarm_email)
+            self.tables = {spec.name: self._table(spec) for spec in resources.TABLES}
+            self.queues: dict[str, sqs.Queue] = {}
+            self.dead_letter_queues: dict[str, sqs.Queue] = {}
+            for spec in resources.QUEUES:
+                self._queue(spec)
+            self.buckets = {spec.name: self._bucket(spec) for spec in resources.BUCKETS}
+            self.distribution = self._media_distribution(resources.MEDIA_BUCKET)
+            self.state_machines = {spec.name: self._state_machine(spec) for spec in resources.STATE_MACHINES}
+            self.user_pool, self.user_pool_client = self._user_pool()
+            self.secrets = {variable: self._secret(variable, stem) for variable, stem in SECRETS.items()}
+            self.ses_sender = self._ses_sender()
+            self.api = self._api()
+            self._alarms_and_dashboard()
+            self._outputs()
+
+    # ---- stage settings -------------------------------------------------------------------------------------
+
+    def _setting(self, name: str) -> str:
+        return str(self.app_environment.get(name, "")).strip().lower()
+
+    @property
+    def uses_sandbox_gateway(self) -> bool:
+        return self._setting(config.PAYMENT_GATEWAY) in ("", "sandbox")
+
+    @property
+    def uses_biteship(self) -> bool:
+        return self._setting(config.COURIER) == "biteship"
+
+    @property
+    def uses_aws_notifier(self) -> bool:
+        return self._setting(config.NOTIFIER) == "aws"
+
+    def _removal(self, *, keep: bool = False) -> cdk.RemovalPolicy:
+        return cdk.RemovalPolicy.RETAIN if keep or self.settings.retain_everything else cdk.RemovalPolicy.DESTROY
+
+    # ---- data -----------------------------------------------------------------------------------------------
+
+    def _table(self, spec: TableSpec) -> dynamodb.Table:
+        def attribute(key: resources.Key) -> dynamodb.Attribute:
+            kind = dynamodb.AttributeType.NUMBER if key.type == "N" else dynamodb.AttributeType.STRING
+            return dynamodb.Attribute(name=key.name, type=kind)
+
+        table = dynamodb.Table(
+            self, f"{pascal(spec.name)}Table",
+            table_name=spec.physical_name,
+            partition_key=attribute(spec.hash_key),
+            sort_key=attribute(spec.range_key) if spec.range_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            deletion_protection=spec.critical,
+            time_to_live_attribute=spec.ttl_attribute,
+            removal_policy=self._removal(keep=spec.critical),
+        )
+        for index in spec.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=attribute(index.hash_key),
+                sort_key=attribute(index.range_key) if index.range_key else None,
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        return table
+
+    def _queue(self, spec: QueueSpec) -> None:
+        stem = pascal(spec.name)
+        dlq = sqs.Queue(
+            self, f"{stem}Dlq",
+            queue_name=spec.dlq_physical_name,
+            retention_period=DLQ_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        queue = sqs.Queue(
+            self, f"{stem}Queue",
+            queue_name=spec.physical_name,
+            visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_seconds),
+            retention_period=QUEUE_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=spec.max_receive_count, queue=dlq),
+        )
+        alarm = cloudwatch.Alarm(
+            self, f"{stem}DlqAlarm",
+            alarm_name=f"{spec.dlq_physical_name}-not-empty",
+            alarm_description=(f"Messages on {spec.physical_name} failed {spec.max_receive_count} times and wait in "
+                               f"{spec.dlq_physical_name}: read them, fix the cause, redrive them."),
+            metric=dlq.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(1),
+                                                                      statistic="Maximum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        self.queues[spec.name] = queue
+        self.dead_letter_queues[spec.name] = dlq
+
+    def _bucket(self, spec: BucketSpec) -> s3.Bucket:
+        rules = [s3.LifecycleRule(id="abort-incomplete-uploads",
+                                  abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
+                 s3.LifecycleRule(id="expire-old-versions",
+                                  noncurrent_version_expiration=cdk.Duration.days(90 if spec.versioned else 30))]
+        if spec is resources.REPORTS_BUCKET:
+            rules.append(s3.LifecycleRule(id="infrequent-access-after-90-days", transitions=[
+                s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                              transition_after=cdk.Duration.days(90))]))
+        cors = None
+        if spec.served_prefix:  # staff browsers PUT images straight to S3 with a presigned URL
+            cors = [s3.CorsRule(allowed_methods=[s3.HttpMethods.PUT], allowed_origins=["*"],
+                                allowed_headers=["content-type"], max_age=3000)]
+        # Buckets are kept on stack deletion in every stage: CloudFormation cannot delete a bucket with objects.
+        return s3.Bucket(
+            self, f"{pascal(spec.name)}Bucket",
+            bucket_name=spec.physical_name,
+            versioned=spec.versioned,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=rules,
+            cors=cors,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def _media_distribution(self, spec: BucketSpec) -> cloudfront.Distribution:
+        """CloudFront in front of the private media bucket, allowed to read the served prefix only.
+
+        CDK's origin-access-control helper grants the distribution the whole bucket; the policy here names the
+        served prefix instead, so the distribution cannot read anything staff upload elsewhere.
+        """
+        bucket = self.buckets[spec.name]
+        oac = cloudfront.S3OriginAccessControl(self, "MediaOriginAccessControl",
+                                               signing=cloudfront.Signing.SIGV4_ALWAYS,
+                                               description=f"{spec.physical_name}: {spec.served_prefix}")
+        distribution = cloudfront.Distribution(
+            self, "MediaDistribution",
+            comment=f"{spec.physical_name}/{spec.served_prefix}",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_bucket_defaults(bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                compress=True,
+            ),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_200,  # includes the Jakarta edge locations
+        )
+        cfn_distribution = distribution.node.default_child
+        assert isinstance(cfn_distribution, cloudfront.CfnDistribution)
+        cfn_distribution.add_property_override("DistributionConfig.Origins.0.OriginAccessControlId",
+                                               oac.origin_access_control_id)
+        cfn_distribution.add_property_override("DistributionConfig.Origins.0.S3OriginConfig.OriginAccessIdentity", "")
+        bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudFrontReadsServedPrefix",
+            principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{spec.served_prefix}*")],
+            conditions={"StringEquals": {"AWS:SourceArn": self.format_arn(
+                service="cloudfront", region="", resource="distribution", resource_name=distribution.distribution_id)}},
+        ))
+        return distribution
+
+    # ---- the workflow ---------------------------------------------------------------------------------------
+
+    def placeholder_values(self) -> dict[str, str]:
+        """Every placeholder a definition may use (local/provision.py automatic_placeholders' naming rule)."""
+        values = {"AwsRegion": cdk.Aws.REGION, "AwsAccountId": cdk.Aws.ACCOUNT_ID}
+        for spec in resources.TABLES:
+            table = self.tables[spec.name]
+            values[f"{pascal(spec.name)}TableName"] = table.table_name
+            values[f"{pascal(spec.name)}TableArn"] = table.table_arn
+        for spec in resources.QUEUES:
+            stem, queue, dlq = pascal(spec.name), self.queues[spec.name], self.dead_letter_queues[spec.name]
+            values.update({
+                f"{stem}QueueName": queue.queue_name, f"{stem}QueueUrl": queue.queue_url,
+                f"{stem}QueueArn": queue.queue_arn, f"{stem}DlqName": dlq.queue_name,
+                f"{stem}DlqUrl": dlq.queue_url, f"{stem}DlqArn": dlq.queue_arn,
+            })
+        for spec in resources.BUCKETS:
+            values[f"{pascal(spec.name)}BucketName"] = self.buckets[spec.name].bucket_name
+        return values
+
+    def _state_machine(self, spec: StateMachineSpec) -> sfn.StateMachine:
+        text = (self.root / spec.definition_file).read_text(encoding="utf-8")
+        used = placeholders(json.loads(text))  # a broken file fails the synth with its name
+        available = self.placeholder_values()
+        for key, value in spec.substitutions.items():  # may reference the automatic ones: "${OrdersTableName}"
+            available[key] = cdk.Fn.sub(value, {name: available[name] for name in PLACEHOLDER.findall(value)})
+        missing = [name for name in used if name not in available]
+        if missing:
+            raise ValueError(f"{spec.definition_file}: no value for placeholder(s) {', '.join(missing)}")
+        stem = pascal(spec.name)
+        log_group = logs.LogGroup(
+            self, f"{stem}StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/{spec.physical_name}",
+            retention=self.settings.log_retention,
+            removal_policy=self._removal(),
+        )
+        machine = sfn.StateMachine(
+            self, f"{stem}StateMachine",
+            state_machine_name=spec.physical_name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(text),
+            definition_substitutions={name: available[name] for name in used},
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        # The definition's only integration is sqs:sendMessage.waitForTaskToken (tests/infra/test_asl.py): the
+        # role may send to the queues the definition names, and nothing else touches data.
+        queue_arns = [self.queues[q.name].queue_arn for q in resources.QUEUES
+                      if f"{pascal(q.name)}QueueUrl" in used or f"{pascal(q.name)}QueueName" in used]
+        if queue_arns:
+            machine.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=queue_arns))
+        return machine
+
+    # ---- identity and secrets -------------------------------------------------------------------------------
+
+    def _user_pool(self) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+        prefix = self.settings.prefix
+        pool = cognito.UserPool(
+            self, "UserPool",
+            user_pool_name=f"{prefix}-users",
+            self_sign_up_enabled=True,  # customers register themselves; staff roles come from groups
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True),
+                phone_number=cognito.StandardAttribute(required=False, mutable=True),
+            ),
+            password_policy=cognito.PasswordPolicy(min_length=10, require_digits=True, require_lowercase=True,
+                                                   require_uppercase=False, require_symbols=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            deletion_protection=self.settings.retain_everything,
+            feature_plan=cognito.FeaturePlan.LITE,  # passwords, TOTP, groups: all this shop uses, at the lowest price
+            removal_policy=self._removal(),
+        )
+        client = pool.add_client(
+            "AppClient",
+            user_pool_client_name=f"{prefix}-app",
+            generate_secret=False,  # browsers and phones cannot keep a secret
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            prevent_user_existence_errors=True,
+            access_token_validity=cdk.Duration.hours(1),
+            id_token_validity=cdk.Duration.hours(1),
+            refresh_token_validity=cdk.Duration.days(30),
+        )
+        # chalicelib.auth.principal: the role comes from cognito:groups; no group means a customer.
+        for precedence, (group, description) in enumerate((
+            ("admin", "Shop owners: everything staff can do, plus settings"),
+            ("finance", "Payments, refunds and the money ledger"),
+            ("staff", "Catalog, stock, vouchers, packing and orders"),
+        )):
+            pool.add_group(f"{pascal(group)}Group", group_name=group, description=description,
+                           precedence=precedence)
+        return pool, client
+
+    def secret_name(self, variable: str) -> str:
+        """"tokoflow-prod/midtrans-server-key": no leading "/", so chalicelib.config.secret asks Secrets Manager."""
+        return f"{self.settings.prefix}/{SECRETS[variable]}"
+
+    def _secret(self, variable: str, stem: str) -> secretsmanager.Secret:
+        return secretsmanager.Secret(
+            self, f"{pascal(stem)}Secret",
+            secret_name=self.secret_name(variable),
+            description=(f"{variable} for {self.settings.prefix}. Created with a random placeholder: put the "
+                         "provider's real value here (README, Deploy to AWS)."),
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True,
+                                                                        password_length=40),
+            removal_policy=self._removal(),
+        )
+
+    def _ses_sender(self) -> cdk.CfnParameter | None:
+        """The verified SES sender, asked at deploy time, only where the stage sends real email."""
+        if not self.uses_aws_notifier:
+            return None
+        return cdk.CfnParameter(
+            self, "SesSenderAddress",
+            type="String",
+            description="Email address (verified in SES) that customer notifications are sent from",
+            allowed_pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            constraint_description="an email address verified in Amazon SES",
+        )
+
+    # ---- the Chalice app ------------------------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        machine = self.state_machines[resources.FULFILMENT_STATE_MACHINE.name]
+        environment = dict(self.app_environment)
+        environment.update({
+            config.PREFIX: self.settings.prefix,
+            # Every deployed stage signs in with Cognito: the dev signing key in .chalice/config.json is public
+            # (and is deleted from the functions below).
+            config.AUTH_MODE: "cognito",
+            config.COGNITO_USER_POOL_ID: self.user_pool.user_pool_id,
+            config.COGNITO_APP_CLIENT_ID: self.user_pool_client.user_pool_client_id,
+            config.MEDIA_PUBLIC_BASE_URL: f"https://{self.distribution.distribution_domain_name}",
+            "TOKOFLOW_FULFILMENT_STATE_MACHINE_ARN": machine.state_machine_arn,
+        })
+        for variable in self.secrets:
+            environment.pop(variable, None)  # never a value in the template
+            environment[variable + SECRET_SUFFIX] = self.secret_name(variable)
+        if self.ses_sender is not None:
+            environment[config.SES_SENDER] = self.ses_sender.value_as_string
+        return environment
+
+    def _api(self) -> ChaliceApp:
+        prefix = self.settings.prefix
+        api_role = self._function_role("APIHandler")
+        app = ChaliceApp(
+            self, "Api",
+            source_dir=str(self.root),
+            prefix=prefix,
+            stage_config={
+                "environment_variables": self._environment(),
+                "manage_iam_role": False,
+                "iam_role_arn": api_role.role_arn,
+                "xray": True,
+            },
+        )
+        functions = app.functions()
+        unknown = sorted(set(functions) - set(FUNCTION_ACCESS))
+        if unknown:
+            raise ValueError(f"Chalice functions without an entry in FUNCTION_ACCESS: {', '.join(unknown)}")
+        self.function_names: dict[str, str] = {}
+        self.function_roles: dict[str, iam.Role] = {"APIHandler": api_role}
+        for logical_id, properties in functions.items():
+            role = self.function_roles.get(logical_id) or self._function_role(logical_id)
+            self.function_roles[logical_id] = role
+            name = f"{prefix}-{logical_id}"
+            self.function_names[logical_id] = name
+            log_group = logs.LogGroup(self, f"{logical_id}Logs", log_group_name=f"/aws/lambda/{name}",
+                                      retention=self.settings.log_retention, removal_policy=self._removal())
+            log_group.grant_write(role)
+            function = app.get_resource(logical_id)
+            function.add_property_override("FunctionName", name)
+            function.add_property_override("Role", role.role_arn)
+            function.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
+            for variable in (properties.get("Environment") or {}).get("Variables", {}):
+                if variable in NEVER_DEPLOYED:  # merged in by Chalice from .chalice/config.json's stage
+                    function.add_property_deletion_override(f"Environment.Variables.{variable}")
+            consumed = self._wire_sqs_events(function, properties)
+            self._grant(role, FUNCTION_ACCESS[logical_id], consumed)
+            # The role's policy must exist before the function: Lambda checks that an SQS source's role may
+            # receive from the queue when the mapping is created (CDK's own Function adds the same DependsOn).
+            policy = role.node.try_find_child("DefaultPolicy")
+            assert isinstance(policy, iam.Policy)
+            policy_resource = policy.node.default_child
+            assert isinstance(policy_resource, iam.CfnPolicy)
+            function.add_resource_dependency(policy_resource)
+        rest_api = app.get_resource("RestAPI")
+        rest_api.add_property_override("Name", prefix)  # API Gateway metrics are keyed by the API's name
+        rest_api.add_property_override("DefinitionBody.info.title", prefix)
+        rest_api.add_property_override("TracingEnabled", True)
+        rest_api.add_property_override("MethodSettings", [{
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": self.settings.api_rate_limit,
+            "ThrottlingBurstLimit": self.settings.api_burst_limit,
+        }])
+        return app
+
+    def _wire_sqs_events(self, function: cdk.CfnResource, properties: Mapping[str, Any]) -> list[QueueSpec]:
+        """Report partial batch failures (the handlers return batchItemFailures; without this Lambda retries the
+        whole batch) and read the queue through the stack's own queue ARN, so the queue exists first."""
+        by_name = {spec.physical_name: spec for spec in resources.QUEUES}
+        consumed = []
+        for event_name, event in (properties.get("Events") or {}).items():
+            if event.get("Type") != "SQS":
+                continue
+            queue_ref = event["Properties"]["Queue"]
+            arn_template = queue_ref["Fn::Sub"] if isinstance(queue_ref, dict) else str(queue_ref)
+            spec = by_name.get(arn_template.rsplit(":", 1)[-1])
+            if spec is None:
+                raise ValueError(f"SQS event {event_name} reads {arn_template}, which no QueueSpec declares")
+            consumed.append(spec)
+            function.add_property_override(f"Events.{event_name}.Properties.FunctionResponseTypes",
+                                           ["ReportBatchItemFailures"])
+            function.add_property_override(f"Events.{event_name}.Properties.Queue", self.queues[spec.name].queue_arn)
+        return consumed
+
+    def _function_role(self, logical_id: str) -> iam.Role:
+        role = iam.Role(
+            self, f"{logical_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self.settings.prefix} Lambda function {logical_id}",
+        )
+        role.add_to_policy(iam.PolicyStatement(  # active tracing; X-Ray has no resource-level permissions
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]))
+        return role
+
+    def _grant(self, role: iam.Role, access: Access, consumed: list[QueueSpec]) -> None:
+        tables = list(access.tables)
+        if access.payment_gateway and self.uses_sandbox_gateway:
+            tables.append(resources.SANDBOX_PAYMENTS)
+        if tables:
+            role.add_to_policy(iam.PolicyStatement(
+                actions=list(TABLE_ACTIONS), resources=[self.tables[spec.name].table_arn for spec in tables]))
+            index_arns = [f"{self.tables[spec.name].table_arn}/index/{index.name}"
+                          for spec in tables for index in spec.indexes]
+            if index_arns:
+                role.add_to_policy(iam.PolicyStatement(actions=list(INDEX_ACTIONS), resources=index_arns))
+        if access.sends_to:
+            role.add_to_policy(iam.PolicyStatement(
+                actions=list(SEND_ACTIONS), resources=[self.queues[spec.name].queue_arn for spec in access.sends_to]))
+        if consumed:
+            role.add_to_policy(iam.PolicyStatement(
+                actions=list(CONSUME_ACTIONS), resources=[self.queues[spec.name].queue_arn for spec in consumed]))
+        machine = self.state_machines[resources.FULFILMENT_STATE_MACHINE.name]
+        if access.starts_fulfilment:
+            role.add_to_policy(iam.PolicyStatement(actions=["states:StartExecution"],
+                                                   resources=[machine.state_machine_arn]))
+        if access.resumes_fulfilment:
+            role.add_to_policy(iam.PolicyStatement(actions=list(TASK_RESPONSE_ACTIONS),
+                                                   resources=[machine.state_machine_arn]))
+        if access.uploads_media:
+            media = resources.MEDIA_BUCKET
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[self.buckets[media.name].arn_for_objects(f"{media.served_prefix}*")]))
+        secrets = []
+        if access.payment_gateway:
+            secrets.append(config.MIDTRANS_SERVER_KEY)
+        if access.courier and self.uses_biteship:
+            secrets.append(config.BITESHIP_API_KEY)
+        if access.courier_webhooks:
+            secrets.append(config.COURIER_WEBHOOK_SECRET)
+        if secrets:
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self.secrets[variable].secret_arn for variable in secrets]))
+        if access.notifies_customers and self.uses_aws_notifier and self.ses_sender is not None:
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=[self.format_arn(service="ses", resource="identity", resource_name="*")],
+                conditions={"StringEquals": {"ses:FromAddress": self.ses_sender.value_as_string}}))
+            # SMS to a phone number has no ARN to name; NotResource keeps every topic and endpoint out of reach.
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["sns:Publish"], not_resources=[f"arn:{cdk.Aws.PARTITION}:sns:*:*:*"]))
+
+    # ---- watching it ----------------------------------------------------------------------------------------
+
+    def _alarm_topic(self, email: str | None) -> sns.Topic:
+        topic = sns.Topic(self, "AlarmTopic", topic_name=f"{self.settings.prefix}-alarms",
+                          display_name=f"TokoFlow {self.settings.name} alarms", enforce_ssl=True)
+        if email:
+            topic.add_subscription(sns_subscriptions.EmailSubscription(email))
+        return topic
+
+    def _alarm(self, construct_id: str, *, metric: cloudwatch.IMetric, threshold: float, description: str,
+               evaluation_periods: int = 1) -> cloudwatch.Alarm:
+        """An alarm at `threshold` or above, notifying the alarm topic; no data counts as fine."""
+        alarm = cloudwatch.Alarm(
+            self, construct_id,
+            alarm_name=f"{self.settings.prefix}-{construct_id}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=evaluation_periods,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        return alarm
+
+    def _app_metric(self, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+        """A Powertools EMF metric: no metric filter needed, the log line is the metric."""
+        return cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name=name,
+                                 dimensions_map={"service": METRICS_SERVICE}, statistic=statistic,
+                                 period=cdk.Duration.minutes(5))
+
+    def _alarms_and_dashboard(self) -> None:
+        five_minutes = cdk.Duration.minutes(5)
+        api_dimensions = {"ApiName": self.settings.prefix,
+                          "Stage": str(self.chalice_config.get("api_gateway_stage", "api"))}
+
+        def api_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name=name, dimensions_map=api_dimensions,
+                                     statistic=statistic, period=five_minutes)
+
+        machine = self.state_machines[resources.FULFILMENT_STATE_MACHINE.name]
+        api_5xx = self._alarm("api-5xx", metric=api_metric("5XXError", "Sum"), threshold=5,
+                              description="The API answered 5 or more requests with a 5xx in 5 minutes")
+        api_latency = self._alarm("api-latency-p99", metric=api_metric("Latency", "p99"), threshold=3000,
+                                  evaluation_periods=3,
+                                  description="p99 API latency above 3 s for 15 minutes")
+        workflow_failed = self._alarm(
+            "fulfilment-executions-failed", metric=machine.metric_failed(period=five_minutes, statistic="Sum"),
+            threshold=1, description="A fulfilment execution failed: the order needs a person (see its timeline)")
+        signatures = self._alarm(
+            "webhook-signature-failures", metric=self._app_metric("WebhookSignatureFailures"), threshold=5,
+            description="5 or more payment/courier webhooks with a bad signature in 5 minutes: a wrong secret "
+                        "after a key rotation, or someone forging notifications")
+        attention = self._alarm(
+            "orders-needing-attention", metric=self._app_metric("OrdersNeedingAttention"), threshold=1,
+            description="An order was flagged for a person (courier refused, refund failed, ...)")
+
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self.settings.prefix,
+                                         default_interval=cdk.Duration.hours(24))
+        dlq_alarms = [child for child in self.node.children
+                      if isinstance(child, cloudwatch.Alarm) and child.node.id.endswith("DlqAlarm")]
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(
+            title="Alarms", width=24,
+            alarms=[api_5xx, api_latency, workflow_failed, signatures, attention, *dlq_alarms]))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="API requests and errors", width=8, left=[
+                api_metric("Count", "Sum"), api_metric("4XXError", "Sum"), api_metric("5XXError", "Sum")]),
+            cloudwatch.GraphWidget(title="API latency (ms)", width=8, left=[
+                api_metric("Latency", "p50"), api_metric("Latency", "p99")]),
+            cloudwatch.GraphWidget(title="Fulfilment executions", width=8, left=[
+                machine.metric_started(period=five_minutes), machine.metric_succeeded(period=five_minutes),
+                machine.metric_failed(period=five_minutes)]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Queue backlog", width=12, left=[
+                queue.metric_approximate_number_of_messages_visible(period=five_minutes, statistic="Maximum",
+                                                                    label=name)
+                for name, queue in self.queues.items()]),
+            cloudwatch.GraphWidget(title="Dead-letter queues", width=12, left=[
+                dlq.metric_approximate_number_of_messages_visible(period=five_minutes, statistic="Maximum",
+                                                                  label=f"{name} DLQ")
+                for name, dlq in self.dead_letter_queues.items()]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Orders", width=12, left=[
+                self._app_metric(name) for name in ("OrdersPlaced", "PaymentsReceived", "CheckoutsRefusedForStock",
+                                                    "OrdersNeedingAttention", "OrdersNeedingReview")]),
+            cloudwatch.GraphWidget(title="Stock and webhooks", width=12, left=[
+                self._app_metric(name) for name in ("LowStockAlerts", "StockOuts", "ParcelsReturned",
+                                                    "WebhookSignatureFailures", "PaymentChargeFailures")]),
+        )
+
+    def _outputs(self) -> None:
+        endpoint = self.api.sam_template.get_output("EndpointURL").value
+        cdk.CfnOutput(self, "ApiUrl", value=endpoint, description="Base URL of the API (ends with /)")
+        cdk.CfnOutput(self, "MidtransNotificationUrl", value=cdk.Fn.join("", [endpoint, "webhooks/payments/midtrans"]),
+                      description="Midtrans dashboard: Settings > Payment > Notification URL")
+        cdk.CfnOutput(self, "BiteshipWebhookUrl", value=cdk.Fn.join("", [endpoint, "webhooks/couriers/biteship"]),
+                      description="Biteship dashboard: Integrations > Webhook URL")
+        cdk.CfnOutput(self, "MediaCdnDomain", value=self.distribution.distribution_domain_name,
+                      description="Product images are served from https://<this>/products/...")
+        cdk.CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+        cdk.CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn,
+                      description="Subscribe whoever answers alarms (email, chat webhook)")
+        for variable in self.secrets:
+            cdk.CfnOutput(self, f"{pascal(SECRETS[variable])}SecretName", value=self.secret_name(variable),
+                          description=f"Secrets Manager secret holding {variable}")
