@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from chalice import Blueprint
-from chalice.app import SQSEvent
+from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
 from chalicelib.errors import NotFound
@@ -82,3 +82,8 @@ def _apply_courier_update(record: SQSRecord) -> None:
 def courier_events(event: SQSEvent) -> dict[str, Any]:
     return process_partial_response(event=event.to_dict(), record_handler=_apply_courier_update,
                                     processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+
+
+@fulfilment_routes.schedule(Rate(5, unit=Rate.MINUTES), name="expire_overdue_orders")
+def expire_overdue_orders(event: CloudWatchEvent) -> dict[str, int]:
+    return service.expire_overdue_orders()

@@ -8,6 +8,7 @@ cancelled. Every handler is idempotent: SQS delivers at least once and providers
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -38,6 +39,7 @@ from chalicelib.orders.domain import (
     RETURNED,
     SHIPPED,
     Order,
+    is_payment_overdue,
 )
 from chalicelib.orders.service import move_stock_with_order, release_reservation
 from chalicelib.payments import ledger
@@ -49,7 +51,9 @@ from chalicelib.shipping.couriers import Address, BookingRejected, BookingReques
 from chalicelib.shipping.domain import ParcelItem
 
 SYSTEM = "system"
-PAYMENT_FAILED_MARK = "payment_failed"  # attention value left by the payment processor for await_payment
+# Attention values the payment processor leaves for the payment step when the gateway ends a payment.
+PAYMENT_FAILED_MARK = "payment_failed"
+PAYMENT_EXPIRED_MARK = "payment_expired"
 
 
 class WorkerError(Exception):
@@ -110,6 +114,9 @@ def await_payment(order_id: str, token: str, message: dict[str, Any]) -> str:
     if order.attention == PAYMENT_FAILED_MARK:
         workflow.fail(token, "PaymentFailed", "the gateway ended the payment")
         return "already failed"
+    if order.attention == PAYMENT_EXPIRED_MARK:
+        workflow.fail(token, "PaymentExpired", "the gateway expired the payment")
+        return "already expired"
     if order.status != PENDING_PAYMENT:
         workflow.fail(token, "OrderNotPayable", f"order is {order.status}")
         return f"not payable ({order.status})"
@@ -277,8 +284,9 @@ def _void_payment(order_id: str) -> None:
 def cancel_committed(order_id: str, token: str, message: dict[str, Any]) -> str:
     """Cancel after stock was committed but before packing: units back on hand, payment refunded."""
     order = _load(order_id)
-    if order.status == CANCELLED:
-        workflow.resume(token, {"cancelled": True})
+    if order.status == CANCELLED:  # a retry after the refund failed: the refund is idempotent, finish it
+        refunded = refund(order_id, reason="cancelled by the customer") if order.payment_method != COD else 0
+        workflow.resume(token, {"cancelled": True, "refunded": refunded})
         return "already cancelled"
     if order.status != READY_TO_PACK:
         workflow.fail(token, "OrderNotCancellable", f"order is {order.status}")
@@ -340,6 +348,41 @@ TASKS = {
 }
 
 
+# ---- the safety net --------------------------------------------------------------------------------------
+
+SWEEP_GRACE = timedelta(minutes=10)
+
+
+def expire_overdue_orders(*, batch: int = 100) -> dict[str, int]:
+    """Scheduled sweep: unpaid orders past their payment deadline expire and release their stock.
+
+    The workflow ends unpaid orders at their deadline; this catches orders whose workflow never started or
+    stopped, so it waits a grace period first. Each expiry is a conditional transaction: safe to run twice.
+    """
+    overdue_before = clock.iso(clock.now() - SWEEP_GRACE)
+    expired = skipped = 0
+    cursor: str | None = None
+    while True:
+        pending, cursor = orders.by_status(PENDING_PAYMENT, limit=batch, cursor=cursor)
+        for order in pending:
+            if not is_payment_overdue(order, overdue_before):
+                continue
+            try:
+                ended = release_reservation(order, status=EXPIRED, note=RELEASE_NOTES[EXPIRED][0], actor=SYSTEM)
+            except Conflict:
+                skipped += 1
+                continue
+            expired += 1
+            _notify("expired", ended, {"reason": RELEASE_NOTES[EXPIRED][0]})
+            if order.tokens.get("payment"):  # a workflow still waiting ends too (its release step is a no-op)
+                workflow.fail(order.tokens["payment"], "PaymentExpired", "expired by the overdue-order sweep")
+        if not cursor:
+            break
+    if expired or skipped:
+        logger.info("overdue orders expired", extra={"expired": expired, "skipped": skipped})
+    return {"expired": expired, "skipped": skipped}
+
+
 # ---- outside events ---------------------------------------------------------------------------------------
 
 
@@ -396,7 +439,7 @@ def on_courier_update(update: tracking.CourierUpdate) -> str:
     status, note = _order_status_for(order, current)
     updated = orders.update(order.order_id, set_values={"shipment": shipment}, status=status, note=note,
                             actor=shipment.get("provider", "courier"), allowed_from={order.status},
-                            at=clock.now_iso())
+                            expected_version=order.version, at=clock.now_iso())
     if updated is None:
         raise WorkerError(f"order {order.order_id} changed while recording a courier status; retrying")
     outcome = tracking.outcome(current)
@@ -426,5 +469,7 @@ def _note_courier_detail(order: Order, update: tracking.CourierUpdate) -> str:
         shipment["actual_price"] = update.price
     if shipment == order.shipment:
         return "duplicate"
-    orders.update(order.order_id, set_values={"shipment": shipment}, at=clock.now_iso())
+    if orders.update(order.order_id, set_values={"shipment": shipment}, expected_version=order.version,
+                     at=clock.now_iso()) is None:
+        raise WorkerError(f"order {order.order_id} changed while recording a courier detail; retrying")
     return f"recorded {update.kind}"

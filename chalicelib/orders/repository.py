@@ -218,12 +218,14 @@ def update(
     note: str = "",
     actor: str = "system",
     allowed_from: frozenset[str] | set[str] | None = None,
+    expected_version: int | None = None,
     at: str,
 ) -> Order | None:
     """Change an order in one conditional UpdateItem and return it as stored afterwards.
 
     With `status`, the order moves only from one of `allowed_from` and a timeline entry is appended, so two
-    racing events cannot both move it. Returns None when the order is not in an allowed status (or absent).
+    racing events cannot both move it. Returns None when the order is not in an allowed status, not at
+    `expected_version`, or absent.
     """
     actions = [OrderModel.updated_at.set(at), OrderModel.version.add(1)]
     for name, value in (set_values or {}).items():
@@ -235,6 +237,8 @@ def update(
         actions += [OrderModel.status.set(status), OrderModel.timeline.set(OrderModel.timeline.append([entry]))]
     if allowed_from is not None:
         condition &= OrderModel.status.is_in(*sorted(allowed_from))
+    if expected_version is not None:  # read-modify-write of a JSON attribute: refuse if anyone wrote since
+        condition &= OrderModel.version == expected_version
     item = OrderModel(order_id)
     try:
         item.update(actions=actions, condition=condition)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Rate
-from chalice.app import CloudWatchEvent
+from chalice import Blueprint
 
 from chalicelib.orders import service
 from chalicelib.orders.domain import STATUSES
@@ -50,8 +49,3 @@ def staff_orders() -> Any:
     params = query_params(_request())
     status = Fields(params).str("status", required=False, default="PENDING_PAYMENT", choices=STATUSES)
     return service.list_for_staff(status, **_page_args(params))
-
-
-@order_routes.schedule(Rate(5, unit=Rate.MINUTES), name="expire_overdue_orders")
-def expire_overdue_orders(event: CloudWatchEvent) -> dict[str, int]:
-    return service.expire_overdue_orders()

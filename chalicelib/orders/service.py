@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -12,9 +11,8 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, DomainError, NotFound
 from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import RELEASE, Movement
-from chalicelib.observability import logger
 from chalicelib.orders import repository
-from chalicelib.orders.domain import EXPIRED, PENDING_PAYMENT, Order, is_payment_overdue, may_view
+from chalicelib.orders.domain import Order, may_view
 
 
 def get_order(order_id: str, principal: Principal | None, access_token: str | None) -> dict[str, Any]:
@@ -65,33 +63,3 @@ def move_stock_with_order(movements: list[Movement], before: Order, after: Order
         return None
 
     inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
-
-
-SWEEP_GRACE = timedelta(minutes=10)
-
-
-def expire_overdue_orders(*, batch: int = 100) -> dict[str, int]:
-    """Scheduled sweep: unpaid orders past their payment deadline expire and release their stock.
-
-    Safe to run any number of times and concurrently: each expiry is a conditional transaction.
-    """
-    # The fulfilment workflow ends unpaid orders at their deadline; this sweep is the safety net for orders
-    # whose workflow never started or stopped, so it waits a grace period before stepping in.
-    now = clock.iso(clock.now() - SWEEP_GRACE)
-    expired = skipped = 0
-    cursor: str | None = None
-    while True:
-        orders, cursor = repository.by_status(PENDING_PAYMENT, limit=batch, cursor=cursor)
-        for order in orders:
-            if not is_payment_overdue(order, now):
-                continue
-            try:
-                release_reservation(order, status=EXPIRED, note="payment deadline passed", actor="system")
-                expired += 1
-            except Conflict:
-                skipped += 1
-        if not cursor:
-            break
-    if expired or skipped:
-        logger.info("overdue orders expired", extra={"expired": expired, "skipped": skipped})
-    return {"expired": expired, "skipped": skipped}

@@ -114,15 +114,31 @@ def apply_gateway_status(order_id: str, status: GatewayStatus, *, source: str) -
     if outcome == notification.FAILED:
         return _failed(order, status.transaction_status)
     if outcome == notification.REFUNDED:
-        ledger.record(order_id, kind=ledger.REFUND, amount=-amount, provider=source, reference=reference,
-                      actor=source)
-        return "refund recorded"
+        return _refunded(order_id, status, source=source)
     if outcome == notification.CHARGEBACK:
         ledger.record(order_id, kind=ledger.CHARGEBACK, amount=-amount, provider=source, reference=reference,
                       actor=source)
         _review(order, f"chargeback of Rp{amount:,} reported by the gateway")
         return "chargeback flagged"
     return "still pending"
+
+
+def _refunded(order_id: str, status: GatewayStatus, *, source: str) -> str:
+    """Record only what the gateway refunded beyond what the ledger already holds as refunded.
+
+    The shop's own refund (customer cancel) is recorded when it asks for it; the gateway's later refund
+    notification reports the running total, so only the difference is new money going out.
+    """
+    raw_total = status.raw.get("refund_amount")
+    refunded_total = notification.amount_of(raw_total) if isinstance(raw_total, str) else \
+        notification.amount_of(status.gross_amount)
+    already = -sum(entry["amount"] for entry in ledger.entries(order_id) if entry["kind"] == ledger.REFUND)
+    missing = refunded_total - already
+    if missing <= 0:
+        return "refund already recorded"
+    ledger.record(order_id, kind=ledger.REFUND, amount=-missing, provider=source,
+                  reference=f"{status.transaction_id or order_id}:{refunded_total}", actor=source)
+    return "refund recorded"
 
 
 def _review(order: Order, reason: str) -> None:
@@ -161,11 +177,13 @@ def _failed(order: Order, transaction_status: str) -> str:
     """Mark the failure for the workflow's payment step, which releases the stock."""
     if order.status != PENDING_PAYMENT:
         return "already handled"
-    marked = orders.update(order.order_id, set_values={"attention": fulfilment.PAYMENT_FAILED_MARK},
-                           allowed_from={PENDING_PAYMENT}, at=clock.now_iso())
+    expired = transaction_status == "expire"
+    mark = fulfilment.PAYMENT_EXPIRED_MARK if expired else fulfilment.PAYMENT_FAILED_MARK
+    marked = orders.update(order.order_id, set_values={"attention": mark}, allowed_from={PENDING_PAYMENT},
+                           at=clock.now_iso())
     token = marked.tokens.get("payment") if marked else None
     if token:
-        workflow.fail(token, "PaymentFailed", f"gateway status {transaction_status}")
+        workflow.fail(token, "PaymentExpired" if expired else "PaymentFailed", f"gateway status {transaction_status}")
     return f"payment ended ({transaction_status})"
 
 

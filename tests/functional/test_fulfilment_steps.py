@@ -143,7 +143,7 @@ def test_cancel_after_payment_returns_stock_and_refunds_the_payment(
     first = fulfilment.handle_task(task("cancel_committed", order_id))
     again = fulfilment.handle_task(task("cancel_committed", order_id, token="t2"))
 
-    assert (first, again) == ("cancelled and refunded", "already cancelled")
+    assert (first, again) == ("cancelled and refunded", "already cancelled")  # the retry refunds nothing more
     level = stock.read_level("BTK-A")
     assert (level.on_hand, level.reserved) == (5, 0)
     assert [(e["kind"], e["amount"]) for e in ledger.entries(order_id)] == [("payment_received", total),

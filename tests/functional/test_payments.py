@@ -153,3 +153,24 @@ def test_cash_on_delivery_orders_get_no_payment_instructions(client: Any, auth_h
     order = an_order(client, auth_header, method="cod")
     assert order["payment"] is None
     assert SandboxGateway().status(order["order_id"]) is None
+
+
+def test_the_gateways_refund_report_adds_only_refunds_the_ledger_does_not_hold(client: Any, auth_header: Any) -> None:
+    order = an_order(client, auth_header)
+    order_id, total = order["order_id"], order["totals"]["total"]
+    gateway = SandboxGateway()
+    gateway.settle(order_id)
+    payments.process_event({"provider": "midtrans", "order_id": order_id})
+    # the shop refunds part itself (recorded when asked) ...
+    result = gateway.refund(order_id, amount=50_000, reason="one item missing", refund_key="refund-part-1")
+    ledger.record(order_id, kind=ledger.REFUND, amount=-result.amount, provider="sandbox",
+                  reference=result.refund_key, actor="staff-1")
+    # ... then the gateway reports the running total twice, and later a second refund made in its dashboard
+    assert payments.process_event({"provider": "midtrans", "order_id": order_id}) == "refund already recorded"
+    assert payments.process_event({"provider": "midtrans", "order_id": order_id}) == "refund already recorded"
+    gateway.refund(order_id, amount=30_000, reason="goodwill", refund_key="dashboard-1")
+    assert payments.process_event({"provider": "midtrans", "order_id": order_id}) == "refund recorded"
+
+    refunds = sorted(entry["amount"] for entry in ledger.entries(order_id) if entry["kind"] == "refund")
+    assert refunds == [-50_000, -30_000]
+    assert ledger.balance(order_id) == total - 80_000
