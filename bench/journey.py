@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import uuid
 import warnings
@@ -536,53 +535,36 @@ def measure_journeys(*, warm_up: bool = True) -> list[JourneyResult]:
     from bench import configure_offline_environment
     from bench.request_count import PRODUCT, _captured_stdout, install
 
-    configure_offline_environment()
-    os.environ.setdefault("TOKOFLOW_MIDTRANS_SERVER_KEY", "SB-Mid-server-BENCH-KEY")
-    os.environ.setdefault("TOKOFLOW_COURIER_WEBHOOK_SECRET", "bench-courier-webhook-secret")
+    configure_offline_environment()  # includes the test-only gateway and courier secrets
     install()  # before any client exists: boto3's, pynamodb's and powertools' clients are all seen
 
     from chalice.test import Client
-    from moto import mock_aws
 
-    from chalicelib import aws as aws_clients
     from chalicelib.auth import mint_dev_token
-    from chalicelib.checkout import service as checkout_service
-    from chalicelib.payments import adapters as payment_adapters
-    from chalicelib.shipping import adapters as courier_adapters
-    from local.provision import make_clients, provision_all
-
-    def forget_caches() -> None:
-        aws_clients.reset()
-        checkout_service._idempotent_checkout.cache_clear()
-        payment_adapters.reset()
-        courier_adapters.reset()
+    from local.offline import mocked_account
+    from local.provision import provision_all
 
     staff = {"Authorization": f"Bearer {mint_dev_token(role='staff', sub='staff-bench')}"}
     results: list[JourneyResult] = []
-    with _captured_stdout(), warnings.catch_warnings(), \
-            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with _captured_stdout(), warnings.catch_warnings(), mocked_account(execute_state_machines=True) as clients:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        forget_caches()
-        provisioned = provision_all(make_clients())
+        provisioned = provision_all(clients)
         from app import app
 
-        try:
-            with Client(app, stage_name="dev") as client:
-                driver = _Driver(client, app, provisioned)
-                product = {**PRODUCT, "initial_stock": {sku: 1000 for sku in PRODUCT["initial_stock"]}}
-                created = client.http.post("/admin/products", body=json.dumps(product).encode(),
-                                           headers={"Content-Type": "application/json", **staff})
-                if created.status_code != 201:
-                    raise JourneyFailed(f"POST /admin/products -> {created.status_code}: {created.body[:300]!r}")
-                skus = tuple(variant["sku"] for variant in PRODUCT["variants"])
-                journeys = (("bank transfer", BANK_TRANSFER), ("cash on delivery", COD))
-                if warm_up:
-                    for name, method in journeys:
-                        driver.journey(name, method, skus, staff=staff)
+        with Client(app, stage_name="dev") as client:
+            driver = _Driver(client, app, provisioned)
+            product = {**PRODUCT, "initial_stock": {sku: 1000 for sku in PRODUCT["initial_stock"]}}
+            created = client.http.post("/admin/products", body=json.dumps(product).encode(),
+                                       headers={"Content-Type": "application/json", **staff})
+            if created.status_code != 201:
+                raise JourneyFailed(f"POST /admin/products -> {created.status_code}: {created.body[:300]!r}")
+            skus = tuple(variant["sku"] for variant in PRODUCT["variants"])
+            journeys = (("bank transfer", BANK_TRANSFER), ("cash on delivery", COD))
+            if warm_up:
                 for name, method in journeys:
-                    results.append(driver.journey(name, method, skus, staff=staff))
-        finally:
-            forget_caches()
+                    driver.journey(name, method, skus, staff=staff)
+            for name, method in journeys:
+                results.append(driver.journey(name, method, skus, staff=staff))
     return results
 
 

@@ -205,12 +205,9 @@ def measure_operations() -> list[Measurement]:
     install()  # before anything creates a client, so boto3, pynamodb and powertools clients are all seen
 
     from chalice.test import Client
-    from moto import mock_aws
 
-    from chalicelib import aws as aws_clients
     from chalicelib.auth import mint_dev_token
-    from chalicelib.checkout import service as checkout_service
-    from local.provision import make_clients, provision_all
+    from local.offline import mocked_account
 
     staff = {"Authorization": f"Bearer {mint_dev_token(role='staff', sub='staff-1')}"}
     measurements: list[Measurement] = []
@@ -221,11 +218,8 @@ def measure_operations() -> list[Measurement]:
         measurements.append(Measurement(operation, requests))
         return result
 
-    with _captured_stdout(), warnings.catch_warnings(), mock_aws():
+    with _captured_stdout(), warnings.catch_warnings(), mocked_account():
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        aws_clients.reset()
-        checkout_service._idempotent_checkout.cache_clear()
-        provision_all(make_clients())
         from app import app
 
         with Client(app, stage_name="dev") as client:
@@ -268,9 +262,6 @@ def measure_operations() -> list[Measurement]:
                 raise RuntimeError("the replayed checkout returned a different order")
 
             twice("GET /products (listing)", lambda: api.call("GET", "/products"))
-
-        aws_clients.reset()
-        checkout_service._idempotent_checkout.cache_clear()
 
     for measurement in measurements:
         measurement.notes.extend(_hints(measurement.requests.calls))

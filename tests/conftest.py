@@ -1,55 +1,25 @@
 """Shared test set-up: an offline AWS (moto, in-process) with every resource from chalicelib.resources.
 
-The environment is fixed before any chalicelib module is imported, because pynamodb models read their
-table names at import. AWS_ENDPOINT_URL is removed: with it set, moto's in-process mock intercepts nothing.
+The environment is set once, before any test imports the application (see local.offline).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_DEV_ENV = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["dev"]["environment_variables"]
+from local.offline import configure_environment, mocked_account
 
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
-os.environ.update(_DEV_ENV)
-os.environ.update({
-    "AWS_DEFAULT_REGION": "ap-southeast-3",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "POWERTOOLS_METRICS_NAMESPACE": "TokoFlow",
-    "POWERTOOLS_DEV": "false",
-    "TOKOFLOW_MIDTRANS_SERVER_KEY": "SB-Mid-server-TEST-KEY",
-    "TOKOFLOW_COURIER_WEBHOOK_SECRET": "test-courier-webhook-secret",
-})
+configure_environment()
 
 
 @pytest.fixture
 def aws() -> Iterator[Any]:
     """A fresh, empty, fully provisioned AWS account for one test."""
-    from moto import mock_aws
-
-    from chalicelib import aws as aws_clients
-    from chalicelib.checkout import service as checkout_service
-    from local.provision import make_clients, provision_all
-
-    with mock_aws():
-        aws_clients.reset()
-        checkout_service._idempotent_checkout.cache_clear()
-        clients = make_clients()
-        provision_all(clients)
+    with mocked_account() as clients:
         yield clients
-        aws_clients.reset()
-        checkout_service._idempotent_checkout.cache_clear()
 
 
 @pytest.fixture

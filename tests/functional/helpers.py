@@ -178,22 +178,9 @@ def mocked_account() -> Iterator[tuple[Any, Any]]:
     Yields (aws clients, chalice test client) over a fresh, fully provisioned moto account.
     """
     from chalice.test import Client
-    from moto import mock_aws
 
-    from chalicelib import aws as aws_clients
-    from chalicelib.checkout import service as checkout_service
-    from local.provision import make_clients, provision_all
+    from app import app
+    from local import offline
 
-    with mock_aws():
-        aws_clients.reset()
-        checkout_service._idempotent_checkout.cache_clear()
-        try:
-            clients = make_clients()
-            provision_all(clients)
-            from app import app
-
-            with Client(app, stage_name="dev") as client:
-                yield clients, client
-        finally:
-            aws_clients.reset()
-            checkout_service._idempotent_checkout.cache_clear()
+    with offline.mocked_account() as clients, Client(app, stage_name="dev") as client:
+        yield clients, client

@@ -1,0 +1,76 @@
+"""An offline AWS account in this process (moto), shared by the tests and the benchmarks.
+
+`configure_environment()` must run before chalicelib is imported by anything that builds clients: it
+removes AWS_ENDPOINT_URL (with it set, moto's in-process mock intercepts nothing) and sets the dev stage's
+variables plus test-only secrets. `mocked_account()` gives a fresh account with every resource provisioned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from chalicelib.resources import REPOSITORY_ROOT
+
+REGION = "ap-southeast-3"
+# Test-only values: nothing real is signed with them.
+TEST_SECRETS = {
+    "TOKOFLOW_MIDTRANS_SERVER_KEY": "SB-Mid-server-TEST-KEY",
+    "TOKOFLOW_COURIER_WEBHOOK_SECRET": "test-courier-webhook-secret",
+}
+
+
+def stage_environment(stage: str = "dev") -> dict[str, str]:
+    """A stage's environment variables from .chalice/config.json."""
+    config = json.loads((REPOSITORY_ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    return {name: str(value) for name, value in config["stages"][stage]["environment_variables"].items()}
+
+
+def configure_environment() -> None:
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(stage_environment("dev"))
+    os.environ.update({
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_METRICS_NAMESPACE": "TokoFlow",
+        "POWERTOOLS_DEV": "false",
+        **TEST_SECRETS,
+    })
+
+
+def forget_cached_clients() -> None:
+    """Clients and adapters cached by the application, so the next account starts clean."""
+    from chalicelib import aws
+    from chalicelib.checkout import service as checkout_service
+    from chalicelib.payments import adapters as payment_adapters
+    from chalicelib.shipping import adapters as courier_adapters
+
+    aws.reset()
+    checkout_service._idempotent_checkout.cache_clear()
+    payment_adapters.reset()
+    courier_adapters.reset()
+
+
+@contextlib.contextmanager
+def mocked_account(*, execute_state_machines: bool = False) -> Iterator[Any]:
+    """A fresh moto account with every table, queue, bucket and state machine; yields the boto3 clients."""
+    from moto import mock_aws
+
+    from local.provision import make_clients, provision_all
+
+    config = {"stepfunctions": {"execute_state_machine": True}} if execute_state_machines else None
+    with mock_aws(config=config):
+        forget_cached_clients()
+        try:
+            clients = make_clients()
+            provision_all(clients)
+            yield clients
+        finally:
+            forget_cached_clients()
