@@ -36,12 +36,9 @@ def client(aws: Any) -> Iterator[Any]:
 @pytest.fixture
 def auth_header() -> Any:
     """auth_header("staff") -> {"Authorization": "Bearer <development token>"}."""
-    from chalicelib.auth import mint_dev_token
+    from tests.functional.helpers import bearer
 
-    def make(role: str, sub: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_dev_token(role=role, sub=sub or f'{role}-1')}"}
-
-    return make
+    return bearer
 
 
 @pytest.fixture
