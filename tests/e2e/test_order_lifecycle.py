@@ -21,7 +21,6 @@ import pytest
 import requests
 
 from chalicelib import clock, resources
-from chalicelib.auth import mint_dev_token
 from chalicelib.fulfilment import workflow
 from chalicelib.notifications import service as notifications
 from chalicelib.orders import repository as orders
@@ -35,10 +34,10 @@ from chalicelib.shipping import adapters as shipping_adapters
 from chalicelib.shipping import tracking
 from chalicelib.shipping.couriers import Booking, BookingRequest
 from chalicelib.shipping.couriers import RateCardCourier as SandboxCourier
+from tests.e2e.shop import TIMEOUT, checkout_body, new_cart, staff_headers, stock_of
 
 pytestmark = pytest.mark.e2e
 
-TIMEOUT = 30  # HTTP calls
 WAIT = 30.0  # asynchronous effects (queues, Step Functions)
 POLL = 0.3
 REGION = "ap-southeast-3"
@@ -110,10 +109,6 @@ EVENT_QUEUES = (resources.PAYMENT_EVENTS_QUEUE, resources.COURIER_EVENTS_QUEUE, 
 # ---- the shop over HTTP ----------------------------------------------------------------------------------------
 
 
-def staff_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_dev_token(role='staff', sub='staff-e2e')}"}
-
-
 def new_sku(api: str, label: str, *, stock: int, price: int = 250_000) -> str:
     """A product of its own for each test, so stock figures are exact whatever else runs."""
     sku = f"E2E-{label}-{uuid.uuid4().hex[:6].upper()}"
@@ -125,33 +120,14 @@ def new_sku(api: str, label: str, *, stock: int, price: int = 250_000) -> str:
     return sku
 
 
-def stock_of(api: str, sku: str) -> dict[str, Any]:
-    answer = requests.get(f"{api}/admin/inventory/{sku}", headers=staff_headers(), timeout=TIMEOUT)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def stock_rows(api: str, sku: str, order_id: str) -> list[str]:
     """The kinds of stock movements recorded for one order, oldest first."""
     return [row["kind"] for row in reversed(stock_of(api, sku)["ledger"]) if row["reference"] == order_id]
 
 
-def checkout_body(cart_id: str, payment_method: str) -> dict[str, Any]:
-    return {
-        "cart_id": cart_id,
-        "customer": {"name": "Sari Dewi", "email": "sari@example.com", "phone": "+6281234567890"},
-        "shipping_address": {"recipient": "Sari Dewi", "phone": "+6281234567890", "street": "Jl. Kemang Raya 1",
-                             "city": "Jakarta Selatan", "province": "DKI Jakarta", "postal_code": "12110"},
-        "shipping": {"courier": "JNE", "service": "REG"},
-        "payment_method": payment_method,
-    }
-
-
 def place_order(api: str, sku: str, quantity: int = 1, payment_method: str = "bank_transfer") -> dict[str, Any]:
     """Cart, then checkout; the checkout answer (order, payment instructions, access token)."""
-    cart_id = requests.post(f"{api}/carts", timeout=TIMEOUT).json()["cart_id"]
-    line = requests.put(f"{api}/carts/{cart_id}/items/{sku}", json={"quantity": quantity}, timeout=TIMEOUT)
-    assert line.status_code == 200, line.text
+    cart_id = new_cart(api, {sku: quantity})
     placed = requests.post(f"{api}/checkout", json=checkout_body(cart_id, payment_method),
                            headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=TIMEOUT)
     assert placed.status_code == 201, placed.text
