@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
+from chalicelib.batches import each_record
 from chalicelib.errors import NotFound
 from chalicelib.fulfilment import service
 from chalicelib.observability import logger
@@ -69,8 +69,7 @@ def _run_task(record: SQSRecord) -> None:
 
 @fulfilment_routes.on_sqs_message(queue=resources.FULFILMENT_TASKS_QUEUE.physical_name, batch_size=5)
 def fulfilment_worker(event: SQSEvent) -> dict[str, Any]:
-    return process_partial_response(event=event.to_dict(), record_handler=_run_task,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    return each_record(event, _run_task)
 
 
 def _apply_courier_update(record: SQSRecord) -> None:
@@ -80,8 +79,7 @@ def _apply_courier_update(record: SQSRecord) -> None:
 
 @fulfilment_routes.on_sqs_message(queue=resources.COURIER_EVENTS_QUEUE.physical_name, batch_size=10)
 def courier_events(event: SQSEvent) -> dict[str, Any]:
-    return process_partial_response(event=event.to_dict(), record_handler=_apply_courier_update,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    return each_record(event, _apply_courier_update)
 
 
 @fulfilment_routes.schedule(Rate(5, unit=Rate.MINUTES), name="expire_overdue_orders")

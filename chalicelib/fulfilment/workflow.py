@@ -39,32 +39,23 @@ def start(order_id: str, *, cod: bool, payment_timeout_seconds: int) -> str:
     return answer["executionArn"]
 
 
-def _token_gone(client: Any, error: Exception) -> bool:
+def _answer(operation: str, **arguments: Any) -> bool:
+    """Send a task answer; False when the step no longer waits (already answered, timed out, unknown)."""
+    client = aws.client("stepfunctions")
     gone = (client.exceptions.TaskTimedOut, client.exceptions.InvalidToken, client.exceptions.TaskDoesNotExist)
-    return isinstance(error, gone)
+    try:
+        getattr(client, operation)(**arguments)
+    except gone as error:
+        logger.info("task token no longer waiting", extra={"error": type(error).__name__})
+        return False
+    return True
 
 
 def resume(token: str, output: dict[str, Any]) -> bool:
-    """Let a waiting step continue; False when the step is no longer waiting (already resumed, timed out)."""
-    client = aws.client("stepfunctions")
-    try:
-        client.send_task_success(taskToken=token, output=json.dumps(output))
-    except Exception as error:
-        if _token_gone(client, error):
-            logger.info("task token no longer waiting", extra={"error": type(error).__name__})
-            return False
-        raise
-    return True
+    """Let a waiting step continue with `output`."""
+    return _answer("send_task_success", taskToken=token, output=json.dumps(output))
 
 
 def fail(token: str, error: str, cause: str) -> bool:
     """Fail a waiting step with an error name the state machine catches (PaymentFailed, OrderCancelled, ...)."""
-    client = aws.client("stepfunctions")
-    try:
-        client.send_task_failure(taskToken=token, error=error, cause=cause[:32000])
-    except Exception as problem:
-        if _token_gone(client, problem):
-            logger.info("task token no longer waiting", extra={"error": type(problem).__name__})
-            return False
-        raise
-    return True
+    return _answer("send_task_failure", taskToken=token, error=error, cause=cause[:32000])

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import resources
+from chalicelib.batches import each_record
 from chalicelib.errors import ValidationFailed
 from chalicelib.inventory import service
 from chalicelib.inventory.domain import ADJUSTMENT, RESTOCK
@@ -99,9 +99,4 @@ def _handle_low_stock(record: SQSRecord) -> None:
 
 @inventory_routes.on_sqs_message(queue=resources.LOW_STOCK_QUEUE.physical_name, batch_size=10)
 def low_stock_alerts(event: SQSEvent) -> dict[str, Any]:
-    return process_partial_response(
-        event=event.to_dict(),
-        record_handler=_handle_low_stock,
-        processor=BatchProcessor(event_type=EventType.SQS),
-        context=event.context,
-    )
+    return each_record(event, _handle_low_stock)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import resources
+from chalicelib.batches import each_record
 from chalicelib.notifications import service
 
 notification_routes = Blueprint(__name__)
@@ -22,5 +22,4 @@ def _deliver(record: SQSRecord) -> None:
 
 @notification_routes.on_sqs_message(queue=resources.NOTIFICATIONS_QUEUE.physical_name, batch_size=10)
 def notification_sender(event: SQSEvent) -> dict[str, Any]:
-    return process_partial_response(event=event.to_dict(), record_handler=_deliver,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    return each_record(event, _deliver)

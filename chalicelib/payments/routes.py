@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
+from chalicelib.batches import each_record
 from chalicelib.observability import logger
 from chalicelib.payments import service
 from chalicelib.web import api
@@ -32,8 +32,7 @@ def _process(record: SQSRecord) -> None:
 
 @payment_routes.on_sqs_message(queue=resources.PAYMENT_EVENTS_QUEUE.physical_name, batch_size=10)
 def payment_events(event: SQSEvent) -> dict[str, Any]:
-    return process_partial_response(event=event.to_dict(), record_handler=_process,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    return each_record(event, _process)
 
 
 @payment_routes.schedule(Rate(15, unit=Rate.MINUTES), name="reconcile_payments")

@@ -1,0 +1,19 @@
+"""SQS batches as every consumer handles them: one record at a time, failures reported per record.
+
+Lambda retries only the records listed in batchItemFailures (the infrastructure turns on
+ReportBatchItemFailures); a record that keeps failing moves to the queue's dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from chalice.app import SQSEvent
+
+
+def each_record(event: SQSEvent, handle: Callable[[SQSRecord], None]) -> dict[str, Any]:
+    return process_partial_response(event=event.to_dict(), record_handler=handle,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
