@@ -79,19 +79,22 @@ def get(cart_id: str, principal: Principal | None) -> dict[str, Any]:
 
 
 def set_quantity(cart_id: str, sku: str, quantity: int, principal: Principal | None) -> dict[str, Any]:
-    """Quantity 0 removes the line. More than is in stock is allowed but flagged: checkout will refuse it."""
+    """Quantity 0 removes the line. More than is in stock is allowed but flagged: checkout will refuse it.
+
+    The cart is priced with the change before it is saved: the same reads check that the SKU is for sale
+    and build the answer, and a SKU that is not for sale is refused without writing anything.
+    """
     cart = load(cart_id, principal, for_update=True)
     if quantity == 0:
         cart.items.pop(sku, None)
-    else:
-        level = stock.read_level(sku)
-        found = catalog.get(level.product_id) if level else None
-        if found is None or not found[0].is_sellable(sku):
-            raise NotFound(f"SKU {sku} is not for sale", code="sku_not_found")
-        if sku not in cart.items and len(cart.items) >= MAX_LINES:
-            raise Unprocessable(f"a cart holds at most {MAX_LINES} different items", code="cart_full")
-        cart.items[sku] = quantity
-    return view(repository.save(cart))
+        return view(repository.save(cart))
+    if sku not in cart.items and len(cart.items) >= MAX_LINES:
+        raise Unprocessable(f"a cart holds at most {MAX_LINES} different items", code="cart_full")
+    cart.items[sku] = quantity
+    priced_cart = priced(cart)
+    if any(line.sku == sku and not line.sellable for line in priced_cart.lines):
+        raise NotFound(f"SKU {sku} is not for sale", code="sku_not_found")
+    return view(repository.save(cart), priced_cart)
 
 
 def apply_voucher(cart_id: str, code: str, principal: Principal | None) -> dict[str, Any]:
