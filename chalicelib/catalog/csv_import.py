@@ -23,7 +23,7 @@ from typing import IO, Any
 from chalicelib.catalog import domain
 from chalicelib.catalog.domain import MAX_IMAGES, MAX_PRICE, MAX_WEIGHT_GRAMS, STATUSES, slugify
 from chalicelib.errors import DomainError
-from chalicelib.inventory.domain import DEFAULT_LOW_STOCK_THRESHOLD, MAX_ON_HAND
+from chalicelib.inventory.domain import MAX_ON_HAND
 from chalicelib.validation import SKU_PATTERN, Fields
 
 REQUIRED_COLUMNS = ("handle", "name", "category", "sku", "price", "weight_grams")
@@ -360,6 +360,12 @@ def update_payload(product: ProductRows, existing_variants: dict[str, bool]) -> 
         {**variant, "active": existing_variants[variant["sku"]]} if variant["sku"] in existing_variants else variant
         for variant in product.payload["variants"]
     ]
+    new_skus = [sku for sku in product.skus if sku not in existing_variants]
+    opening = {sku: product.opening_stock(sku) for sku in new_skus if product.opening_stock(sku)}
+    if opening:  # existing SKUs keep their stock: it moves only through restock and adjust
+        payload["initial_stock"] = opening
+    if new_skus and product.payload.get("low_stock_threshold") is not None:
+        payload["low_stock_threshold"] = product.payload["low_stock_threshold"]
     return payload
 
 
@@ -411,28 +417,4 @@ def _import_one(product: ProductRows, *, actor: str, summary: ImportSummary) -> 
     summary.updated += 1
     summary.skus += len(new_variants)
     summary.skus_kept += kept
-    _open_new_skus(product, [variant.sku for variant in new_variants], actor=actor, summary=summary)
     return UPDATED
-
-
-def _open_new_skus(product: ProductRows, skus: list[str], *, actor: str, summary: ImportSummary) -> None:
-    """Give SKUs added by an update the file's threshold and opening stock.
-
-    update_product opens new SKUs at zero with the default threshold; the threshold is set first so the
-    restock never crosses into low stock and never sends a low-stock alert for a brand-new SKU.
-    """
-    from chalicelib.inventory import service as inventory
-    from chalicelib.inventory.domain import RESTOCK
-
-    threshold = product.payload.get("low_stock_threshold")
-    for sku in skus:
-        try:
-            if threshold is not None and threshold != DEFAULT_LOW_STOCK_THRESHOLD:
-                inventory.set_threshold(sku, threshold, actor=actor)
-            quantity = product.opening_stock(sku)
-            if quantity:
-                inventory.adjust(sku, delta=quantity, kind=RESTOCK, reason="opening stock (catalog import)",
-                                 actor=actor)
-        except DomainError as error:
-            summary.reject_product(product, f"SKU added, but its opening stock was not set: {error.message}",
-                                   skus=[sku])

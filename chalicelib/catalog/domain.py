@@ -168,10 +168,12 @@ def parse_new_product(fields: Fields, *, product_id: str, now: str) -> Product:
 def apply_update(product: Product, fields: Fields, *, now: str) -> tuple[Product, list[Variant]]:
     """Staff edits: changed fields replace old ones; variants are matched by SKU, new SKUs are added.
 
-    Variants are never removed (orders refer to them): set "active": false instead.
+    Variants are never removed (orders refer to them): set "active": false instead. "initial_stock" and
+    "low_stock_threshold" apply to new SKUs only (existing stock moves through restock and adjust).
     Returns the updated product and the variants that are new (they need stock rows).
     """
-    fields.reject_unknown({"name", "description", "category", "status", "variants", "images"})
+    fields.reject_unknown({"name", "description", "category", "status", "variants", "images", "initial_stock",
+                           "low_stock_threshold"})
     changes: dict[str, Any] = {"updated_at": now}
     if fields.has("name"):
         changes["name"] = fields.str("name", max_len=120)
@@ -286,8 +288,8 @@ def categories(products: list[Product]) -> list[dict[str, Any]]:
     return sorted(counts.values(), key=lambda entry: entry["name"].lower())
 
 
-def check_initial_stock(fields: Fields, variants: tuple[Variant, ...]) -> dict[str, int]:
-    """Optional {"SKU": quantity} given at creation; recorded in the stock ledger as the opening count."""
+def check_initial_stock(fields: Fields, variants: tuple[Variant, ...] | list[Variant]) -> dict[str, int]:
+    """Optional {"SKU": quantity} for SKUs being created; recorded in the stock ledger as the opening count."""
     raw = fields.data.get("initial_stock") or {}
     if not isinstance(raw, dict):
         raise ValidationFailed("initial_stock", "must be an object of SKU to quantity")
@@ -296,6 +298,6 @@ def check_initial_stock(fields: Fields, variants: tuple[Variant, ...]) -> dict[s
     for sku, quantity in raw.items():
         key = str(sku).upper()
         if key not in skus:
-            raise ValidationFailed(f"initial_stock.{sku}", "is not one of this product's SKUs")
+            raise ValidationFailed(f"initial_stock.{sku}", "is not a SKU this request creates")
         stock[key] = check_int(quantity, f"initial_stock.{sku}", min_value=0, max_value=1_000_000)
     return stock

@@ -77,11 +77,14 @@ def _load(product_id: str) -> tuple[Product, int]:
 def update_product(product_id: str, fields: Fields, *, actor: str) -> dict[str, Any]:
     product, version = _load(product_id)
     updated, new_variants = domain.apply_update(product, fields, now=clock.now_iso())
+    opening = domain.check_initial_stock(fields, new_variants)
+    threshold = fields.int("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
+                           max_value=100_000)
     tx = stock.transaction()
     try:
         with tx:
             repository.stage_replace(tx, updated, expected_version=version)
-            _stage_stock_rows(tx, updated, new_variants, {}, DEFAULT_LOW_STOCK_THRESHOLD, actor)
+            _stage_stock_rows(tx, updated, new_variants, opening, threshold, actor)
     except TransactWriteError as error:
         _raise_conflicts(tx, error)
         raise

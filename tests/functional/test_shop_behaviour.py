@@ -274,3 +274,17 @@ def test_low_stock_consumer_accepts_alerts_and_reports_malformed_ones_as_failure
     event["Records"][0]["messageId"], event["Records"][1]["messageId"] = "m-good", "m-bad"
     result = client.lambda_.invoke("low_stock_alerts", event)
     assert result.payload == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+
+
+def test_a_variant_added_later_opens_with_its_own_stock_and_threshold_in_one_step(
+        client: Any, auth_header: Any) -> None:
+    staff = staff_of(auth_header)
+    product = create_product(client, staff, sku="BTK-A", stock=5)
+    updated = send(client, "PUT", f"/admin/products/{product['product_id']}",
+                   {"variants": [{"sku": "BTK-B", "price": 150_000, "weight_grams": 250, "options": {"size": "L"}}],
+                    "initial_stock": {"BTK-B": 12}, "low_stock_threshold": 3}, staff)
+    assert updated.status_code == 200, updated.body
+    level = stock(client, staff, "BTK-B")
+    assert (level["on_hand"], level["low_stock_threshold"]) == (12, 3)
+    assert [(row["kind"], row["delta_on_hand"]) for row in level["ledger"]] == [("initial", 12)]
+    assert stock(client, staff, "BTK-A")["on_hand"] == 5  # existing SKUs untouched

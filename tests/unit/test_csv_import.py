@@ -365,9 +365,12 @@ def test_update_payload_keeps_existing_variants_active_flag_and_images_unless_th
 
     payload = update_payload(products[0], {"BTK-KWG-M": False})
 
-    assert set(payload) == {"name", "description", "category", "status", "variants"}
+    assert set(payload) == {"name", "description", "category", "status", "variants", "initial_stock",
+                            "low_stock_threshold"}
     assert payload["variants"][0]["active"] is False
     assert "active" not in payload["variants"][1]  # a new SKU: the domain's default applies
+    # only the new SKU opens with the file's stock; the existing one keeps what the shop counted
+    assert (payload["initial_stock"], payload["low_stock_threshold"]) == ({"BTK-KWG-L": 3}, 5)
 
 
 # ---- the demo catalog -------------------------------------------------------------------------------------
