@@ -40,7 +40,9 @@ def place_order(request: CheckoutRequest, principal: Principal | None, *, idempo
     idempotency_config, idempotent_checkout = _idempotent_checkout()
     if lambda_context is not None:
         idempotency_config.register_lambda_context(lambda_context)
-    scope = principal.sub if principal else f"guest:{request.cart_id}"
+    # Keys are per signed-in customer; guests share one space, so a key reused for another cart is refused
+    # too (a replay returns the first answer only to a caller who sends the very same body, cart id included).
+    scope = principal.sub if principal else "guest"
     command = {
         "key": f"{scope}:{idempotency_key}",
         "request": request.to_dict(),

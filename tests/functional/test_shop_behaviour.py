@@ -67,6 +67,20 @@ def test_same_idempotency_key_with_a_different_body_is_refused(client: Any, auth
     assert OrderModel.count() == 1
 
 
+def test_a_guest_reusing_a_key_for_another_cart_is_refused(client: Any, auth_header: Any) -> None:
+    create_product(client, staff_of(auth_header), sku="BTK-A", stock=5)
+    first, second = new_cart(client), new_cart(client)
+    put_item(client, first, "BTK-A", 1)
+    put_item(client, second, "BTK-A", 1)
+    assert checkout(client, checkout_body(first), key="guest-key-123").status_code == 201
+
+    reused = checkout(client, checkout_body(second), key="guest-key-123")
+
+    assert reused.status_code == 422
+    assert body_of(reused)["error"]["code"] == "idempotency_key_reused"
+    assert OrderModel.count() == 1
+
+
 def test_a_cart_becomes_one_order_only_even_under_a_new_key(client: Any, auth_header: Any) -> None:
     create_product(client, staff_of(auth_header), sku="BTK-A", stock=5)
     cart_id = new_cart(client)
