@@ -135,7 +135,7 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
     inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
     payment = _after_order_placed(order)
     metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Revenue", unit=MetricUnit.Count, value=order.totals["total"])
+    metrics.add_metric(name="Revenue", unit=MetricUnit.NoUnit, value=order.totals["total"])  # whole Rupiah
     logger.info("order placed", extra={"order_id": order.order_id, "total": order.totals["total"],
                                        "payment_method": order.payment_method})
     return {

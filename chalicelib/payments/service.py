@@ -42,8 +42,8 @@ MIDTRANS = "midtrans"
 def start_payment(order: Order) -> dict[str, Any] | None:
     """Ask the gateway for payment instructions and keep them on the order; COD needs none.
 
-    A gateway outage does not lose the order: it stays pending, the instructions are fetched again by the
-    customer (GET /orders/{id}) after the reconciliation retries the charge.
+    A gateway outage does not lose the order: it stays pending, the reconciliation schedule charges again,
+    and the customer finds the instructions in GET /orders/{id}.
     """
     if order.payment_method == COD:
         return None
@@ -191,14 +191,17 @@ def _failed(order: Order, transaction_status: str) -> str:
 
 
 def reconcile(*, older_than_minutes: int = 15, batch: int = 100) -> dict[str, int]:
-    """Ask the gateway about orders still pending past a threshold; restart any workflow that never started."""
+    """Ask the gateway about orders still pending past a threshold; charge again where the charge failed at
+    checkout, and start any workflow that never started."""
     cutoff = clock.iso(clock.now() - timedelta(minutes=older_than_minutes))
-    counts = {"checked": 0, "changed": 0, "workflows_started": 0}
+    counts = {"checked": 0, "changed": 0, "charges_retried": 0, "workflows_started": 0}
     cursor: str | None = None
     while True:
         pending, cursor = orders.by_status(PENDING_PAYMENT, limit=batch, cursor=cursor, created_before=cutoff)
         for order in pending:
             counts["checked"] += 1
+            if order.payment is None and order.payment_method != COD and start_payment(order) is not None:
+                counts["charges_retried"] += 1
             if "payment" not in order.tokens:
                 fulfilment.start(order)
                 counts["workflows_started"] += 1

@@ -174,3 +174,24 @@ def test_the_gateways_refund_report_adds_only_refunds_the_ledger_does_not_hold(c
     refunds = sorted(entry["amount"] for entry in ledger.entries(order_id) if entry["kind"] == "refund")
     assert refunds == [-50_000, -30_000]
     assert ledger.balance(order_id) == total - 80_000
+
+
+def test_reconciliation_charges_again_when_the_gateway_was_down_at_checkout(
+        client: Any, auth_header: Any, monkeypatch: Any) -> None:
+    from chalicelib.orders.repository import get as get_order
+    from chalicelib.payments.gateway import GatewayError
+
+    create_product(client, auth_header("staff"), sku="BTK-A", stock=5, price=200_000)
+
+    def down(self: Any, request: Any) -> Any:
+        raise GatewayError("gateway timed out")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxGateway, "charge", down)
+        order = place_order(client, "BTK-A")
+    assert order["payment"] is None and order["status"] == "PENDING_PAYMENT"  # the order is not lost
+
+    counts = payments.reconcile(older_than_minutes=-1)
+
+    assert counts["charges_retried"] == 1
+    assert get_order(order["order_id"]).payment["va_number"]
