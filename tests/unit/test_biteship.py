@@ -4,8 +4,6 @@ HTTP failures mapped to retryable CourierError or final BookingRejected."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from chalicelib.shipping.couriers import (
     find_service,
 )
 from chalicelib.shipping.domain import Destination, EmptyParcel, ParcelItem
+from tests.fakes import FakeTransport
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "biteship"
 API_KEY = "biteship_test.eyJhbGciOiJIUzI1NiJ9.dG9rb2Zsb3c"
@@ -31,33 +30,6 @@ API_KEY = "biteship_test.eyJhbGciOiJIUzI1NiJ9.dG9rb2Zsb3c"
 
 def recorded(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
-
-
-@dataclass
-class Call:
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | None
-
-    @property
-    def json(self) -> Any:
-        return None if self.body is None else json.loads(self.body)
-
-
-@dataclass
-class FakeTransport:
-    """Answers queued in order; every request is recorded for assertions."""
-
-    answers: list[tuple[int, bytes] | Exception]
-    calls: list[Call] = field(default_factory=list)
-
-    def __call__(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> tuple[int, bytes]:
-        self.calls.append(Call(method, url, dict(headers), body))
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
 
 def biteship(*answers: tuple[int, bytes] | Exception) -> tuple[BiteshipCourier, FakeTransport]:

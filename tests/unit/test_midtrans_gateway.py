@@ -12,7 +12,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from chalicelib.payments.gateway import (
     RefundResult,
 )
 from chalicelib.payments.midtrans import MidtransError, MidtransGateway, snap_base_url, urllib_transport
+from tests.fakes import Call, FakeTransport
 
 SERVER_KEY = "SB-Mid-server-TEST-KEY"
 BASE_URL = "https://api.sandbox.midtrans.com"
@@ -42,34 +43,6 @@ EXPECTED_AUTH = "Basic " + base64.b64encode(b"SB-Mid-server-TEST-KEY:").decode()
 
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
-
-
-@dataclass
-class Call:
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes | None
-
-    @property
-    def json(self) -> Any:
-        return None if self.body is None else json.loads(self.body)
-
-
-@dataclass
-class FakeTransport:
-    """Answers calls in order with (HTTP status, body); records what was sent."""
-
-    answers: list[tuple[int, bytes]]
-    calls: list[Call] = field(default_factory=list)
-
-    def __call__(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
-        self.calls.append(Call(method, url, dict(headers), body))
-        return self.answers.pop(0)
-
-    @property
-    def last(self) -> Call:
-        return self.calls[-1]
 
 
 def replay(*answers: str | dict[str, Any] | tuple[int, str | dict[str, Any] | bytes]) -> FakeTransport:
