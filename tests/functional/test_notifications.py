@@ -17,35 +17,13 @@ from chalicelib.notifications import notifier as notifier_module
 from chalicelib.notifications import service
 from chalicelib.notifications.notifier import AwsNotifier, OutboxNotifier, OutgoingNotification, e164, notifier
 from chalicelib.notifications.templates import render
+from tests.fakes import SAMPLE_ORDER_ID, sample_order
 from tools.cli import cli
 
-ORDER_ID = "TK-261123-7QX2MD"
+ORDER_ID = SAMPLE_ORDER_ID
 SENDER = "pesanan@tokokita.test"
 REGION = "ap-southeast-3"
 VA = "12345678901234567"
-
-
-def make_order(**changes: Any) -> dict[str, Any]:
-    order: dict[str, Any] = {
-        "order_id": ORDER_ID,
-        "status": "PENDING_PAYMENT",
-        "created_at": "2026-11-23T11:05:00.000Z",
-        "updated_at": "2026-11-23T11:05:00.000Z",
-        "customer": {"name": "Sari", "email": "sari@example.com", "phone": "0812-3456-7890"},
-        "shipping_address": {"recipient": "Sari", "phone": "081234567890", "street": "Jl. Kemang Raya 1",
-                             "city": "Jakarta Selatan", "province": "DKI Jakarta", "postal_code": "12110"},
-        "shipping": {"courier": "JNE", "service": "REG", "price": 25000, "etd_days": "2-3", "cod_available": True},
-        "payment_method": "bank_transfer",
-        "payment_deadline": "2026-11-23T12:05:00.000Z",
-        "lines": [{"sku": "BTK-M", "name": "Kemeja Batik", "options": {"size": "M"}, "unit_price": 612500,
-                   "quantity": 2, "line_total": 1225000}],
-        "totals": {"subtotal": 1225000, "discount": 0, "shipping": 25000, "total": 1250000, "currency": "IDR"},
-        "voucher_code": None,
-        "channel": None,
-        "timeline": [],
-    }
-    order.update(changes)
-    return order
 
 
 PAYMENT = {"payment": {"provider": "sandbox", "method": "bank_transfer", "transaction_id": "trx-1", "amount": 1250000,
@@ -54,7 +32,7 @@ PAYMENT = {"payment": {"provider": "sandbox", "method": "bank_transfer", "transa
 
 def body(event: str = "order_placed", order: dict[str, Any] | None = None,
          extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"event": event, "order": order or make_order(), "extra": PAYMENT if extra is None else extra}
+    return {"event": event, "order": order or sample_order(), "extra": PAYMENT if extra is None else extra}
 
 
 class FakeNotifier:
@@ -105,7 +83,7 @@ def receive_all(aws: Any) -> list[dict[str, Any]]:
 
 
 def test_request_puts_a_well_formed_message_on_the_notifications_queue(aws: Any) -> None:
-    order = make_order()
+    order = sample_order()
     service.request("order_placed", order, PAYMENT)
 
     [message] = receive_all(aws)
@@ -119,14 +97,14 @@ def test_request_puts_a_well_formed_message_on_the_notifications_queue(aws: Any)
 
 
 def test_request_without_extra_sends_an_empty_extra(aws: Any) -> None:
-    service.request("delivered", make_order(status="CONFIRMED"))
+    service.request("delivered", sample_order(status="CONFIRMED"))
     [message] = receive_all(aws)
     assert message["extra"] == {}
 
 
 def test_request_refuses_programming_errors_before_queueing(aws: Any) -> None:
     with pytest.raises(ValueError, match="unknown notification event"):
-        service.request("order_paid", make_order())
+        service.request("order_paid", sample_order())
     with pytest.raises(ValueError, match="order_id"):
         service.request("delivered", {"customer": {"name": "Sari"}})
     assert receive_all(aws) == []
@@ -164,7 +142,7 @@ def test_a_redelivered_event_is_a_duplicate_and_sends_nothing(aws: Any, fake: Fa
 
 def test_each_event_of_an_order_is_its_own_notification(aws: Any, fake: FakeNotifier) -> None:
     assert service.deliver(body()) == "sent"
-    assert service.deliver(body("payment_received", make_order(status="CONFIRMED"), {"amount": 1250000})) == "sent"
+    assert service.deliver(body("payment_received", sample_order(status="CONFIRMED"), {"amount": 1250000})) == "sent"
     assert [item.event for item in fake.sent] == ["order_placed", "payment_received"]
 
 
@@ -205,7 +183,7 @@ def test_a_fresh_pending_claim_is_left_to_its_consumer(aws: Any, fake: FakeNotif
     """Two consumers got the same SQS message: the second must not send while the first may be sending."""
     at(monkeypatch, "2026-11-23T11:05:01.000Z")
     outgoing = OutgoingNotification(f"{ORDER_ID}#order_placed", ORDER_ID, "order_placed", "sari@example.com", None,
-                                    render("order_placed", make_order(), PAYMENT))
+                                    render("order_placed", sample_order(), PAYMENT))
     assert service._claim(outgoing, channel="email+sms", now="2026-11-23T11:05:00.000Z")
 
     with pytest.raises(service.DeliveryInProgress):
@@ -245,13 +223,13 @@ def deliver_story(monkeypatch: pytest.MonkeyPatch) -> None:
     at(monkeypatch, "2026-11-23T11:05:00.000Z")
     service.deliver(body())
     at(monkeypatch, "2026-11-23T11:20:00.000Z")
-    service.deliver(body("payment_received", make_order(status="CONFIRMED"), {"amount": 1250000}))
+    service.deliver(body("payment_received", sample_order(status="CONFIRMED"), {"amount": 1250000}))
     at(monkeypatch, "2026-11-23T11:30:00.000Z")
-    other = make_order(order_id="TK-261123-ABCDEF", customer={"name": "Budi", "email": "budi@example.com",
+    other = sample_order(order_id="TK-261123-ABCDEF", customer={"name": "Budi", "email": "budi@example.com",
                                                                "phone": "+6281111111111"})
     service.deliver(body("expired", other, {}))
     at(monkeypatch, "2026-11-24T02:00:00.000Z")
-    service.deliver(body("shipped", make_order(status="CONFIRMED"),
+    service.deliver(body("shipped", sample_order(status="CONFIRMED"),
                          {"shipment": {"courier": "JNE", "service": "REG", "waybill": "JNE0123456789"}}))
 
 
@@ -339,7 +317,7 @@ def test_aws_notifier_emails_through_ses_and_texts_through_sns(aws: Any) -> None
     from moto.sns.models import sns_backends
 
     aws_clients.client("ses").verify_email_identity(EmailAddress=SENDER)
-    message = render("order_placed", make_order(), PAYMENT)
+    message = render("order_placed", sample_order(), PAYMENT)
     outgoing = OutgoingNotification(f"{ORDER_ID}#order_placed", ORDER_ID, "order_placed", "sari@example.com",
                                     "0812-3456-7890", message)
 
@@ -361,7 +339,7 @@ def test_aws_notifier_skips_a_missing_channel(aws: Any) -> None:
     from moto.sns.models import sns_backends
 
     outgoing = OutgoingNotification(f"{ORDER_ID}#delivered", ORDER_ID, "delivered", None, "+6281234567890",
-                                    render("delivered", make_order(), {}))
+                                    render("delivered", sample_order(), {}))
     provider_id = AwsNotifier(sender=SENDER).send(outgoing)
 
     assert provider_id.startswith("sns:") and " " not in provider_id
@@ -377,7 +355,7 @@ def test_aws_notifier_texts_only_the_events_worth_an_sms(aws: Any, monkeypatch: 
 
     def send(event: str) -> str:
         outgoing = OutgoingNotification(f"{ORDER_ID}#{event}", ORDER_ID, event, "sari@example.com",
-                                        "+6281234567890", render(event, make_order(), {}))
+                                        "+6281234567890", render(event, sample_order(), {}))
         return AwsNotifier(sender=SENDER).send(outgoing)
 
     assert send("delivered").startswith("ses:") and "sns:" not in send("delivered")
@@ -392,7 +370,7 @@ def test_aws_notifier_refuses_an_unverified_sender(aws: Any) -> None:
     from botocore.exceptions import ClientError
 
     outgoing = OutgoingNotification(f"{ORDER_ID}#delivered", ORDER_ID, "delivered", "sari@example.com", None,
-                                    render("delivered", make_order(), {}))
+                                    render("delivered", sample_order(), {}))
     with pytest.raises(ClientError, match="not verified"):
         AwsNotifier(sender="someone@else.test").send(outgoing)
 

@@ -7,33 +7,14 @@ from typing import Any
 import pytest
 
 from chalicelib.notifications.templates import EVENTS, SMS_LIMIT, Message, format_rupiah, format_wib, render
+from tests.fakes import SAMPLE_ORDER_ID, sample_order
 
-ORDER_ID = "TK-261123-7QX2MD"
+ORDER_ID = SAMPLE_ORDER_ID
 DEADLINE = "2026-11-23T12:05:00.000Z"  # 19:05 in Jakarta (UTC+7)
 VA = "12345678901234567"
 QR = "00020101021226670016COM.NOBUBANK.WWW01189360050300000898240214" + "5" * 90 + "6304ABCD"
 DEEPLINK = "gojek://gopay/merchanttransfer?tref=A1B2C3&amount=1250000&activity=GP:RR"
 REDIRECT = "https://app.sandbox.midtrans.com/snap/v4/redirection/0f1e2d3c-4b5a-6978"
-
-
-def make_order(**changes: Any) -> dict[str, Any]:
-    order: dict[str, Any] = {
-        "order_id": ORDER_ID,
-        "status": "PENDING_PAYMENT",
-        "created_at": "2026-11-23T11:05:00.000Z",
-        "customer": {"name": "Sari", "email": "sari@example.com", "phone": "081234567890"},
-        "shipping_address": {"recipient": "Sari", "phone": "081234567890", "street": "Jl. Kemang Raya 1",
-                             "city": "Jakarta Selatan", "province": "DKI Jakarta", "postal_code": "12110"},
-        "shipping": {"courier": "JNE", "service": "REG", "price": 25000, "etd_days": "2-3", "cod_available": True},
-        "payment_method": "bank_transfer",
-        "payment_deadline": DEADLINE,
-        "lines": [{"sku": "BTK-M", "name": "Kemeja Batik", "options": {"size": "M"}, "unit_price": 612500,
-                   "quantity": 2, "line_total": 1225000}],
-        "totals": {"subtotal": 1225000, "discount": 0, "shipping": 25000, "total": 1250000},
-        "voucher_code": None,
-    }
-    order.update(changes)
-    return order
 
 
 def payment(method: str, **fields: Any) -> dict[str, Any]:
@@ -74,7 +55,7 @@ def test_format_wib_shows_jakarta_time_with_indonesian_months(iso: str, text: st
 
 def test_unknown_event_is_refused() -> None:
     with pytest.raises(ValueError, match="no template for event 'order_paid'"):
-        render("order_paid", make_order())
+        render("order_paid", sample_order())
 
 
 def test_every_event_renders_a_well_formed_message() -> None:
@@ -85,14 +66,14 @@ def test_every_event_renders_a_well_formed_message() -> None:
         "refunded": {"amount": 1250000},
     }
     for event in EVENTS:
-        assert_well_formed(render(event, make_order(), extras.get(event)))
+        assert_well_formed(render(event, sample_order(), extras.get(event)))
 
 
 # --- order placed ---------------------------------------------------------------------------------------------------
 
 
 def test_order_placed_bank_transfer_gives_the_va_amount_and_deadline() -> None:
-    message = render("order_placed", make_order(), payment("bank_transfer", bank="bca", va_number=VA))
+    message = render("order_placed", sample_order(), payment("bank_transfer", bank="bca", va_number=VA))
     assert_well_formed(message)
     assert "menunggu pembayaran" in message.subject
     for text in (message.text, message.sms):
@@ -104,7 +85,7 @@ def test_order_placed_bank_transfer_gives_the_va_amount_and_deadline() -> None:
 
 
 def test_order_placed_qris_asks_to_scan_and_puts_the_code_in_the_email() -> None:
-    message = render("order_placed", make_order(payment_method="qris"), payment("qris", qr_string=QR))
+    message = render("order_placed", sample_order(payment_method="qris"), payment("qris", qr_string=QR))
     assert_well_formed(message)
     assert "scan kode QRIS di aplikasi pembayaran Anda" in message.text
     assert QR in message.text
@@ -113,7 +94,7 @@ def test_order_placed_qris_asks_to_scan_and_puts_the_code_in_the_email() -> None
 
 
 def test_order_placed_ewallet_links_to_the_app() -> None:
-    message = render("order_placed", make_order(payment_method="ewallet"), payment("ewallet", deeplink_url=DEEPLINK))
+    message = render("order_placed", sample_order(payment_method="ewallet"), payment("ewallet", deeplink_url=DEEPLINK))
     assert_well_formed(message)
     assert DEEPLINK in message.text
     assert "e-wallet" in message.sms and "23 Nov 2026 19:05 WIB" in message.sms
@@ -121,13 +102,13 @@ def test_order_placed_ewallet_links_to_the_app() -> None:
 
 def test_order_placed_ewallet_sms_carries_a_short_link() -> None:
     link = "https://gopay.co.id/app/abc"
-    message = render("order_placed", make_order(payment_method="ewallet"), payment("ewallet", deeplink_url=link))
+    message = render("order_placed", sample_order(payment_method="ewallet"), payment("ewallet", deeplink_url=link))
     assert link in message.sms
     assert len(message.sms) <= SMS_LIMIT
 
 
 def test_order_placed_card_sends_to_the_secure_payment_page() -> None:
-    message = render("order_placed", make_order(payment_method="card"), payment("card", redirect_url=REDIRECT))
+    message = render("order_placed", sample_order(payment_method="card"), payment("card", redirect_url=REDIRECT))
     assert_well_formed(message)
     assert "kartu kredit/debit" in message.text
     assert REDIRECT in message.text
@@ -136,18 +117,18 @@ def test_order_placed_card_sends_to_the_secure_payment_page() -> None:
 
 def test_order_placed_card_sms_carries_a_link_that_fits() -> None:
     link = "https://pay.tokokita.test/c/9XQ2"
-    message = render("order_placed", make_order(payment_method="card"), payment("card", redirect_url=link))
+    message = render("order_placed", sample_order(payment_method="card"), payment("card", redirect_url=link))
     assert f"Buka: {link}" in message.sms
 
 
 def test_order_placed_without_instructions_falls_back_to_the_order_deadline() -> None:
-    message = render("order_placed", make_order())
+    message = render("order_placed", sample_order())
     assert_well_formed(message)
     assert "23 Nov 2026 19:05 WIB" in message.text and "Rp1.250.000" in message.text
 
 
 def test_order_placed_cod_says_pay_on_delivery_and_has_no_deadline() -> None:
-    message = render("order_placed", make_order(payment_method="cod", payment_deadline=None, status="CONFIRMED"))
+    message = render("order_placed", sample_order(payment_method="cod", payment_deadline=None, status="CONFIRMED"))
     assert_well_formed(message)
     assert "Bayar di tempat (COD) saat paket tiba" in message.text
     assert "Bayar di tempat (COD) saat paket tiba" in message.sms
@@ -157,7 +138,7 @@ def test_order_placed_cod_says_pay_on_delivery_and_has_no_deadline() -> None:
 
 
 def test_order_placed_shows_the_voucher_discount() -> None:
-    order = make_order(voucher_code="HEMAT10", totals={"subtotal": 1225000, "discount": 122500, "shipping": 25000,
+    order = sample_order(voucher_code="HEMAT10", totals={"subtotal": 1225000, "discount": 122500, "shipping": 25000,
                                                        "total": 1127500})
     message = render("order_placed", order, payment("bank_transfer", bank="bni", va_number=VA, amount=1127500))
     assert "Diskon (voucher HEMAT10): -Rp122.500" in message.text
@@ -168,7 +149,7 @@ def test_order_placed_shows_the_voucher_discount() -> None:
 
 
 def test_payment_received_confirms_the_amount_and_time() -> None:
-    message = render("payment_received", make_order(status="CONFIRMED"),
+    message = render("payment_received", sample_order(status="CONFIRMED"),
                      {"amount": 1250000, "paid_at": "2026-11-23T11:30:00Z"})
     assert_well_formed(message)
     assert "diterima" in message.subject
@@ -179,7 +160,7 @@ def test_payment_received_confirms_the_amount_and_time() -> None:
 def test_shipped_gives_courier_service_and_waybill() -> None:
     shipment = {"courier": "jne", "service": "reg", "waybill": "JNE0123456789",
                 "tracking_url": "https://tokokita.test/lacak/JNE0123456789"}
-    message = render("shipped", make_order(status="CONFIRMED"), {"shipment": shipment})
+    message = render("shipped", sample_order(status="CONFIRMED"), {"shipment": shipment})
     assert_well_formed(message)
     assert "Kurir: JNE REG" in message.text
     assert "Nomor resi: JNE0123456789" in message.text
@@ -189,7 +170,7 @@ def test_shipped_gives_courier_service_and_waybill() -> None:
 
 
 def test_shipped_cod_reminds_to_prepare_cash() -> None:
-    message = render("shipped", make_order(payment_method="cod"),
+    message = render("shipped", sample_order(payment_method="cod"),
                      {"shipment": {"courier": "SiCepat", "service": "REG", "waybill_id": "SC998877"}})
     assert_well_formed(message)
     assert "SiCepat REG" in message.sms and "SC998877" in message.sms and "Rp1.250.000" in message.sms
@@ -197,21 +178,21 @@ def test_shipped_cod_reminds_to_prepare_cash() -> None:
 
 
 def test_delivered_thanks_the_customer() -> None:
-    message = render("delivered", make_order(), {"delivered_at": "2026-11-25T07:15:00Z"})
+    message = render("delivered", sample_order(), {"delivered_at": "2026-11-25T07:15:00Z"})
     assert_well_formed(message)
     assert "sudah sampai" in message.subject
     assert "25 Nov 2026 14:15 WIB" in message.text
 
 
 def test_cancelled_gives_the_reason() -> None:
-    message = render("cancelled", make_order(), {"reason": "stok habis"})
+    message = render("cancelled", sample_order(), {"reason": "stok habis"})
     assert_well_formed(message)
     assert "dibatalkan" in message.subject
     assert "Alasan: stok habis" in message.text and "stok habis" in message.sms
 
 
 def test_expired_says_the_deadline_passed_and_stock_was_released() -> None:
-    message = render("expired", make_order(status="EXPIRED"))
+    message = render("expired", sample_order(status="EXPIRED"))
     assert_well_formed(message)
     assert "batas waktu pembayaran" in message.subject
     assert "23 Nov 2026 19:05 WIB" in message.text
@@ -220,14 +201,14 @@ def test_expired_says_the_deadline_passed_and_stock_was_released() -> None:
 
 
 def test_refunded_gives_the_amount() -> None:
-    message = render("refunded", make_order(status="CANCELLED"), {"amount": 250000, "reason": "barang rusak"})
+    message = render("refunded", sample_order(status="CANCELLED"), {"amount": 250000, "reason": "barang rusak"})
     assert_well_formed(message)
     assert "Rp250.000" in message.subject and "Rp250.000" in message.text and "Rp250.000" in message.sms
     assert "Alasan: barang rusak" in message.text
 
 
 def test_long_names_and_ids_still_fit_one_sms_where_possible() -> None:
-    order = make_order(customer={"name": "Raden Ajeng Kartika Sekar Ayu Wulandari Kusumaningrum",
+    order = sample_order(customer={"name": "Raden Ajeng Kartika Sekar Ayu Wulandari Kusumaningrum",
                                  "email": "k@example.com", "phone": "081234567890"})
     for event in EVENTS:
         extra = payment("bank_transfer", bank="mandiri", va_number="8" * 20) if event == "order_placed" else None
@@ -237,7 +218,7 @@ def test_long_names_and_ids_still_fit_one_sms_where_possible() -> None:
 
 
 def test_rendering_is_pure_and_repeatable() -> None:
-    order = make_order()
+    order = sample_order()
     extra = payment("bank_transfer", bank="bca", va_number=VA)
     assert render("order_placed", order, extra) == render("order_placed", order, extra)
-    assert order == make_order()  # the order passed in is not modified
+    assert order == sample_order()  # the order passed in is not modified
