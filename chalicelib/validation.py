@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 from chalicelib.errors import ValidationFailed
 
@@ -44,7 +44,19 @@ class Fields:
         if unknown:
             raise ValidationFailed(self._name(unknown[0]), "is not a known field")
 
-    def str(
+    @overload
+    def text(self, name: str, *, required: Literal[True] = ..., default: str | None = ..., min_len: int = ...,
+             max_len: int = ..., pattern: str | None = ..., choices: Iterable[str] | None = ...) -> str: ...
+
+    @overload
+    def text(self, name: str, *, required: Literal[False], default: str, min_len: int = ..., max_len: int = ...,
+             pattern: str | None = ..., choices: Iterable[str] | None = ...) -> str: ...
+
+    @overload
+    def text(self, name: str, *, required: bool, default: str | None = ..., min_len: int = ...,
+             max_len: int = ..., pattern: str | None = ..., choices: Iterable[str] | None = ...) -> str | None: ...
+
+    def text(
         self,
         name: str,
         *,
@@ -55,6 +67,7 @@ class Fields:
         pattern: str | None = None,
         choices: Iterable[str] | None = None,
     ) -> str | None:
+        """A trimmed string; a required one is always present (a missing one raises), so it is typed `str`."""
         value = self._raw(name, required)
         if value is _MISSING:
             return default
@@ -73,7 +86,19 @@ class Fields:
                 raise ValidationFailed(self._name(name), f"must be one of {', '.join(options)}")
         return value
 
-    def int(
+    @overload
+    def integer(self, name: str, *, required: Literal[True] = ..., default: int | None = ..., min_value: int = ...,
+                max_value: int = ...) -> int: ...
+
+    @overload
+    def integer(self, name: str, *, required: Literal[False], default: int, min_value: int = ...,
+                max_value: int = ...) -> int: ...
+
+    @overload
+    def integer(self, name: str, *, required: bool, default: int | None = ..., min_value: int = ...,
+                max_value: int = ...) -> int | None: ...
+
+    def integer(
         self,
         name: str,
         *,
@@ -82,12 +107,13 @@ class Fields:
         min_value: int = 0,
         max_value: int = MAX_MONEY,
     ) -> int | None:
+        """A whole number in range; typed `int` when required or defaulted."""
         value = self._raw(name, required)
         if value is _MISSING:
             return default
         return check_int(value, self._name(name), min_value=min_value, max_value=max_value)
 
-    def bool(self, name: str, *, default: bool = False) -> bool:
+    def flag(self, name: str, *, default: bool = False) -> bool:
         value = self._raw(name, False)
         if value is _MISSING:
             return default
@@ -95,13 +121,19 @@ class Fields:
             raise ValidationFailed(self._name(name), "must be true or false")
         return value
 
+    @overload
+    def obj(self, name: str, *, required: Literal[True] = ...) -> Fields: ...
+
+    @overload
+    def obj(self, name: str, *, required: bool) -> Fields | None: ...
+
     def obj(self, name: str, *, required: bool = True) -> Fields | None:
         value = self._raw(name, required)
         if value is _MISSING:
             return None
         return Fields(value, path=self._name(name))
 
-    def list(self, name: str, *, required: bool = True, max_items: int = 100) -> list[Any]:
+    def array(self, name: str, *, required: bool = True, max_items: int = 100) -> list[Any]:
         value = self._raw(name, required)
         if value is _MISSING:
             return []

@@ -20,11 +20,11 @@ def _request() -> Any:
 
 
 def _cart_id(cart_id: str) -> str:
-    return Fields({"cart_id": cart_id}).str("cart_id", pattern=CART_ID_PATTERN, max_len=32)
+    return Fields({"cart_id": cart_id}).text("cart_id", pattern=CART_ID_PATTERN, max_len=32)
 
 
 def _sku(sku: str) -> str:
-    return Fields({"sku": sku}).str("sku", max_len=64, pattern=SKU_PATTERN).upper()
+    return Fields({"sku": sku}).text("sku", max_len=64, pattern=SKU_PATTERN).upper()
 
 
 @cart_routes.route("/carts", methods=["POST"])
@@ -44,7 +44,7 @@ def get_cart(cart_id: str) -> Any:
 def set_item(cart_id: str, sku: str) -> Any:
     fields = read_json(_request())
     fields.reject_unknown({"quantity"})
-    quantity = fields.int("quantity", min_value=0, max_value=MAX_QUANTITY)
+    quantity = fields.integer("quantity", min_value=0, max_value=MAX_QUANTITY)
     return service.set_quantity(_cart_id(cart_id), _sku(sku), quantity, optional_principal(_request()))
 
 
@@ -59,7 +59,7 @@ def remove_item(cart_id: str, sku: str) -> Any:
 def apply_voucher(cart_id: str) -> Any:
     fields = read_json(_request())
     fields.reject_unknown({"code"})
-    code = fields.str("code", max_len=32)
+    code = fields.text("code", max_len=32)
     return service.apply_voucher(_cart_id(cart_id), code, optional_principal(_request()))
 
 

@@ -108,9 +108,9 @@ def _parse_dimensions(fields: Fields | None) -> Dimensions | None:
     if fields is None:
         return None
     return Dimensions(
-        length_cm=fields.int("length_cm", min_value=1, max_value=500),
-        width_cm=fields.int("width_cm", min_value=1, max_value=500),
-        height_cm=fields.int("height_cm", min_value=1, max_value=500),
+        length_cm=fields.integer("length_cm", min_value=1, max_value=500),
+        width_cm=fields.integer("width_cm", min_value=1, max_value=500),
+        height_cm=fields.integer("height_cm", min_value=1, max_value=500),
     )
 
 
@@ -118,17 +118,17 @@ def parse_variant(raw: Any, path: str) -> Variant:
     fields = Fields(raw, path=path)
     fields.reject_unknown({"sku", "price", "weight_grams", "options", "dimensions", "active"})
     return Variant(
-        sku=fields.str("sku", max_len=64, pattern=SKU_PATTERN).upper(),
-        price=fields.int("price", min_value=1, max_value=MAX_PRICE),
-        weight_grams=fields.int("weight_grams", min_value=1, max_value=MAX_WEIGHT_GRAMS),
+        sku=fields.text("sku", max_len=64, pattern=SKU_PATTERN).upper(),
+        price=fields.integer("price", min_value=1, max_value=MAX_PRICE),
+        weight_grams=fields.integer("weight_grams", min_value=1, max_value=MAX_WEIGHT_GRAMS),
         options=fields.str_map("options"),
         dimensions=_parse_dimensions(fields.obj("dimensions", required=False)),
-        active=fields.bool("active", default=True),
+        active=fields.flag("active", default=True),
     )
 
 
 def _parse_images(fields: Fields) -> tuple[str, ...]:
-    images = fields.list("images", required=False, max_items=MAX_IMAGES)
+    images = fields.array("images", required=False, max_items=MAX_IMAGES)
     for index, url in enumerate(images):
         if not isinstance(url, str) or not re.fullmatch(r"https?://\S{3,500}", url):
             raise ValidationFailed(f"images[{index}]", "must be an http(s) URL")
@@ -147,17 +147,17 @@ def parse_new_product(fields: Fields, *, product_id: str, now: str) -> Product:
     """A product as staff submit it; at least one variant, SKUs unique within the product."""
     fields.reject_unknown({"name", "description", "category", "status", "variants", "images", "initial_stock",
                           "low_stock_threshold"})
-    raw_variants = fields.list("variants", max_items=MAX_VARIANTS)
+    raw_variants = fields.array("variants", max_items=MAX_VARIANTS)
     if not raw_variants:
         raise ValidationFailed("variants", "needs at least one variant")
     variants = [parse_variant(raw, f"variants[{index}]") for index, raw in enumerate(raw_variants)]
     _check_unique_skus(variants)
     return Product(
         product_id=product_id,
-        name=fields.str("name", max_len=120),
-        description=fields.str("description", required=False, default="", min_len=0, max_len=5000),
-        category=fields.str("category", max_len=60),
-        status=fields.str("status", required=False, default=DRAFT, choices=STATUSES),
+        name=fields.text("name", max_len=120),
+        description=fields.text("description", required=False, default="", min_len=0, max_len=5000),
+        category=fields.text("category", max_len=60),
+        status=fields.text("status", required=False, default=DRAFT, choices=STATUSES),
         variants=tuple(variants),
         images=_parse_images(fields),
         created_at=now,
@@ -176,18 +176,18 @@ def apply_update(product: Product, fields: Fields, *, now: str) -> tuple[Product
                            "low_stock_threshold"})
     changes: dict[str, Any] = {"updated_at": now}
     if fields.has("name"):
-        changes["name"] = fields.str("name", max_len=120)
+        changes["name"] = fields.text("name", max_len=120)
     if fields.has("description"):
-        changes["description"] = fields.str("description", min_len=0, max_len=5000)
+        changes["description"] = fields.text("description", min_len=0, max_len=5000)
     if fields.has("category"):
-        changes["category"] = fields.str("category", max_len=60)
+        changes["category"] = fields.text("category", max_len=60)
     if fields.has("status"):
-        changes["status"] = fields.str("status", choices=STATUSES)
+        changes["status"] = fields.text("status", choices=STATUSES)
     if fields.has("images"):
         changes["images"] = _parse_images(fields)
     new_variants: list[Variant] = []
     if fields.has("variants"):
-        incoming = [parse_variant(raw, f"variants[{i}]") for i, raw in enumerate(fields.list("variants"))]
+        incoming = [parse_variant(raw, f"variants[{i}]") for i, raw in enumerate(fields.array("variants"))]
         _check_unique_skus(incoming)
         by_sku = {variant.sku: variant for variant in product.variants}
         for variant in incoming:

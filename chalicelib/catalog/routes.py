@@ -20,7 +20,7 @@ def _request() -> Any:
 
 
 def _product_id(product_id: str) -> str:
-    return Fields({"product_id": product_id}).str("product_id", pattern=ID_PATTERN)
+    return Fields({"product_id": product_id}).text("product_id", pattern=ID_PATTERN)
 
 
 @catalog_routes.route("/products", methods=["GET"])
@@ -29,13 +29,13 @@ def list_products() -> Any:
     params = query_params(_request())
     fields = Fields(params)
     browse = Browse(
-        q=fields.str("q", required=False, default="", min_len=0, max_len=100),
-        category=fields.str("category", required=False, default="", min_len=0, max_len=60),
+        q=fields.text("q", required=False, default="", min_len=0, max_len=100),
+        category=fields.text("category", required=False, default="", min_len=0, max_len=60),
         min_price=query_int(params, "min_price", default=None, min_value=0, max_value=1_000_000_000),
         max_price=query_int(params, "max_price", default=None, min_value=0, max_value=1_000_000_000),
-        sort=fields.str("sort", required=False, default="newest", choices=SORTS),
+        sort=fields.text("sort", required=False, default="newest", choices=SORTS),
         limit=query_int(params, "limit", default=20, min_value=1, max_value=MAX_PAGE),
-        cursor=fields.str("cursor", required=False, max_len=500),
+        cursor=fields.text("cursor", required=False, max_len=500),
     )
     return service.browse(browse)
 
@@ -56,7 +56,7 @@ def list_categories() -> Any:
 @api
 def staff_list_products() -> Any:
     staff(_request())
-    status = Fields(query_params(_request())).str("status", required=False, default="active", choices=STATUSES)
+    status = Fields(query_params(_request())).text("status", required=False, default="active", choices=STATUSES)
     return service.list_for_staff(status)
 
 

@@ -31,7 +31,7 @@ def create_product(fields: Fields, *, actor: str, product_id: str | None = None)
     now = clock.now_iso()
     product = domain.parse_new_product(fields, product_id=product_id or new_product_id(), now=now)
     opening = domain.check_initial_stock(fields, product.variants)
-    threshold = fields.int("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
+    threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
                            max_value=100_000)
     tx = stock.transaction()
     try:
@@ -78,7 +78,7 @@ def update_product(product_id: str, fields: Fields, *, actor: str) -> dict[str, 
     product, version = _load(product_id)
     updated, new_variants = domain.apply_update(product, fields, now=clock.now_iso())
     opening = domain.check_initial_stock(fields, new_variants)
-    threshold = fields.int("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
+    threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
                            max_value=100_000)
     tx = stock.transaction()
     try:
@@ -143,7 +143,7 @@ def media_url(key: str) -> str:
 def image_upload_url(product_id: str, fields: Fields) -> dict[str, Any]:
     """A short-lived presigned PUT: staff upload straight to S3, the API never carries image bytes."""
     _load(product_id)
-    content_type = fields.str("content_type", choices=sorted(IMAGE_TYPES))
+    content_type = fields.text("content_type", choices=sorted(IMAGE_TYPES))
     key = f"products/{product_id}/{uuid.uuid4().hex[:16]}.{IMAGE_TYPES[content_type]}"
     url = aws.client("s3").generate_presigned_url(
         "put_object",
@@ -156,7 +156,7 @@ def image_upload_url(product_id: str, fields: Fields) -> dict[str, Any]:
 
 def attach_image(product_id: str, fields: Fields, *, actor: str) -> dict[str, Any]:
     """Add an uploaded image to the product once S3 confirms the object is really there."""
-    key = fields.str("key", max_len=200, pattern=r"products/[A-Za-z0-9_\-]+/[a-f0-9]{16}\.(jpg|png|webp)")
+    key = fields.text("key", max_len=200, pattern=r"products/[A-Za-z0-9_\-]+/[a-f0-9]{16}\.(jpg|png|webp)")
     if not key.startswith(f"products/{product_id}/"):
         raise ValidationFailed("key", "belongs to another product")
     s3 = aws.client("s3")

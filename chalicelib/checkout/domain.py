@@ -41,32 +41,32 @@ def parse_request(fields: Fields) -> CheckoutRequest:
     shipping = fields.obj("shipping")
     shipping.reject_unknown({"courier", "service"})
     return CheckoutRequest(
-        cart_id=fields.str("cart_id", pattern=CART_ID_PATTERN, max_len=32),
+        cart_id=fields.text("cart_id", pattern=CART_ID_PATTERN, max_len=32),
         customer={
-            "name": customer.str("name", max_len=100),
-            "email": customer.str("email", max_len=254, pattern=EMAIL_PATTERN).lower(),
-            "phone": customer.str("phone", max_len=20, pattern=PHONE_PATTERN),
+            "name": customer.text("name", max_len=100),
+            "email": customer.text("email", max_len=254, pattern=EMAIL_PATTERN).lower(),
+            "phone": customer.text("phone", max_len=20, pattern=PHONE_PATTERN),
         },
         shipping_address={
-            "recipient": address.str("recipient", max_len=100),
-            "phone": address.str("phone", max_len=20, pattern=PHONE_PATTERN),
-            "street": address.str("street", max_len=300),
-            "city": address.str("city", max_len=80),
-            "province": address.str("province", max_len=80),
-            "postal_code": address.str("postal_code", pattern=r"\d{5}", max_len=5),
-            "notes": address.str("notes", required=False, default="", min_len=0, max_len=300),
+            "recipient": address.text("recipient", max_len=100),
+            "phone": address.text("phone", max_len=20, pattern=PHONE_PATTERN),
+            "street": address.text("street", max_len=300),
+            "city": address.text("city", max_len=80),
+            "province": address.text("province", max_len=80),
+            "postal_code": address.text("postal_code", pattern=r"\d{5}", max_len=5),
+            "notes": address.text("notes", required=False, default="", min_len=0, max_len=300),
         },
-        courier=shipping.str("courier", max_len=40),
-        service=shipping.str("service", max_len=40),
-        payment_method=fields.str("payment_method", choices=PAYMENT_METHODS),
-        channel=fields.str("channel", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.:/ ]+"),
+        courier=shipping.text("courier", max_len=40),
+        service=shipping.text("service", max_len=40),
+        payment_method=fields.text("payment_method", choices=PAYMENT_METHODS),
+        channel=fields.text("channel", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.:/ ]+"),
     )
 
 
 def check_idempotency_key(key: str | None) -> str:
     if not key:
         raise ValidationFailed("Idempotency-Key", "header is required: a unique value per checkout attempt")
-    return Fields({"Idempotency-Key": key}).str("Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN, max_len=100)
+    return Fields({"Idempotency-Key": key}).text("Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN, max_len=100)
 
 
 def new_order_id(moment: datetime) -> str:

@@ -27,7 +27,7 @@ fulfilment_routes = Blueprint(__name__)
 
 
 def _order_id(order_id: str) -> str:
-    return Fields({"order_id": order_id}).str("order_id", pattern=ORDER_ID_PATTERN, max_len=24)
+    return Fields({"order_id": order_id}).text("order_id", pattern=ORDER_ID_PATTERN, max_len=24)
 
 
 @fulfilment_routes.route("/admin/orders/{order_id}/packed", methods=["POST"], authorizer=jwt_authorizer)

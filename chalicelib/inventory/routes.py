@@ -27,7 +27,7 @@ def _request() -> Any:
 
 
 def _sku(sku: str) -> str:
-    return Fields({"sku": sku}).str("sku", max_len=64, pattern=SKU_PATTERN).upper()
+    return Fields({"sku": sku}).text("sku", max_len=64, pattern=SKU_PATTERN).upper()
 
 
 @inventory_routes.route("/admin/inventory", methods=["GET"], authorizer=jwt_authorizer)
@@ -36,11 +36,11 @@ def list_inventory() -> Any:
     staff(_request())
     params = query_params(_request())
     fields = Fields(params)
-    low_only = fields.str("low_stock", required=False, default="false", choices=("true", "false")) == "true"
+    low_only = fields.text("low_stock", required=False, default="false", choices=("true", "false")) == "true"
     if low_only:
         return {"items": service.low_stock_report()}
     limit = query_int(params, "limit", default=100, min_value=1, max_value=500)
-    return service.all_levels(limit=limit, cursor=fields.str("cursor", required=False, max_len=64))
+    return service.all_levels(limit=limit, cursor=fields.text("cursor", required=False, max_len=64))
 
 
 @inventory_routes.route("/admin/inventory/{sku}", methods=["GET"], authorizer=jwt_authorizer)
@@ -58,8 +58,8 @@ def restock(sku: str) -> Any:
     principal = staff(_request())
     fields = read_json(_request())
     fields.reject_unknown({"quantity", "reason"})
-    quantity = fields.int("quantity", min_value=1, max_value=100_000)
-    reason = fields.str("reason", required=False, default="restock", max_len=200)
+    quantity = fields.integer("quantity", min_value=1, max_value=100_000)
+    reason = fields.text("reason", required=False, default="restock", max_len=200)
     return service.adjust(_sku(sku), delta=quantity, kind=RESTOCK, reason=reason, actor=principal.sub)
 
 
@@ -70,10 +70,10 @@ def adjust(sku: str) -> Any:
     principal = staff(_request())
     fields = read_json(_request())
     fields.reject_unknown({"delta", "reason"})
-    delta = fields.int("delta", min_value=-100_000, max_value=100_000)
+    delta = fields.integer("delta", min_value=-100_000, max_value=100_000)
     if delta == 0:
         raise ValidationFailed("delta", "must not be zero")
-    reason = fields.str("reason", max_len=200)
+    reason = fields.text("reason", max_len=200)
     return service.adjust(_sku(sku), delta=delta, kind=ADJUSTMENT, reason=reason, actor=principal.sub)
 
 
@@ -83,7 +83,7 @@ def set_threshold(sku: str) -> Any:
     principal = staff(_request())
     fields = read_json(_request())
     fields.reject_unknown({"low_stock_threshold"})
-    threshold = fields.int("low_stock_threshold", min_value=0, max_value=100_000)
+    threshold = fields.integer("low_stock_threshold", min_value=0, max_value=100_000)
     return service.set_threshold(_sku(sku), threshold, actor=principal.sub)
 
 

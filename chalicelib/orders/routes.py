@@ -22,7 +22,7 @@ def _request() -> Any:
 def _page_args(params: dict[str, str]) -> dict[str, Any]:
     return {
         "limit": query_int(params, "limit", default=20, min_value=1, max_value=100),
-        "cursor": Fields(params).str("cursor", required=False, max_len=1000),
+        "cursor": Fields(params).text("cursor", required=False, max_len=1000),
     }
 
 
@@ -37,7 +37,7 @@ def my_orders() -> Any:
 @api
 def get_order(order_id: str) -> Any:
     request = _request()
-    order_id = Fields({"order_id": order_id}).str("order_id", pattern=ORDER_ID_PATTERN, max_len=24)
+    order_id = Fields({"order_id": order_id}).text("order_id", pattern=ORDER_ID_PATTERN, max_len=24)
     token = (request.headers or {}).get("x-order-token") or query_params(request).get("access_token")
     return service.get_order(order_id, optional_principal(request), token)
 
@@ -47,5 +47,5 @@ def get_order(order_id: str) -> Any:
 def staff_orders() -> Any:
     staff(_request())
     params = query_params(_request())
-    status = Fields(params).str("status", required=False, default="PENDING_PAYMENT", choices=STATUSES)
+    status = Fields(params).text("status", required=False, default="PENDING_PAYMENT", choices=STATUSES)
     return service.list_for_staff(status, **_page_args(params))

@@ -19,6 +19,6 @@ def quote() -> Any:
     request = shipping_routes.current_request
     fields = read_json(request)
     fields.reject_unknown({"cart_id", "destination"})
-    cart_id = fields.str("cart_id", pattern=CART_ID_PATTERN, max_len=32)
+    cart_id = fields.text("cart_id", pattern=CART_ID_PATTERN, max_len=32)
     destination = service.parse_destination(fields.obj("destination"))
     return service.quote(cart_id, destination, optional_principal(request))

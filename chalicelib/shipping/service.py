@@ -16,9 +16,9 @@ from chalicelib.validation import Fields
 
 def parse_destination(fields: Fields) -> Destination:
     fields.reject_unknown({"postal_code", "city", "province"})
-    postal_code = fields.str("postal_code", pattern=r"\d{5}", max_len=5)
-    city = fields.str("city", max_len=80)
-    province = fields.str("province", max_len=80)
+    postal_code = fields.text("postal_code", pattern=r"\d{5}", max_len=5)
+    city = fields.text("city", max_len=80)
+    province = fields.text("province", max_len=80)
     return Destination(postal_code=postal_code, city=city, province=province)
 
 

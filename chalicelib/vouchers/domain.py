@@ -74,24 +74,24 @@ def normalise_code(code: str) -> str:
 def parse_voucher(fields: Fields) -> Voucher:
     fields.reject_unknown({"code", "kind", "value", "min_spend", "max_discount", "usage_limit", "valid_from",
                            "valid_until", "active"})
-    code = normalise_code(fields.str("code", max_len=32))
+    code = normalise_code(fields.text("code", max_len=32))
     if not re.fullmatch(CODE_PATTERN, code):
         raise ValidationFailed("code", "must be 3-32 letters, digits, '-' or '_'")
-    kind = fields.str("kind", choices=(PERCENT, FIXED))
-    value = fields.int("value", min_value=1, max_value=100 if kind == PERCENT else 1_000_000_000)
+    kind = fields.text("kind", choices=(PERCENT, FIXED))
+    value = fields.integer("value", min_value=1, max_value=100 if kind == PERCENT else 1_000_000_000)
     iso_pattern = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z"
-    valid_from = fields.str("valid_from", required=False, pattern=iso_pattern, max_len=40)
-    valid_until = fields.str("valid_until", required=False, pattern=iso_pattern, max_len=40)
+    valid_from = fields.text("valid_from", required=False, pattern=iso_pattern, max_len=40)
+    valid_until = fields.text("valid_until", required=False, pattern=iso_pattern, max_len=40)
     if valid_from and valid_until and valid_until <= valid_from:
         raise ValidationFailed("valid_until", "must be after valid_from")
     return Voucher(
         code=code,
         kind=kind,
         value=value,
-        min_spend=fields.int("min_spend", required=False, default=0),
-        max_discount=fields.int("max_discount", required=False, min_value=1) if kind == PERCENT else None,
-        usage_limit=fields.int("usage_limit", required=False, min_value=1, max_value=10_000_000),
+        min_spend=fields.integer("min_spend", required=False, default=0),
+        max_discount=fields.integer("max_discount", required=False, min_value=1) if kind == PERCENT else None,
+        usage_limit=fields.integer("usage_limit", required=False, min_value=1, max_value=10_000_000),
         valid_from=valid_from,
         valid_until=valid_until,
-        active=fields.bool("active", default=True),
+        active=fields.flag("active", default=True),
     )
