@@ -33,8 +33,11 @@ functional: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
+## lint: ruff, the area boundaries (import-linter contracts in pyproject.toml, see ARCHITECTURE.md) and mypy
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 ## bench: cold import cost and AWS requests per operation
 bench: $(STAMP)

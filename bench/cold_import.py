@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import DEFAULT_REGION, ROOT, dev_stage_environment
+from bench import DEFAULT_REGION, ROOT
+from local.offline import stage_environment
 
 TIMED_IMPORT = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
 BARE_APP = '''"""Baseline: the least a Chalice handler using boto3 imports."""
@@ -69,7 +70,7 @@ def import_environment() -> dict[str, str]:
     """The dev stage's environment with a region and no endpoint override: importing must not touch AWS."""
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
-    env.update(dev_stage_environment())
+    env.update(stage_environment("dev"))
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     return env
 

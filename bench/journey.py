@@ -88,6 +88,12 @@ _READS = {"GetItem", "Query", "Scan"}
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 
 
+def _transact_table(item: Mapping[str, Any]) -> Any:
+    """The table of one TransactItems entry, e.g. {"Put": {"TableName": ...}}."""
+    operation: Mapping[str, Any] = next(iter(item.values()), {})
+    return operation.get("TableName")
+
+
 def dynamodb_request_units(calls: Iterable[ApiCall], *, exclude_tables: Iterable[str] = ()) -> tuple[float, float]:
     """(write request units, read request units) estimated from the calls' parameters.
 
@@ -115,12 +121,10 @@ def dynamodb_request_units(calls: Iterable[ApiCall], *, exclude_tables: Iterable
         elif operation in _READS:
             rru += per_read(params)
         elif operation == "TransactWriteItems":
-            items = [item for item in params.get("TransactItems", [])
-                     if next(iter(item.values()), {}).get("TableName") not in excluded]
+            items = [item for item in params.get("TransactItems", []) if _transact_table(item) not in excluded]
             wru += 2 * len(items)
         elif operation == "TransactGetItems":
-            items = [item for item in params.get("TransactItems", [])
-                     if next(iter(item.values()), {}).get("TableName") not in excluded]
+            items = [item for item in params.get("TransactItems", []) if _transact_table(item) not in excluded]
             rru += 2 * len(items)
         elif operation == "BatchWriteItem":
             wru += sum(len(requests) for table, requests in params.get("RequestItems", {}).items()
@@ -457,7 +461,7 @@ class _Driver:
     def journey(self, name: str, payment_method: str, skus: tuple[str, ...], *, staff: dict[str, str]) -> JourneyResult:
         from bench.request_count import DESTINATION, checkout_body
         from chalicelib import clock
-        from chalicelib.orders.domain import COMPLETED
+        from chalicelib.orders.lifecycle import COMPLETED
         from chalicelib.payments.adapters import server_key
         from chalicelib.payments.sandbox import SandboxGateway
         from chalicelib.shipping import tracking
@@ -535,10 +539,10 @@ def _item_size(item: Mapping[str, Any]) -> int:
 
 def measure_journeys(*, warm_up: bool = True) -> list[JourneyResult]:
     """Run both journeys in a fresh mocked account; with `warm_up`, each runs once uncounted first."""
-    from bench import configure_offline_environment
-    from bench.request_count import PRODUCT, _captured_stdout, install
+    from bench.request_count import PRODUCT, captured_stdout, install
+    from local.offline import configure_environment
 
-    configure_offline_environment()  # includes the test-only gateway and courier secrets
+    configure_environment()  # includes the test-only gateway and courier secrets
     install()  # before any client exists: boto3's, pynamodb's and powertools' clients are all seen
 
     from chalice.test import Client
@@ -549,7 +553,7 @@ def measure_journeys(*, warm_up: bool = True) -> list[JourneyResult]:
 
     staff = {"Authorization": f"Bearer {mint_dev_token(role='staff', sub='staff-bench')}"}
     results: list[JourneyResult] = []
-    with _captured_stdout(), warnings.catch_warnings(), mocked_account(execute_state_machines=True) as clients:
+    with captured_stdout(), warnings.catch_warnings(), mocked_account(execute_state_machines=True) as clients:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         provisioned = provision_all(clients)
         from app import app
@@ -624,7 +628,7 @@ def print_journeys(results: list[JourneyResult], prices: Prices | None = None,
     for operation in operations:
         print(f"    {operation:<44}" + "".join(f"{result.requests[operation]:>{width}}" for result in results))
     rows: list[tuple[str, list[Any]]] = [
-        ("total application AWS requests", [result.requests.total for result in results]),
+        ("total application AWS requests", [result.requests.total() for result in results]),
         ("  of which on the sandbox gateway's table *", [result.excluded_requests() for result in results]),
         ("Step Functions sqs:SendMessage (task tokens)", [result.state_machine_sends for result in results]),
         ("Step Functions state transitions", [result.state_transitions for result in results]),

@@ -23,7 +23,7 @@ from typing import Any
 
 import botocore.session
 
-from bench import configure_offline_environment
+from local.offline import configure_environment
 
 _HANDLER_ID = "tokoflow-bench-count-aws-requests"
 _PARAMS_KEY = "tokoflow_bench_api_params"
@@ -42,15 +42,11 @@ class ApiCall:
 
 
 class AwsRequests(Counter[str]):
-    """A Counter of "service:Operation" -> calls; `calls` keeps each call in order."""
+    """A Counter of "service:Operation" -> calls (`total()` is all of them); `calls` keeps each call in order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[ApiCall] = []
-
-    @property
-    def total(self) -> int:
-        return sum(self.values())
 
 
 def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -88,15 +84,7 @@ def install() -> None:
         return instrument_client(original(self, *args, **kwargs))
 
     _original_create_client = original
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    """Stop instrumenting new clients (clients already instrumented keep a handler that does nothing)."""
-    global _original_create_client
-    if _original_create_client is not None:
-        botocore.session.Session.create_client = _original_create_client  # type: ignore[method-assign]
-        _original_create_client = None
+    botocore.session.Session.create_client = create_client
 
 
 @contextlib.contextmanager
@@ -129,7 +117,7 @@ class Measurement:
     notes: list[str] = field(default_factory=list)
 
 
-PRODUCT = {
+PRODUCT: dict[str, Any] = {
     "name": "Batik Tulis Parang",
     "description": "Batik tulis motif parang, katun primisima.",
     "category": "Batik",
@@ -178,7 +166,7 @@ class _Api:
 
 
 @contextlib.contextmanager
-def _captured_stdout() -> Iterator[None]:
+def captured_stdout() -> Iterator[None]:
     """Keep the app's JSON logs and EMF metrics (written to fd 1) out of the table; shown only on failure."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -201,7 +189,7 @@ def _captured_stdout() -> Iterator[None]:
 
 def measure_operations() -> list[Measurement]:
     """Provision a mocked account, seed one product with two variants, and count each operation's requests."""
-    configure_offline_environment()
+    configure_environment()
     install()  # before anything creates a client, so boto3, pynamodb and powertools clients are all seen
 
     from chalice.test import Client
@@ -218,7 +206,7 @@ def measure_operations() -> list[Measurement]:
         measurements.append(Measurement(operation, requests))
         return result
 
-    with _captured_stdout(), warnings.catch_warnings(), mocked_account():
+    with captured_stdout(), warnings.catch_warnings(), mocked_account():
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         from app import app
 

@@ -53,7 +53,7 @@ def print_requests() -> None:
     print(f"    {'operation':<42}{'requests':>9}  breakdown")
     for measurement in measurements:
         breakdown = ", ".join(f"{name} x{count}" for name, count in sorted(measurement.requests.items()))
-        print(f"    {measurement.operation:<42}{measurement.requests.total:>9}  {breakdown or '-'}")
+        print(f"    {measurement.operation:<42}{measurement.requests.total():>9}  {breakdown or '-'}")
         for note in measurement.notes:
             print(f"    {'':<42}{'':>9}  ({note})")
     print()

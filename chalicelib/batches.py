@@ -7,13 +7,16 @@ ReportBatchItemFailures); a record that keeps failing moves to the queue's dead-
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalice.app import SQSEvent
 
 
 def each_record(event: SQSEvent, handle: Callable[[SQSRecord], None]) -> dict[str, Any]:
-    return process_partial_response(event=event.to_dict(), record_handler=handle,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    # Chalice types the context as a dict; at run time it is Lambda's context object, which powertools expects.
+    context = cast(LambdaContext | None, event.context)
+    return dict(process_partial_response(event=event.to_dict(), record_handler=handle,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context))

@@ -7,6 +7,9 @@ for the duration of each call, and Lambda keeps a module alive across invocation
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+
+from chalicelib import validation
 
 # Names of the variables (set by .chalice/config.json, the CDK stack, or the local stack).
 PREFIX = "TOKOFLOW_PREFIX"  # physical resource name prefix, e.g. "tokoflow-dev"
@@ -18,8 +21,12 @@ COGNITO_USER_POOL_ID = "TOKOFLOW_COGNITO_USER_POOL_ID"
 COGNITO_APP_CLIENT_ID = "TOKOFLOW_COGNITO_APP_CLIENT_ID"
 PAYMENT_WINDOW_MINUTES = "TOKOFLOW_PAYMENT_WINDOW_MINUTES"
 CART_TTL_DAYS = "TOKOFLOW_CART_TTL_DAYS"
-SHOP_ORIGIN_PROVINCE = "TOKOFLOW_SHOP_ORIGIN_PROVINCE"
+SHOP_NAME = "TOKOFLOW_SHOP_NAME"  # the sender on courier labels
+SHOP_PHONE = "TOKOFLOW_SHOP_PHONE"  # the number couriers call for pickup
+SHOP_STREET = "TOKOFLOW_SHOP_STREET"  # where couriers pick parcels up
 SHOP_ORIGIN_CITY = "TOKOFLOW_SHOP_ORIGIN_CITY"
+SHOP_ORIGIN_PROVINCE = "TOKOFLOW_SHOP_ORIGIN_PROVINCE"
+SHOP_ORIGIN_POSTAL_CODE = "TOKOFLOW_SHOP_ORIGIN_POSTAL_CODE"  # kode pos Biteship prices and picks up from
 MEDIA_PUBLIC_BASE_URL = "TOKOFLOW_MEDIA_PUBLIC_BASE_URL"
 
 DEFAULT_PREFIX = "tokoflow-dev"
@@ -56,12 +63,58 @@ def cart_ttl_days() -> int:
     return int(os.environ.get(CART_TTL_DAYS) or "7")
 
 
-def shop_origin() -> tuple[str, str]:
-    """(city, province) the shop ships from; zones in the rate card are counted from here."""
-    return (
-        os.environ.get(SHOP_ORIGIN_CITY) or "Yogyakarta",
-        os.environ.get(SHOP_ORIGIN_PROVINCE) or "DI Yogyakarta",
-    )
+@dataclass(frozen=True)
+class Shop:
+    """Who and where the shop ships from: the courier's pickup contact and address, the rate card's origin.
+
+    Values are already normalised by the rules checkout applies (phone as +62..., trimmed text), so a pickup
+    booked with them is never refused for the shop's own details.
+    """
+
+    name: str
+    phone: str
+    street: str
+    city: str
+    province: str
+    postal_code: str
+
+
+# The demo shop: a silver workshop in Kotagede, Yogyakarta (kode pos 55173).
+SHOP_DEFAULTS: dict[str, str] = {
+    SHOP_NAME: "TokoKita",
+    SHOP_PHONE: "+62274000000",
+    SHOP_STREET: "Jl. Kemasan 1, Kotagede",
+    SHOP_ORIGIN_CITY: "Yogyakarta",
+    SHOP_ORIGIN_PROVINCE: "DI Yogyakarta",
+    SHOP_ORIGIN_POSTAL_CODE: "55173",
+}
+
+
+def shop() -> Shop:
+    """The shop's settings from TOKOFLOW_SHOP_* (each defaulting to the demo shop in SHOP_DEFAULTS).
+
+    Raises RuntimeError naming the variable when a value breaks the contact and address rules, so a bad setting
+    stops the first quote instead of every courier booking after customers have paid.
+    """
+    rules = {
+        SHOP_NAME: validation.contact_name,
+        SHOP_PHONE: validation.indonesian_phone,
+        SHOP_STREET: validation.street,
+        SHOP_ORIGIN_CITY: validation.city,
+        SHOP_ORIGIN_PROVINCE: validation.province,
+        SHOP_ORIGIN_POSTAL_CODE: validation.postal_code,
+    }
+    values: dict[str, str] = {}
+    for name, rule in rules.items():
+        raw = os.environ.get(name) or SHOP_DEFAULTS[name]
+        try:
+            values[name] = rule(raw)
+        except ValueError as problem:
+            raise RuntimeError(f"{name}={raw!r} {problem}") from None
+    return Shop(name=values[SHOP_NAME], phone=values[SHOP_PHONE], street=values[SHOP_STREET],
+                city=values[SHOP_ORIGIN_CITY], province=values[SHOP_ORIGIN_PROVINCE],
+                postal_code=values[SHOP_ORIGIN_POSTAL_CODE])
+
 
 # Order lifecycle (payments, couriers, notifications).
 PAYMENT_GATEWAY = "TOKOFLOW_PAYMENT_GATEWAY"  # "sandbox" (local default) or "midtrans"

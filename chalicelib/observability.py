@@ -1,4 +1,5 @@
-"""Shared Logger, Metrics and Tracer: one service name and namespace for the whole application."""
+"""The shared Logger and Metrics (one service name and namespace for the whole application) and the
+correlation-id middleware."""
 
 from __future__ import annotations
 

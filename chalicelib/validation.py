@@ -7,7 +7,7 @@ booleans posing as numbers, floats posing as money, and strings beyond a sane le
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, overload
 
 from chalicelib.errors import ValidationFailed
@@ -113,6 +113,16 @@ class Fields:
             return default
         return check_int(value, self._name(name), min_value=min_value, max_value=max_value)
 
+    def checked(self, name: str, rule: Callable[[object], str], *, required: bool = True) -> str:
+        """The field passed through a shared rule (indonesian_phone, postal_code, street, ...), so checkout, quotes
+        and courier booking accept exactly the same values; an absent optional field is checked as "".
+        """
+        value = self._raw(name, required)
+        try:
+            return rule("" if value is _MISSING else value)
+        except ValueError as problem:
+            raise ValidationFailed(self._name(name), str(problem)) from None
+
     def flag(self, name: str, *, default: bool = False) -> bool:
         value = self._raw(name, False)
         if value is _MISSING:
@@ -171,7 +181,16 @@ def check_int(value: Any, field: str, *, min_value: int = 0, max_value: int = MA
     return value
 
 
+@overload
+def query_int(params: dict[str, str], name: str, *, default: int, min_value: int, max_value: int) -> int: ...
+
+
+@overload
+def query_int(params: dict[str, str], name: str, *, default: None, min_value: int, max_value: int) -> int | None: ...
+
+
 def query_int(params: dict[str, str], name: str, *, default: int | None, min_value: int, max_value: int) -> int | None:
+    """A whole-number query parameter; typed `int` when there is a default."""
     raw = params.get(name)
     if raw is None or raw == "":
         return default
@@ -181,6 +200,109 @@ def query_int(params: dict[str, str], name: str, *, default: int | None, min_val
 
 
 EMAIL_PATTERN = r"[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}"
-PHONE_PATTERN = r"\+?[0-9][0-9 \-]{6,18}"
 SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}"
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
+
+
+# ---- Contacts and addresses ------------------------------------------------------------------------------------
+# Written once and called by checkout, shipping quotes and every courier adapter: whatever checkout stores must be
+# bookable later, or a paid order waits in PACKED until a person fixes its address. Each rule takes the raw value,
+# returns it normalised and raises ValueError saying what is wrong (callers add the field name).
+
+COUNTRY_CODE = "62"
+PHONE_MAX_CHARS = 25  # "+62 (0274) 5123-4567-890" and similar, with room for separators
+CONTACT_NAME_MAX = 100
+STREET_MAX = 300
+CITY_MAX = 80
+PROVINCE_MAX = 80
+ADDRESS_NOTES_MAX = 300
+
+# Digit groups joined by one space, dot or hyphen; an area code may sit in parentheses: (0274) 512-345.
+_PHONE_SHAPE = re.compile(r"\+?(?:[0-9]+|\([0-9]+\))(?:(?:[ .\-]|(?<=\)))(?:[0-9]+|\([0-9]+\)))*")
+_POSTAL_CODE = re.compile(r"[1-9][0-9]{4}")
+
+
+def _line(value: object, *, max_len: int, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = value.strip()
+    if not text and not allow_empty:
+        raise ValueError("must not be empty")
+    if len(text) > max_len:
+        raise ValueError(f"must be at most {max_len} characters")
+    return text
+
+
+def conform(field: str, rule: Callable[[object], str], value: object) -> str:
+    """rule(value) for value objects outside HTTP (courier bookings, quotes): the ValueError names field and value."""
+    try:
+        return rule(value)
+    except ValueError as problem:
+        raise ValueError(f"{field}: {problem}, got {value!r}") from None
+
+
+def indonesian_phone(value: object) -> str:
+    """An Indonesian phone number in E.164 ("+6281234567890") from the ways people type one: 0812-3456-7890,
+    +62 812 3456 7890, 6281234567890, 81234567890 (mobile without its 0) or (0274) 512345.
+
+    Refuses stray or doubled separators ("0812345678-"), foreign numbers and lengths no Indonesian number has:
+    with its leading 0, a mobile number has 10 to 13 digits and a landline 9 to 13.
+    """
+    text = _line(value, max_len=PHONE_MAX_CHARS)
+    if not _PHONE_SHAPE.fullmatch(text):
+        raise ValueError("must be digits, grouped by single spaces, dots or hyphens if at all (e.g. 0812-3456-7890)")
+    digits = re.sub(r"[^0-9]", "", text)
+    if text.startswith("+"):
+        if not digits.startswith(COUNTRY_CODE):
+            raise ValueError(f"must be an Indonesian number (+{COUNTRY_CODE})")
+        national = digits[len(COUNTRY_CODE):]
+    elif digits.startswith("0"):
+        national = digits[1:]
+    elif digits.startswith(COUNTRY_CODE):
+        national = digits[len(COUNTRY_CODE):]
+    elif digits.startswith("8"):
+        national = digits
+    else:
+        raise ValueError(f"must start with 0, {COUNTRY_CODE} or +{COUNTRY_CODE} (e.g. 081234567890)")
+    if national.startswith("0"):
+        raise ValueError("must have an area or mobile code after the leading 0 or the country code, not another 0")
+    shortest = 9 if national.startswith("8") else 8
+    if not shortest <= len(national) <= 12:
+        kind = "a mobile" if national.startswith("8") else "a landline"
+        raise ValueError(f"must have {shortest + 1} to 13 digits counting the leading 0 for {kind} number")
+    return f"+{COUNTRY_CODE}{national}"
+
+
+def national_phone(value: object) -> str:
+    """The same number in the local form Indonesian couriers print on labels: "+6281234567890" -> "081234567890"."""
+    return "0" + indonesian_phone(value)[len(COUNTRY_CODE) + 1:]
+
+
+def postal_code(value: object) -> str:
+    """An Indonesian kode pos: five ASCII digits from 10110 (Jakarta) to 99xxx (Papua); none starts with 0."""
+    text = _line(value, max_len=20)
+    if not _POSTAL_CODE.fullmatch(text):
+        raise ValueError("must be 5 digits not starting with 0 (an Indonesian kode pos such as 12110)")
+    return text
+
+
+def contact_name(value: object) -> str:
+    """Who hands over or receives a parcel, as the courier writes it on the label."""
+    return _line(value, max_len=CONTACT_NAME_MAX)
+
+
+def street(value: object) -> str:
+    return _line(value, max_len=STREET_MAX)
+
+
+def city(value: object) -> str:
+    return _line(value, max_len=CITY_MAX)
+
+
+def province(value: object) -> str:
+    return _line(value, max_len=PROVINCE_MAX)
+
+
+def address_notes(value: object) -> str:
+    """Directions for the courier ("pagar hijau"); may be empty."""
+    return _line(value, max_len=ADDRESS_NOTES_MAX, allow_empty=True)

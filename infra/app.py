@@ -10,7 +10,6 @@ Optional context: alarm_email=ops@example.co.id subscribes an address to the ala
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -44,13 +43,6 @@ def build(stages: list[str] | None = None, *, outdir: str | None = None) -> cdk.
     for stage in selected:
         TokoflowStack(app, stage, alarm_email=alarm_email)
     return app
-
-
-@functools.cache
-def synthesized_stack(stage: str, outdir: str) -> TokoflowStack:
-    """One stage's stack in an app of its own, built once per process (tests share it across modules:
-    building packages the Chalice app and starts jsii, seconds and about 1 GB each time)."""
-    return TokoflowStack(cdk.App(outdir=outdir), stage)
 
 
 def main(argv: list[str]) -> int:

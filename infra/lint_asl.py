@@ -95,20 +95,11 @@ def unreachable_states(definition: Mapping[str, Any]) -> list[str]:
     pending = [definition.get("StartAt")]
     while pending:
         name = pending.pop()
-        if name in seen or name not in states:
+        if not isinstance(name, str) or name in seen or name not in states:
             continue
         seen.add(name)
         pending.extend(target for _, target in transitions(states[name]))
     return [name for name in states if name not in seen]
-
-
-def task_states(definition: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(name, state) for every Task state, nested machines included."""
-    for name, state in (definition.get("States") or {}).items():
-        if state.get("Type") == "Task":
-            yield name, state
-        for _, machine in nested_machines(state):
-            yield from task_states(machine)
 
 
 def placeholders(definition: Any) -> list[str]:

@@ -1,15 +1,14 @@
 """Feed SQS messages and schedules to a Chalice app's event handlers, as Lambda would on AWS.
 
 `chalice local` serves HTTP routes only, and moto never fires scheduled rules nor invokes SQS-triggered
-functions, so without these pumps a queue fills up and nightly jobs never run on a developer machine.
+functions, so without these pumps a queue fills up and scheduled jobs never run on a developer machine.
 The drivers read the handlers from the app object itself (`app.event_sources`), so a new
-`@app.on_sqs_message` or `@app.schedule` is driven locally the moment it is written.
+`@app.on_sqs_message` or rate `@app.schedule` is driven locally the moment it is written.
 """
 
 from __future__ import annotations
 
 import base64
-import calendar
 import collections
 import importlib
 import logging
@@ -172,9 +171,7 @@ class SqsDriver:
         app: Chalice,
         *,
         queue_urls: Mapping[str, str] | None = None,
-        session: boto3.session.Session | None = None,
         endpoint_url: str | None = None,
-        region: str | None = None,
         stage: str = "dev",
         wait_time_seconds: int = 2,  # long-poll length; also how long stop() may wait for a poll in flight
         memory_mb: int = DEFAULT_MEMORY_MB,
@@ -183,13 +180,13 @@ class SqsDriver:
         """`queue_urls` maps queue name -> URL to skip the lookup; `endpoint_url` None means
         AWS_ENDPOINT_URL (botocore reads it); memory_mb and timeout_seconds shape the Lambda context."""
         self.app = app
-        self.region = region or config.region()
+        self.region = config.region()
         self.stage = stage
         self.memory_mb = memory_mb
         self.timeout_seconds = timeout_seconds
         self.wait_time_seconds = max(0, min(wait_time_seconds, 20))
         self._queue_urls = dict(queue_urls or {})
-        self._session = session or boto3.session.Session()
+        self._session = boto3.session.Session()
         self._endpoint_url = endpoint_url
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -293,155 +290,24 @@ class SqsDriver:
 
 # ---------------------------------------------------------------------------------------------- schedules
 
-_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTHS = {name: n for n, name in enumerate(_MONTH_NAMES, start=1)}
-_WEEKDAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}  # EventBridge: 1 = Sunday
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
-_CRON = re.compile(r"^cron\((.*)\)$", re.IGNORECASE)
 _UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
-@dataclass(frozen=True)
-class RateSchedule:
-    """rate(N unit): every N units counted from when the rule starts (as EventBridge does)."""
+def parse_rate(expression: str | ScheduleExpression) -> timedelta:
+    """The period of a rate(N unit) schedule, as a chalice Rate or an EventBridge string.
 
-    period: timedelta
-
-    def next_after(self, moment: datetime) -> datetime:
-        return moment + self.period
-
-
-@dataclass(frozen=True)
-class CronSchedule:
-    """EventBridge cron(minutes hours day-of-month month day-of-week year), evaluated in UTC.
-
-    Day-of-week runs 1-7 from Sunday, and exactly one of day-of-month / day-of-week must be '?', as on
-    AWS (which rejects anything else). Also understands L (last day of month), dL (last weekday d of the
-    month) and d#n (n-th weekday d); W is rejected rather than approximated.
+    Every schedule of the app is a rate; a cron(...) one is refused here, so it stops the local stack by name
+    instead of never firing.
     """
-
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days_of_month: frozenset[int] | None  # None: '?'
-    last_day_of_month: bool
-    months: frozenset[int]
-    days_of_week: frozenset[int] | None  # None: '?'
-    nth_weekdays: frozenset[tuple[int, int]]  # (weekday, n); n = -1 means last
-    years: frozenset[int]
-
-    def next_after(self, moment: datetime) -> datetime | None:
-        """First firing strictly after `moment` (aware or naive-UTC), or None when the years run out."""
-        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-        start = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = start.date()
-        last_year = max(self.years)
-        while day.year <= last_year:
-            if day.year in self.years and day.month in self.months and self._day_matches(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-                        if candidate >= start:
-                            return candidate
-            day += timedelta(days=1)
-        return None
-
-    def _day_matches(self, day: Any) -> bool:
-        last = calendar.monthrange(day.year, day.month)[1]
-        if self.days_of_week is None and not self.nth_weekdays:
-            return day.day in (self.days_of_month or ()) or (self.last_day_of_month and day.day == last)
-        weekday = (day.weekday() + 1) % 7 + 1  # Python Monday=0 -> EventBridge Monday=2, Sunday=1
-        if self.days_of_week and weekday in self.days_of_week:
-            return True
-        for wanted, n in self.nth_weekdays:
-            if wanted == weekday and (day.day + 7 > last if n == -1 else (day.day - 1) // 7 + 1 == n):
-                return True
-        return False
-
-
-Schedule = RateSchedule | CronSchedule
-
-
-def parse_schedule(expression: str | ScheduleExpression) -> Schedule:
-    """Parse what `@app.schedule` accepts: a chalice Rate/Cron or an EventBridge expression string."""
-    text = expression.to_string() if isinstance(expression, ScheduleExpression) else str(expression)
-    text = text.strip()
+    text = _expression_text(expression).strip()
     rate = _RATE.match(text)
-    if rate:
-        value, unit = int(rate.group(1)), rate.group(2).lower().rstrip("s")
-        if value <= 0:
-            raise ValueError(f"{text}: the rate must be positive")
-        return RateSchedule(timedelta(seconds=value * _UNITS[unit]))
-    cron = _CRON.match(text)
-    if not cron:
-        raise ValueError(f"{text}: not a rate(...) or cron(...) expression")
-    fields = cron.group(1).split()
-    if len(fields) != 6:
-        raise ValueError(f"{text}: cron needs 6 fields (minutes hours day-of-month month day-of-week year)")
-    minutes, hours, dom, month, dow, year = fields
-    if (dom == "?") == (dow == "?"):
-        raise ValueError(f"{text}: exactly one of day-of-month and day-of-week must be '?'")
-    days_of_month: frozenset[int] | None = None
-    last_day = False
-    if dom != "?":
-        parts = dom.split(",")
-        last_day = "L" in (p.upper() for p in parts)
-        rest = ",".join(p for p in parts if p.upper() != "L")
-        days_of_month = _parse_field(rest, 1, 31, {}, text) if rest else frozenset()
-    days_of_week: frozenset[int] | None = None
-    nth: set[tuple[int, int]] = set()
-    if dow != "?":
-        plain = []
-        for part in dow.upper().split(","):
-            if "#" in part:
-                day_name, n = part.split("#", 1)
-                nth.add((_value(day_name, 1, 7, _WEEKDAYS, text), _value(n, 1, 5, {}, text)))
-            elif part.endswith("L") and part != "L":
-                nth.add((_value(part[:-1], 1, 7, _WEEKDAYS, text), -1))
-            else:
-                plain.append("7" if part == "L" else part)  # a bare L in day-of-week means Saturday
-        days_of_week = _parse_field(",".join(plain), 1, 7, _WEEKDAYS, text) if plain else frozenset()
-    return CronSchedule(
-        minutes=_parse_field(minutes, 0, 59, {}, text),
-        hours=_parse_field(hours, 0, 23, {}, text),
-        days_of_month=days_of_month,
-        last_day_of_month=last_day,
-        months=_parse_field(month, 1, 12, _MONTHS, text),
-        days_of_week=days_of_week,
-        nth_weekdays=frozenset(nth),
-        years=_parse_field(year, 1970, 2199, {}, text),
-    )
-
-
-def _parse_field(spec: str, low: int, high: int, names: Mapping[str, int], text: str) -> frozenset[int]:
-    """'*', 'a', 'a-b', '*/n', 'a/n', 'a-b/n' and comma lists of those."""
-    values: set[int] = set()
-    for part in spec.upper().split(","):
-        base, _, step_text = part.partition("/")
-        step = _value(step_text, 1, high, {}, text) if step_text else 1
-        if base == "*":
-            first, last = low, high
-        elif "-" in base:
-            first_text, last_text = base.split("-", 1)
-            first, last = _value(first_text, low, high, names, text), _value(last_text, low, high, names, text)
-        else:
-            first = _value(base, low, high, names, text)
-            last = high if step_text else first
-        if first > last:
-            raise ValueError(f"{text}: range {base} runs backwards")
-        values.update(range(first, last + 1, step))
-    return frozenset(values)
-
-
-def _value(token: str, low: int, high: int, names: Mapping[str, int], text: str) -> int:
-    token = token.strip().upper()
-    if token in names:
-        return names[token]
-    if not token.isdigit():
-        raise ValueError(f"{text}: unsupported cron token {token!r}")
-    value = int(token)
-    if not low <= value <= high:
-        raise ValueError(f"{text}: {value} is outside {low}-{high}")
-    return value
+    if not rate:
+        raise ValueError(f"{text}: only rate(N minutes|hours|days) schedules are driven locally")
+    value, unit = int(rate.group(1)), rate.group(2).lower().rstrip("s")
+    if value <= 0:
+        raise ValueError(f"{text}: the rate must be positive")
+    return timedelta(seconds=value * _UNITS[unit])
 
 
 def scheduled_event(*, rule_arn: str, region: str, when: datetime) -> dict[str, Any]:
@@ -467,13 +333,12 @@ def _utc_now() -> datetime:
 class _ScheduledSource:
     config: ScheduledEventConfig
     handler: Handler
-    schedule: Schedule
+    period: timedelta
     rule_arn: str
-    fired: int = 0
 
 
 class ScheduleDriver:
-    """One thread per `@app.schedule`, calling the handler when its expression is due (UTC).
+    """One thread per `@app.schedule`, calling the handler every period, counted from start (as EventBridge does).
 
     With fire_on_start the handler also runs once `start_delay_seconds` after start, so a newcomer sees
     a daily job work without waiting a day. A failing handler is logged and the schedule carries on.
@@ -483,7 +348,6 @@ class ScheduleDriver:
         self,
         app: Chalice,
         *,
-        region: str | None = None,
         stage: str = "dev",
         memory_mb: int = DEFAULT_MEMORY_MB,
         timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
@@ -492,7 +356,7 @@ class ScheduleDriver:
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.app = app
-        self.region = region or config.region()
+        self.region = config.region()
         self.stage = stage
         self.memory_mb = memory_mb
         self.timeout_seconds = timeout_seconds
@@ -511,11 +375,11 @@ class ScheduleDriver:
             if not isinstance(source, ScheduledEventConfig):
                 continue
             try:
-                schedule = parse_schedule(source.schedule_expression)
+                period = parse_rate(source.schedule_expression)
             except ValueError as error:
                 raise ValueError(f"schedule {source.name}: {error}") from error
             rule = f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{function_name(self.app, source, self.stage)}"
-            self.sources[source.name] = _ScheduledSource(source, resolve_handler(self.app, source), schedule, rule)
+            self.sources[source.name] = _ScheduledSource(source, resolve_handler(self.app, source), period, rule)
         for item in self.sources.values():
             thread = threading.Thread(target=self._run, args=(item,), name=f"schedule-{item.config.name}", daemon=True)
             thread.start()
@@ -540,7 +404,6 @@ class ScheduleDriver:
             memory_mb=self.memory_mb,
             timeout_seconds=self.timeout_seconds,
         )
-        item.fired += 1
         try:
             result = item.handler(event, context)
         except Exception:
@@ -555,18 +418,17 @@ class ScheduleDriver:
             if self._stop.wait(self.start_delay_seconds):
                 return
             self.fire(item.config.name)
-        due = item.schedule.next_after(started)
-        while due is not None and not self._stop.is_set():
+        due = started + item.period
+        while not self._stop.is_set():
             remaining = (due - self.clock()).total_seconds()
             if remaining > 0:
                 self._stop.wait(min(remaining, 1.0))  # re-check the clock: laptops sleep, clocks jump
                 continue
             self.fire(item.config.name, due)
-            following = item.schedule.next_after(due)
+            due += item.period
             now = self.clock()
-            if following is not None and following <= now:  # fell behind: skip the missed runs, as EventBridge
-                following = item.schedule.next_after(now)
-            due = following
+            if due <= now:  # fell behind: skip the missed runs, as EventBridge does
+                due = now + item.period
 
 
 def _expression_text(expression: str | ScheduleExpression) -> str:

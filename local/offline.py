@@ -11,9 +11,14 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.resources import REPOSITORY_ROOT
+
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
+    from local.provision import AwsClients
 
 REGION = "ap-southeast-3"
 # Test-only values: nothing real is signed with them.
@@ -53,19 +58,21 @@ def forget_cached_clients() -> None:
     from chalicelib.shipping import adapters as courier_adapters
 
     aws.reset()
-    checkout_service._idempotent_checkout.cache_clear()
+    checkout_service.reset()
     payment_adapters.reset()
     courier_adapters.reset()
 
 
 @contextlib.contextmanager
-def mocked_account(*, execute_state_machines: bool = False) -> Iterator[Any]:
+def mocked_account(*, execute_state_machines: bool = False) -> Iterator[AwsClients]:
     """A fresh moto account with every table, queue, bucket and state machine; yields the boto3 clients."""
     from moto import mock_aws
 
+    from local.moto_fixes import keep_task_failure_cause
     from local.provision import make_clients, provision_all
 
-    config = {"stepfunctions": {"execute_state_machine": True}} if execute_state_machines else None
+    keep_task_failure_cause()
+    config: DefaultConfig = {"stepfunctions": {"execute_state_machine": execute_state_machines}}
     with mock_aws(config=config):
         forget_cached_clients()
         try:

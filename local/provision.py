@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import boto3
 from botocore.exceptions import ClientError
@@ -38,11 +38,28 @@ class AwsClients:
     stepfunctions: Any
 
 
-def make_clients(
-    *, session: boto3.session.Session | None = None, endpoint_url: str | None = None, region: str | None = None
-) -> AwsClients:
+class QueueInfo(TypedDict):
+    name: str
+    url: str
+    arn: str
+    dlq_name: str
+    dlq_url: str
+    dlq_arn: str
+
+
+class Provisioned(TypedDict):
+    """What provision_all created or confirmed, by logical name."""
+
+    tables: dict[str, str]  # physical names
+    queues: dict[str, QueueInfo]
+    buckets: dict[str, str]  # physical names
+    state_machines: dict[str, str]  # ARNs
+    created: list[str]  # "table:<physical>", "queue:<physical>", ...: only what this call created
+
+
+def make_clients(*, endpoint_url: str | None = None, region: str | None = None) -> AwsClients:
     """Clients for `endpoint_url` (or AWS_ENDPOINT_URL, which botocore reads itself when None)."""
-    session = session or boto3.session.Session()
+    session = boto3.session.Session()
     region = region or config.region()
 
     def client(service: str) -> Any:
@@ -62,7 +79,7 @@ def automatic_placeholders(
     *,
     region: str,
     tables: Iterable[TableSpec] = resources.TABLES,
-    queues: Mapping[str, Mapping[str, str]] | None = None,
+    queues: Mapping[str, QueueInfo] | None = None,
     buckets: Iterable[BucketSpec] = resources.BUCKETS,
 ) -> dict[str, str]:
     """Placeholders every state machine definition may use without declaring them.
@@ -105,46 +122,31 @@ def substitute(text: str, values: Mapping[str, str], *, what: str) -> str:
 def provision_all(
     clients: AwsClients | None = None,
     *,
-    session: boto3.session.Session | None = None,
     endpoint_url: str | None = None,
-    substitutions: Mapping[str, str] | None = None,
     tables: Iterable[TableSpec] = resources.TABLES,
     queues: Iterable[QueueSpec] = resources.QUEUES,
     buckets: Iterable[BucketSpec] = resources.BUCKETS,
     state_machines: Iterable[StateMachineSpec] = resources.STATE_MACHINES,
     root: Path = resources.REPOSITORY_ROOT,
-) -> dict[str, Any]:
+) -> Provisioned:
     """Create (or confirm) every resource and describe them.
 
-    Parameters
-    ----------
-    clients:
-        Ready clients; otherwise built from `session` and `endpoint_url` (AWS_ENDPOINT_URL when None).
-    substitutions:
-        Extra state machine placeholders; values may reference the automatic ones, e.g. "${OrdersTableName}".
-    tables, queues, buckets, state_machines, root:
-        Default to chalicelib.resources; tests pass their own.
-
-    Returns
-    -------
-    dict
-        {"tables": {logical: physical}, "queues": {logical: {name, url, arn, dlq_name, dlq_url, dlq_arn}},
-        "buckets": {logical: physical}, "state_machines": {logical: arn},
-        "created": ["table:<physical>", ...] (only what this call created; empty on a re-run)}.
+    Without `clients`, clients for `endpoint_url` (AWS_ENDPOINT_URL when None) are built. The specs and
+    `root` default to chalicelib.resources; tests pass their own.
     """
-    clients = clients or make_clients(session=session, endpoint_url=endpoint_url)
+    clients = clients or make_clients(endpoint_url=endpoint_url)
     region = clients.sqs.meta.region_name
     tables, buckets = tuple(tables), tuple(buckets)
-    created: list[str] = []
-    result: dict[str, Any] = {"tables": {}, "queues": {}, "buckets": {}, "state_machines": {}, "created": created}
+    result = Provisioned(tables={}, queues={}, buckets={}, state_machines={}, created=[])
+    created = result["created"]
 
     for table in tables:
         if ensure_table(clients.dynamodb, table):
             created.append(f"table:{table.physical_name}")
         result["tables"][table.name] = table.physical_name
     for queue in queues:
-        info, new = ensure_queue(clients.sqs, queue)
-        created.extend(f"queue:{name}" for name in new)
+        info, new_queues = ensure_queue(clients.sqs, queue)
+        created.extend(f"queue:{name}" for name in new_queues)
         result["queues"][queue.name] = info
     for bucket in buckets:
         if ensure_bucket(clients.s3, bucket, region=region):
@@ -152,11 +154,9 @@ def provision_all(
         result["buckets"][bucket.name] = bucket.physical_name
 
     placeholders = automatic_placeholders(region=region, tables=tables, queues=result["queues"], buckets=buckets)
-    for key, value in (substitutions or {}).items():
-        placeholders[key] = substitute(value, placeholders, what=f"substitution {key}")
     for machine in state_machines:
-        arn, new = ensure_state_machine(clients.stepfunctions, machine, placeholders, root=root)
-        if new:
+        arn, is_new = ensure_state_machine(clients.stepfunctions, machine, placeholders, root=root)
+        if is_new:
             created.append(f"state_machine:{machine.physical_name}")
         result["state_machines"][machine.name] = arn
     return result
@@ -208,7 +208,7 @@ def _key_schema(hash_key: resources.Key, range_key: resources.Key | None) -> lis
     return schema
 
 
-def ensure_queue(sqs: Any, spec: QueueSpec) -> tuple[dict[str, str], list[str]]:
+def ensure_queue(sqs: Any, spec: QueueSpec) -> tuple[QueueInfo, list[str]]:
     """Create the dead-letter queue, then the queue redriving into it; re-applies the attributes when the
     queues exist so a changed spec takes effect. Returns (description, names created now)."""
     created: list[str] = []
@@ -226,14 +226,8 @@ def ensure_queue(sqs: Any, spec: QueueSpec) -> tuple[dict[str, str], list[str]]:
     if new:
         created.append(spec.physical_name)
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    info = {
-        "name": spec.physical_name,
-        "url": url,
-        "arn": arn,
-        "dlq_name": spec.dlq_physical_name,
-        "dlq_url": dlq_url,
-        "dlq_arn": dlq_arn,
-    }
+    info = QueueInfo(name=spec.physical_name, url=url, arn=arn, dlq_name=spec.dlq_physical_name, dlq_url=dlq_url,
+                     dlq_arn=dlq_arn)
     return info, created
 
 

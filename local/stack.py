@@ -28,13 +28,14 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from chalicelib import config
 from chalicelib.resources import REPOSITORY_ROOT
 from local.drivers import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, ScheduleDriver, SqsDriver
-from local.provision import provision_all
+from local.moto_fixes import keep_task_failure_cause
+from local.provision import Provisioned, provision_all
+from local.seed import seed_demo
 
 log = logging.getLogger(__name__)  # not "tokoflow.*": Chalice("tokoflow") silences that tree
 
@@ -65,14 +66,26 @@ class SerialiseDynamoDB:
             return list(self.app(environ, start_response))
 
 
-class AtomicDynamoDBMotoServer(ThreadedMotoServer):
-    """moto's ThreadedMotoServer with DynamoDB requests made atomic (see SerialiseDynamoDB)."""
+class MotoServer:
+    """moto's server application on a thread, with DynamoDB requests made atomic (see SerialiseDynamoDB).
 
-    def _server_entry(self) -> None:
+    Built from moto's public WSGI pieces rather than ThreadedMotoServer, whose only way to wrap the
+    application is overriding a private method.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        keep_task_failure_cause()
         app = SerialiseDynamoDB(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
-        self._server_ready_event.set()
-        self._server.serve_forever()
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
 
 
 def free_port() -> int:
@@ -157,10 +170,10 @@ class LocalStack:
         self.fire_schedules_on_start = fire_schedules_on_start
         self.echo_api_output = echo_api_output
         self.api_start_timeout = api_start_timeout
-        self.resources: dict[str, Any] = {}
+        self.resources: Provisioned | None = None
         self.sqs_driver: SqsDriver | None = None
         self.schedule_driver: ScheduleDriver | None = None
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: MotoServer | None = None
         self._api: subprocess.Popen[str] | None = None
         self._api_reader: threading.Thread | None = None
         self._api_output: collections.deque[str] = collections.deque(maxlen=200)
@@ -218,10 +231,10 @@ class LocalStack:
             self._start_moto()
             self.resources = provision_all(endpoint_url=self.moto_url)
             if self.seed:
-                self._seed()
+                seed_demo()
             self._start_api()
             if self.drive:
-                self._start_drivers()
+                self._start_drivers(self.resources)
         except BaseException:
             self.stop()
             raise
@@ -241,10 +254,9 @@ class LocalStack:
                 os.environ[key] = value
 
     def _start_moto(self) -> None:
-        # ThreadedMotoServer.start() waits forever if its thread cannot bind, so check first.
-        if not port_is_free(self.moto_port):
+        if not port_is_free(self.moto_port):  # werkzeug would exit the whole process on a busy port
             raise RuntimeError(f"port {self.moto_port} is in use: pick another with --moto-port")
-        self._moto = AtomicDynamoDBMotoServer(ip_address=HOST, port=self.moto_port, verbose=False)
+        self._moto = MotoServer(HOST, self.moto_port)
         self._moto.start()
         _wait_until(lambda: http_answers(f"{self.moto_url}/moto-api/"), timeout=15, what="moto server")
         # Must precede resource creation: moto decides per state machine whether to execute it.
@@ -256,16 +268,6 @@ class LocalStack:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
-
-    def _seed(self) -> None:
-        try:
-            seed_module = importlib.import_module("local.seed")
-        except ModuleNotFoundError as error:
-            if error.name != "local.seed":
-                raise
-            print("warning: local/seed.py does not exist yet; starting without demo data", flush=True)
-            return
-        seed_module.seed_demo()
 
     def _start_api(self) -> None:
         if not port_is_free(self.api_port):
@@ -316,11 +318,11 @@ class LocalStack:
             if self.echo_api_output:
                 print(f"[api] {line}", end="", flush=True)
 
-    def _start_drivers(self) -> None:
+    def _start_drivers(self, provisioned: Provisioned) -> None:
         if str(REPOSITORY_ROOT) not in sys.path:
             sys.path.insert(0, str(REPOSITORY_ROOT))
         app = importlib.import_module("app").app
-        queue_urls = {queue["name"]: queue["url"] for queue in self.resources.get("queues", {}).values()}
+        queue_urls = {queue["name"]: queue["url"] for queue in provisioned["queues"].values()}
         memory_mb = int(chalice_stage_setting("lambda_memory_size", self.stage) or DEFAULT_MEMORY_MB)
         timeout_seconds = int(chalice_stage_setting("lambda_timeout", self.stage) or DEFAULT_TIMEOUT_SECONDS)
         self.sqs_driver = SqsDriver(

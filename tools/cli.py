@@ -1,13 +1,12 @@
 """TokoFlow's command line: import a catalog spreadsheet, mint a development token, read the notification outbox.
 
-Chalicelib's AWS-facing modules are imported inside the commands, not at the top: pynamodb models read
-TOKOFLOW_PREFIX when they are imported, and `token` fills in its environment before anything reads it.
+Chalicelib's AWS-facing modules are imported inside the commands, not at the top, so `--help` and `token` do not
+pay for importing pynamodb and boto3.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import sys
 from pathlib import Path
@@ -16,12 +15,11 @@ from typing import TYPE_CHECKING
 import click
 
 from chalicelib.auth.principal import ROLES  # pure module: reads no environment at import
+from tools.drive import courier, pack, pay
 
 if TYPE_CHECKING:
     from chalicelib.catalog.csv_import import RejectedRow
 
-ROOT = Path(__file__).resolve().parent.parent
-CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 DEV_TOKEN_VARIABLES = ("TOKOFLOW_AUTH_MODE", "TOKOFLOW_DEV_JWT_SECRET")
 EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE, EXIT_UNREACHABLE = 0, 1, 2, 3
 MAX_REASON_WIDTH = 90
@@ -121,15 +119,15 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
     sys.exit(EXIT_OK)
 
 
-def _dev_environment(stage: str = "dev") -> dict[str, str]:
+def stage_environment(stage: str = "dev") -> dict[str, str]:
     """The stage's variables from .chalice/config.json, so `make token` works from a fresh shell."""
+    from local.offline import stage_environment as read_stage_environment
+
     try:
-        config = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
-        variables = config["stages"][stage]["environment_variables"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise click.ClickException(f"cannot read stages.{stage}.environment_variables from {CHALICE_CONFIG}: "
+        return read_stage_environment(stage)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise click.ClickException(f"cannot read stages.{stage}.environment_variables from .chalice/config.json: "
                                    f"{error}") from None
-    return {name: str(value) for name, value in variables.items()}
 
 
 @cli.command("token")
@@ -144,7 +142,7 @@ def token(role: str, sub: str | None, email: str) -> None:
     """
     missing = [name for name in DEV_TOKEN_VARIABLES if not os.environ.get(name)]
     if missing:
-        stage_variables = _dev_environment()
+        stage_variables = stage_environment()
         for name in missing:
             if name in stage_variables:
                 os.environ[name] = stage_variables[name]
@@ -196,14 +194,8 @@ def outbox(order_id: str | None, limit: int) -> None:
         click.echo(f"  SMS ({len(item['sms'])} chars): {item['sms']}")
 
 
-def _register_drivers() -> None:
-    from tools.drive import courier, pack, pay
-
-    for command in (pay, pack, courier):
-        cli.add_command(command)
-
-
-_register_drivers()
+for command in (pay, pack, courier):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -20,9 +20,9 @@ COURIER_JOURNEY = ("allocated", "picking_up", "picked", "dropping_off", "deliver
 
 def use_local_stack(moto_url: str) -> None:
     """Point this process at the local stack: its endpoint, its tables, its sandbox secrets."""
-    from tools.cli import _dev_environment
+    from tools.cli import stage_environment
 
-    for name, value in _dev_environment(LOCAL_STAGE).items():
+    for name, value in stage_environment(LOCAL_STAGE).items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_ENDPOINT_URL", moto_url)
     for name, value in (("AWS_DEFAULT_REGION", "ap-southeast-3"), ("AWS_ACCESS_KEY_ID", "testing"),

@@ -41,9 +41,9 @@ def verify_token(header_value: str | None) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Unauthorized("token has no subject")
-    groups = claims.get("cognito:groups")
-    role = claims.get("role") if mode == "dev" and claims.get("role") in ROLES else role_from_groups(groups)
-    return Principal(sub=sub, role=role, email=str(claims.get("email") or ""))
+    claimed = claims.get("role")
+    role = claimed if mode == "dev" and claimed in ROLES else role_from_groups(claims.get("cognito:groups"))
+    return Principal(sub=sub, role=str(role), email=str(claims.get("email") or ""))
 
 
 def _dev_secret() -> str:

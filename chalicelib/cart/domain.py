@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.vouchers.domain import Voucher, discount, problem
+
+CART_ID_PATTERN = r"[a-f0-9]{32}"  # cart ids are uuid4 hex
 
 MAX_LINES = 40  # checkout writes 2 items per line in one DynamoDB transaction (limit 100)
 MAX_QUANTITY = 99
@@ -75,7 +77,6 @@ class PricedCart:
     totals: Totals
     voucher: Voucher | None = None
     voucher_problem: str | None = None
-    problems: list[str] = field(default_factory=list)
 
     @property
     def short_skus(self) -> list[str]:

@@ -7,12 +7,11 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.cart import service
-from chalicelib.cart.domain import MAX_QUANTITY
+from chalicelib.cart.domain import CART_ID_PATTERN, MAX_QUANTITY
 from chalicelib.validation import SKU_PATTERN, Fields
-from chalicelib.web import api, json_response, optional_principal, read_json
+from chalicelib.web import api, expect_no_body, json_response, optional_principal, read_json
 
 cart_routes = Blueprint(__name__)
-CART_ID_PATTERN = r"[a-f0-9]{32}"
 
 
 def _request() -> Any:
@@ -30,6 +29,7 @@ def _sku(sku: str) -> str:
 @cart_routes.route("/carts", methods=["POST"])
 @api
 def create_cart() -> Any:
+    expect_no_body(_request())
     return json_response(service.create(optional_principal(_request())), status=201)
 
 
@@ -51,6 +51,7 @@ def set_item(cart_id: str, sku: str) -> Any:
 @cart_routes.route("/carts/{cart_id}/items/{sku}", methods=["DELETE"])
 @api
 def remove_item(cart_id: str, sku: str) -> Any:
+    expect_no_body(_request())
     return service.set_quantity(_cart_id(cart_id), _sku(sku), 0, optional_principal(_request()))
 
 
@@ -66,4 +67,5 @@ def apply_voucher(cart_id: str) -> Any:
 @cart_routes.route("/carts/{cart_id}/voucher", methods=["DELETE"])
 @api
 def remove_voucher(cart_id: str) -> Any:
+    expect_no_body(_request())
     return service.remove_voucher(_cart_id(cart_id), optional_principal(_request()))

@@ -38,9 +38,6 @@ class Variant:
     dimensions: Dimensions | None = None
     active: bool = True
 
-    def label(self) -> str:
-        return ", ".join(f"{key}: {value}" for key, value in sorted(self.options.items()))
-
 
 @dataclass(frozen=True)
 class Product:
@@ -107,6 +104,7 @@ def slugify(text: str) -> str:
 def _parse_dimensions(fields: Fields | None) -> Dimensions | None:
     if fields is None:
         return None
+    fields.reject_unknown({"length_cm", "width_cm", "height_cm"})
     return Dimensions(
         length_cm=fields.integer("length_cm", min_value=1, max_value=500),
         width_cm=fields.integer("width_cm", min_value=1, max_value=500),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -32,7 +33,7 @@ class ProductModel(Model):
     name = UnicodeAttribute()
     description = UnicodeAttribute(default="")
     category = UnicodeAttribute()
-    images = ListAttribute(default=list)
+    images: ListAttribute[str] = ListAttribute(default=list)
     variants = JSONAttribute()
     version = NumberAttribute(default=0)
     by_status = ByStatusIndex()
@@ -65,10 +66,10 @@ def to_product(item: ProductModel) -> Product:
     )
 
 
-def _variants_json(product: Product) -> list[dict]:
+def _variants_json(product: Product) -> list[dict[str, Any]]:
     rows = []
     for variant in product.variants:
-        row = {
+        row: dict[str, Any] = {
             "sku": variant.sku,
             "price": variant.price,
             "weight_grams": variant.weight_grams,

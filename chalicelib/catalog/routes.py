@@ -9,7 +9,7 @@ from chalice import Blueprint
 from chalicelib.catalog import service
 from chalicelib.catalog.domain import SORTS, STATUSES, Browse
 from chalicelib.validation import ID_PATTERN, Fields, query_int
-from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, staff
+from chalicelib.web import api, expect_no_body, json_response, jwt_authorizer, query_params, read_json, staff
 
 catalog_routes = Blueprint(__name__)
 MAX_PAGE = 100
@@ -85,6 +85,7 @@ def update_product(product_id: str) -> Any:
 @api
 def archive_product(product_id: str) -> Any:
     principal = staff(_request())
+    expect_no_body(_request())
     return service.archive_product(_product_id(product_id), actor=principal.sub)
 
 
@@ -93,11 +94,15 @@ def archive_product(product_id: str) -> Any:
 @api
 def image_upload_url(product_id: str) -> Any:
     staff(_request())
-    return service.image_upload_url(_product_id(product_id), read_json(_request()))
+    fields = read_json(_request())
+    fields.reject_unknown({"content_type"})
+    return service.image_upload_url(_product_id(product_id), fields)
 
 
 @catalog_routes.route("/admin/products/{product_id}/images", methods=["POST"], authorizer=jwt_authorizer)
 @api
 def attach_image(product_id: str) -> Any:
     principal = staff(_request())
-    return service.attach_image(_product_id(product_id), read_json(_request()), actor=principal.sub)
+    fields = read_json(_request())
+    fields.reject_unknown({"key"})
+    return service.attach_image(_product_id(product_id), fields, actor=principal.sub)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
-from chalicelib import aws, clock, config, resources
+from chalicelib import aws, clock, config, db, resources
 from chalicelib.catalog import domain, repository
-from chalicelib.catalog.domain import ACTIVE, ARCHIVED, Browse, Product
-from chalicelib.db import failed_conditions
+from chalicelib.catalog.domain import ACTIVE, ARCHIVED, Browse, Product, Variant
+from chalicelib.db import Transaction
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.inventory import repository as stock
 from chalicelib.inventory.domain import DEFAULT_LOW_STOCK_THRESHOLD, INITIAL, Movement, StockLevel
@@ -33,7 +35,7 @@ def create_product(fields: Fields, *, actor: str, product_id: str | None = None)
     opening = domain.check_initial_stock(fields, product.variants)
     threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
                            max_value=100_000)
-    tx = stock.transaction()
+    tx = db.transaction()
     try:
         with tx:
             repository.stage_create(tx, product)
@@ -44,8 +46,8 @@ def create_product(fields: Fields, *, actor: str, product_id: str | None = None)
     return product.to_dict(availability=opening)
 
 
-def _stage_stock_rows(tx: Any, product: Product, variants: Any, opening: dict[str, int], threshold: int,
-                      actor: str) -> None:
+def _stage_stock_rows(tx: TransactWrite, product: Product, variants: Iterable[Variant], opening: dict[str, int],
+                      threshold: int, actor: str) -> None:
     at = clock.now_iso()
     for variant in variants:
         level = StockLevel(sku=variant.sku, product_id=product.product_id, on_hand=opening.get(variant.sku, 0),
@@ -56,9 +58,9 @@ def _stage_stock_rows(tx: Any, product: Product, variants: Any, opening: dict[st
         stock.stage_ledger_line(tx, level, movement, at)
 
 
-def _raise_conflicts(tx: Any, error: TransactWriteError) -> None:
+def _raise_conflicts(tx: Transaction, error: TransactWriteError) -> None:
     """Name the SKUs another product already uses, or report a concurrent edit of the product."""
-    failed = failed_conditions(tx, error)
+    failed = tx.failed_conditions(error)
     taken = sorted(item.key["sku"] for item in failed if item.table_name == resources.STOCK.physical_name)
     if taken:
         raise Conflict(f"SKU already in use: {', '.join(taken)}", details={"skus": taken}, code="sku_taken")
@@ -80,7 +82,7 @@ def update_product(product_id: str, fields: Fields, *, actor: str) -> dict[str, 
     opening = domain.check_initial_stock(fields, new_variants)
     threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
                            max_value=100_000)
-    tx = stock.transaction()
+    tx = db.transaction()
     try:
         with tx:
             repository.stage_replace(tx, updated, expected_version=version)
@@ -119,10 +121,6 @@ def list_for_staff(status: str) -> dict[str, Any]:
 
 def categories() -> dict[str, Any]:
     return {"items": domain.categories(repository.by_status(ACTIVE))}
-
-
-def products_for_skus(product_ids: list[str]) -> dict[str, Product]:
-    return repository.get_many(product_ids)
 
 
 # ---- images -----------------------------------------------------------------------------------------------

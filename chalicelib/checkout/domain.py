@@ -9,12 +9,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.cart.domain import PricedCart, ppn_included
+from chalicelib.cart.domain import CART_ID_PATTERN, PricedCart, ppn_included
 from chalicelib.errors import ValidationFailed
-from chalicelib.orders.domain import COD, CONFIRMED, PAYMENT_METHODS, PENDING_PAYMENT, Order, TimelineEntry
-from chalicelib.validation import EMAIL_PATTERN, PHONE_PATTERN, Fields
+from chalicelib.orders.domain import COD, PAYMENT_METHODS, Order, OrderLine, OrderTotals, TimelineEntry
+from chalicelib.orders.lifecycle import INITIAL
+from chalicelib.validation import (
+    EMAIL_PATTERN,
+    Fields,
+    address_notes,
+    city,
+    contact_name,
+    indonesian_phone,
+    postal_code,
+    province,
+    street,
+)
 
-CART_ID_PATTERN = r"[a-f0-9]{32}"
 IDEMPOTENCY_KEY_PATTERN = r"[A-Za-z0-9_\-:.]{8,100}"
 
 
@@ -33,6 +43,9 @@ class CheckoutRequest:
 
 
 def parse_request(fields: Fields) -> CheckoutRequest:
+    """The checkout body, with names, phones and the address read by the same rules courier booking applies
+    (chalicelib.validation), so an order that is placed can always be booked; phones are stored as +62...
+    """
     fields.reject_unknown({"cart_id", "customer", "shipping_address", "shipping", "payment_method", "channel"})
     customer = fields.obj("customer")
     customer.reject_unknown({"name", "email", "phone"})
@@ -43,18 +56,18 @@ def parse_request(fields: Fields) -> CheckoutRequest:
     return CheckoutRequest(
         cart_id=fields.text("cart_id", pattern=CART_ID_PATTERN, max_len=32),
         customer={
-            "name": customer.text("name", max_len=100),
+            "name": customer.checked("name", contact_name),
             "email": customer.text("email", max_len=254, pattern=EMAIL_PATTERN).lower(),
-            "phone": customer.text("phone", max_len=20, pattern=PHONE_PATTERN),
+            "phone": customer.checked("phone", indonesian_phone),
         },
         shipping_address={
-            "recipient": address.text("recipient", max_len=100),
-            "phone": address.text("phone", max_len=20, pattern=PHONE_PATTERN),
-            "street": address.text("street", max_len=300),
-            "city": address.text("city", max_len=80),
-            "province": address.text("province", max_len=80),
-            "postal_code": address.text("postal_code", pattern=r"\d{5}", max_len=5),
-            "notes": address.text("notes", required=False, default="", min_len=0, max_len=300),
+            "recipient": address.checked("recipient", contact_name),
+            "phone": address.checked("phone", indonesian_phone),
+            "street": address.checked("street", street),
+            "city": address.checked("city", city),
+            "province": address.checked("province", province),
+            "postal_code": address.checked("postal_code", postal_code),
+            "notes": address.checked("notes", address_notes, required=False),
         },
         courier=shipping.text("courier", max_len=40),
         service=shipping.text("service", max_len=40),
@@ -89,23 +102,24 @@ def build_order(
 ) -> Order:
     """Freeze prices, discount and shipping into the order; COD is confirmed at once and paid on delivery."""
     goods_total = priced.totals.total
-    totals = {
-        "subtotal": priced.totals.subtotal,
-        "discount": priced.totals.discount,
-        "shipping": int(shipping["price"]),
-        "total": goods_total + int(shipping["price"]),
-        "ppn_included": ppn_included(goods_total, priced.totals.ppn_rate_percent),
-        "ppn_rate_percent": priced.totals.ppn_rate_percent,
-        "weight_grams": priced.totals.weight_grams,
-        "currency": "IDR",
-    }
-    lines = [
-        {key: value for key, value in line.to_dict().items() if key not in ("available", "stock_short", "sellable")}
+    totals = OrderTotals(
+        subtotal=priced.totals.subtotal,
+        discount=priced.totals.discount,
+        shipping=int(shipping["price"]),
+        total=goods_total + int(shipping["price"]),
+        ppn_included=ppn_included(goods_total, priced.totals.ppn_rate_percent),
+        ppn_rate_percent=priced.totals.ppn_rate_percent,
+        weight_grams=priced.totals.weight_grams,
+    )
+    lines = tuple(
+        OrderLine(sku=line.sku, product_id=line.product_id, name=line.name, options=dict(line.options),
+                  unit_price=line.unit_price, quantity=line.quantity, line_total=line.line_total,
+                  weight_grams=line.weight_grams * line.quantity)
         for line in priced.lines
-    ]
+    )
     at = clock.iso(now)
     cod = request.payment_method == COD
-    status = CONFIRMED if cod else PENDING_PAYMENT
+    status = INITIAL["cod" if cod else "prepaid"]
     note = "order placed, cash on delivery" if cod else "order placed, waiting for payment"
     return Order(
         order_id=order_id,

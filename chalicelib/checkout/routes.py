@@ -17,7 +17,7 @@ checkout_routes = Blueprint(__name__)
 @api
 def checkout() -> Any:
     request = checkout_routes.current_request
-    key = check_idempotency_key((request.headers or {}).get("idempotency-key"))
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
     checkout_request = parse_request(read_json(request))
     principal = optional_principal(request)
     order = service.place_order(checkout_request, principal, idempotency_key=key,

@@ -16,12 +16,12 @@ from chalicelib.cart import repository as cart_repository
 from chalicelib.cart import service as carts
 from chalicelib.checkout.domain import CheckoutRequest, build_order, new_order_id
 from chalicelib.errors import Conflict, DomainError, Unprocessable
-from chalicelib.fulfilment import service as fulfilment
 from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import RESERVE, InsufficientStock, Movement
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
 from chalicelib.orders import repository as orders
+from chalicelib.orders import service as order_service
 from chalicelib.orders.domain import COD, Order, new_access_token
 from chalicelib.payments import service as payments
 from chalicelib.shipping import service as shipping
@@ -56,6 +56,11 @@ def place_order(request: CheckoutRequest, principal: Principal | None, *, idempo
     except IdempotencyAlreadyInProgressError:
         raise Conflict("a checkout with this Idempotency-Key is still in progress; retry shortly",
                        code="checkout_in_progress") from None
+
+
+def reset() -> None:
+    """Forget the idempotency layer built on first use (tests and the offline account switch AWS endpoints)."""
+    _idempotent_checkout.cache_clear()
 
 
 @functools.cache
@@ -135,8 +140,8 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
     inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
     payment = _after_order_placed(order)
     metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Revenue", unit=MetricUnit.NoUnit, value=order.totals["total"])  # whole Rupiah
-    logger.info("order placed", extra={"order_id": order.order_id, "total": order.totals["total"],
+    metrics.add_metric(name="Revenue", unit=MetricUnit.NoUnit, value=order.totals.total)  # whole Rupiah
+    logger.info("order placed", extra={"order_id": order.order_id, "total": order.totals.total,
                                        "payment_method": order.payment_method})
     return {
         **order.to_dict(),
@@ -153,7 +158,7 @@ def _after_order_placed(order: Order) -> dict[str, Any] | None:
     """
     payment = payments.start_payment(order)
     try:
-        fulfilment.start(order)
+        order_service.start_workflow(order)
     except Exception:
         logger.exception("fulfilment workflow did not start", extra={"order_id": order.order_id})
     try:

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, resources
-from chalicelib.db import connection, meta_for
+from chalicelib.db import meta_for
 from chalicelib.errors import Conflict
 from chalicelib.inventory.domain import Movement, StockLevel
 
@@ -109,7 +110,7 @@ def stage_new_level(tx: TransactWrite, level: StockLevel) -> None:
 def stage_movement(tx: TransactWrite, before: StockLevel, after: StockLevel, movement: Movement) -> None:
     """Update the level if nobody else moved it since we read it, and append the ledger line."""
     at = clock.now_iso()
-    actions = [
+    actions: list[Action] = [
         StockModel.on_hand.set(after.on_hand),
         StockModel.reserved.set(after.reserved),
         StockModel.available.set(after.available),
@@ -150,10 +151,6 @@ def stage_threshold(tx: TransactWrite, before: StockLevel, after: StockLevel) ->
         ],
         condition=StockModel.version == before.version,
     )
-
-
-def transaction() -> TransactWrite:
-    return TransactWrite(connection=connection())
 
 
 class StockContention(Exception):

@@ -12,8 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import aws, clock, resources
-from chalicelib.db import failed_conditions
+from chalicelib import aws, clock, db, resources
 from chalicelib.errors import DomainError, NotFound
 from chalicelib.inventory import repository
 from chalicelib.inventory.domain import (
@@ -62,7 +61,7 @@ def commit_movements(
                 shortages.update(short.shortages)
         if shortages:
             raise InsufficientStock(shortages)
-        tx = repository.transaction()
+        tx = db.transaction()
         try:
             with tx:
                 for movement in movements:
@@ -71,7 +70,7 @@ def commit_movements(
                 if stage_extra:
                     stage_extra(tx)
         except TransactWriteError as error:
-            failed = failed_conditions(tx, error)
+            failed = tx.failed_conditions(error)
             if any(item.table_name == resources.STOCK.physical_name for item in failed):
                 raise repository.StockContention() from error
             explained = explain_failure({item.table_name for item in failed}) if explain_failure else None
@@ -118,7 +117,7 @@ def set_threshold(sku: str, threshold: int, *, actor: str) -> dict[str, Any]:
             raise NotFound(f"unknown SKU {sku}")
         after = replace(before, low_stock_threshold=threshold, version=before.version + 1)
         try:
-            with repository.transaction() as tx:
+            with db.transaction() as tx:
                 repository.stage_threshold(tx, before, after)
         except TransactWriteError as error:
             raise repository.StockContention() from error
@@ -136,10 +135,6 @@ def level(sku: str, *, ledger_limit: int = 50) -> dict[str, Any]:
     if current is None:
         raise NotFound(f"unknown SKU {sku}")
     return {**current.to_dict(), "ledger": repository.ledger(sku, limit=ledger_limit)}
-
-
-def availability(skus: Sequence[str]) -> dict[str, int]:
-    return {sku: stock.available for sku, stock in repository.read_levels(skus).items()}
 
 
 def low_stock_report(*, lead_time_days: int = 14) -> list[dict[str, Any]]:

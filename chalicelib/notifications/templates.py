@@ -1,7 +1,7 @@
 """Customer messages in Bahasa Indonesia: one email and one SMS per order event.
 
 Pure on purpose (no AWS, no clock reads, no environment): the words a customer receives about their money
-are unit tested alone, and the same rendering runs in the SQS consumer, the CLI and any preview endpoint.
+are unit tested alone, without a queue or a table.
 Money is whole Rupiah; times arrive as UTC ISO-8601 and are shown in Asia/Jakarta (WIB).
 """
 

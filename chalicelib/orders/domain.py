@@ -5,33 +5,65 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-PENDING_PAYMENT = "PENDING_PAYMENT"  # waiting for the gateway to confirm payment
-CONFIRMED = "CONFIRMED"  # cash on delivery: accepted without payment
-PAID = "PAID"  # payment confirmed, stock about to be committed
-READY_TO_PACK = "READY_TO_PACK"  # stock committed (sold), waiting for staff to pack
-PACKED = "PACKED"
-SHIPPED = "SHIPPED"  # booked with the courier: waybill and label exist
-IN_TRANSIT = "IN_TRANSIT"  # the courier has the parcel
-DELIVERED = "DELIVERED"
-COMPLETED = "COMPLETED"
-EXPIRED = "EXPIRED"
-PAYMENT_FAILED = "PAYMENT_FAILED"
-CANCELLED = "CANCELLED"
-RETURNED = "RETURNED"  # returned, rejected or no courier: staff decide on refund and restock
-NEEDS_REVIEW = "NEEDS_REVIEW"  # money does not add up (amount differs, paid after expiry): a person decides
-NEEDS_ATTENTION = "NEEDS_ATTENTION"  # the workflow is stuck (courier booking failed, worker gave up)
-STATUSES = (
-    PENDING_PAYMENT, CONFIRMED, PAID, READY_TO_PACK, PACKED, SHIPPED, IN_TRANSIT, DELIVERED, COMPLETED, EXPIRED,
-    PAYMENT_FAILED, CANCELLED, RETURNED, NEEDS_REVIEW, NEEDS_ATTENTION,
-)
-FINAL = frozenset({COMPLETED, EXPIRED, PAYMENT_FAILED, CANCELLED})
-# A customer may cancel until the parcel is packed.
-CANCELLABLE = frozenset({PENDING_PAYMENT, CONFIRMED, PAID, READY_TO_PACK})
+from chalicelib.orders import lifecycle
+from chalicelib.orders.lifecycle import PENDING_PAYMENT
+from chalicelib.validation import Fields
+
+ORDER_ID_PATTERN = r"TK-\d{6}-[A-Z0-9]{6,10}"
 PAYMENT_METHODS = ("card", "bank_transfer", "ewallet", "qris", "cod")
 COD = "cod"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line as sold: prices frozen at checkout; `weight_grams` is the line's total weight."""
+
+    sku: str
+    product_id: str
+    name: str
+    options: dict[str, str]
+    unit_price: int
+    quantity: int
+    line_total: int
+    weight_grams: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrderLine:
+        return cls(sku=data["sku"], product_id=data["product_id"], name=data["name"],
+                   options=dict(data.get("options") or {}), unit_price=int(data["unit_price"]),
+                   quantity=int(data["quantity"]), line_total=int(data["line_total"]),
+                   weight_grams=int(data["weight_grams"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    """Whole Rupiah. `total` = goods after discount + shipping; PPN is included in the goods, not added."""
+
+    subtotal: int
+    discount: int
+    shipping: int
+    total: int
+    ppn_included: int
+    ppn_rate_percent: int
+    weight_grams: int
+    currency: str = "IDR"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrderTotals:
+        return cls(subtotal=int(data["subtotal"]), discount=int(data["discount"]), shipping=int(data["shipping"]),
+                   total=int(data["total"]), ppn_included=int(data["ppn_included"]),
+                   ppn_rate_percent=int(data["ppn_rate_percent"]), weight_grams=int(data["weight_grams"]),
+                   currency=str(data.get("currency") or "IDR"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -40,9 +72,10 @@ class TimelineEntry:
     status: str
     note: str
     actor: str = "system"
+    event: str | None = None  # the lifecycle event that wrote it (None: the order was placed)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"at": self.at, "status": self.status, "note": self.note, "actor": self.actor}
+    def to_dict(self) -> dict[str, str | None]:
+        return {"at": self.at, "status": self.status, "note": self.note, "actor": self.actor, "event": self.event}
 
 
 @dataclass(frozen=True)
@@ -55,8 +88,8 @@ class Order:
     shipping_address: dict[str, str]
     shipping: dict[str, Any]
     payment_method: str
-    lines: list[dict[str, Any]]
-    totals: dict[str, Any]
+    lines: tuple[OrderLine, ...]
+    totals: OrderTotals
     cart_id: str
     access_token_hash: str
     payment_deadline: str | None = None
@@ -71,9 +104,28 @@ class Order:
     cancel_requested: bool = False
     attention: str | None = None  # why a person must look at the order
 
-    def with_status(self, status: str, *, at: str, note: str, actor: str = "system") -> Order:
+    def apply(self, event: str, *, at: str, actor: str = "system", detail: str = "", **changes: Any) -> Order:
+        """The order after `event` (see lifecycle.LIFECYCLE), with one timeline entry saying what happened.
+
+        Raises lifecycle.TransitionRefused when the event is not allowed from the current state. `detail` is
+        appended to the table's note; for the flagging events it is the cause and is required. `changes` are
+        other fields the same step sets (the shipment on booking, ...).
+        """
+        transition = lifecycle.transition_for(event, self.status, cancel_requested=self.cancel_requested)
+        if event in lifecycle.NEEDS_CAUSE:
+            if not detail:
+                raise ValueError(f"{event} needs a cause")
+            changes["attention"] = detail
+        if event == lifecycle.REQUEST_CANCEL:
+            changes["cancel_requested"] = True
+        status = transition.to_status(self.status)
+        note = f"{transition.note}: {detail}" if detail else transition.note
+        entry = TimelineEntry(at=at, status=status, note=note, actor=actor, event=event)
         return replace(self, status=status, updated_at=at, version=self.version + 1,
-                       timeline=(*self.timeline, TimelineEntry(at=at, status=status, note=note, actor=actor)))
+                       timeline=(*self.timeline, entry), **changes)
+
+    def allows(self, event: str) -> bool:
+        return lifecycle.allows(event, self.status, cancel_requested=self.cancel_requested)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,8 +138,8 @@ class Order:
             "shipping": self.shipping,
             "payment_method": self.payment_method,
             "payment_deadline": self.payment_deadline,
-            "lines": self.lines,
-            "totals": self.totals,
+            "lines": [line.to_dict() for line in self.lines],
+            "totals": self.totals.to_dict(),
             "voucher_code": self.voucher_code,
             "channel": self.channel,
             "payment": self.payment,
@@ -96,6 +148,16 @@ class Order:
             "attention": self.attention,
             "timeline": [entry.to_dict() for entry in self.timeline],
         }
+
+
+def checked_order_id(order_id: str) -> str:
+    """An order id from a path or message, refused (400) unless it has the shape this shop gives out."""
+    return Fields({"order_id": order_id}).text("order_id", pattern=ORDER_ID_PATTERN, max_len=24)
+
+
+def access_token_from(headers: Mapping[str, str] | None, query: Mapping[str, str] | None) -> str | None:
+    """A guest's order access token: the X-Order-Token header, or ?access_token= for links in messages."""
+    return (headers or {}).get("x-order-token") or (query or {}).get("access_token")
 
 
 def new_access_token() -> tuple[str, str]:

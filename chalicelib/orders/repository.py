@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import resources
 from chalicelib.db import meta_for
 from chalicelib.errors import ValidationFailed
-from chalicelib.orders.domain import Order, TimelineEntry
+from chalicelib.orders.domain import Order, OrderLine, OrderTotals, TimelineEntry
 
 
 class ByCustomerIndex(GlobalSecondaryIndex):
@@ -59,6 +59,7 @@ class TimelineEntryAttribute(MapAttribute):
     status = UnicodeAttribute()
     note = UnicodeAttribute()
     actor = UnicodeAttribute()
+    event = UnicodeAttribute(null=True)
 
 
 class OrderModel(Model):
@@ -109,14 +110,14 @@ def to_order(item: OrderModel) -> Order:
         shipping=item.shipping,
         payment_method=item.payment_method,
         payment_deadline=item.payment_deadline,
-        lines=item.lines,
-        totals=item.totals,
+        lines=tuple(OrderLine.from_dict(line) for line in item.lines),
+        totals=OrderTotals.from_dict(item.totals),
         cart_id=item.cart_id,
         access_token_hash=item.access_token_hash,
         voucher_code=item.voucher_code,
         channel=item.channel,
-        timeline=tuple(TimelineEntry(at=entry.at, status=entry.status, note=entry.note, actor=entry.actor)
-                       for entry in item.timeline or []),
+        timeline=tuple(TimelineEntry(at=entry.at, status=entry.status, note=entry.note, actor=entry.actor,
+                                     event=entry.event) for entry in item.timeline or []),
         version=int(item.version),
         payment=item.payment,
         shipment=item.shipment,
@@ -138,20 +139,22 @@ def to_model(order: Order) -> OrderModel:
         shipping=order.shipping,
         payment_method=order.payment_method,
         payment_deadline=order.payment_deadline,
-        lines=order.lines,
-        totals=order.totals,
+        lines=[line.to_dict() for line in order.lines],
+        totals=order.totals.to_dict(),
         cart_id=order.cart_id,
         access_token_hash=order.access_token_hash,
         voucher_code=order.voucher_code,
         channel=order.channel,
-        timeline=[TimelineEntryAttribute(**entry.to_dict()) for entry in order.timeline],
+        timeline=[_timeline_entry(entry) for entry in order.timeline],
         version=order.version,
         payment=order.payment,
         shipment=order.shipment,
         shipment_ref=(order.shipment or {}).get("booking_id"),
         cancel_requested=order.cancel_requested or None,
         attention=order.attention,
-        **{name: order.tokens.get(step) for step, name in TOKEN_ATTRIBUTES.items()},
+        payment_token=order.tokens.get("payment"),
+        packing_token=order.tokens.get("packing"),
+        delivery_token=order.tokens.get("delivery"),
     )
 
 
@@ -166,9 +169,80 @@ def stage_create(tx: TransactWrite, order: Order) -> None:
     tx.save(to_model(order), condition=OrderModel.order_id.does_not_exist())
 
 
-def stage_transition(tx: TransactWrite, before: Order, after: Order) -> None:
-    """Replace the order only if it is still exactly what the decision was based on."""
-    tx.save(to_model(after), condition=(OrderModel.version == before.version) & (OrderModel.status == before.status))
+def _timeline_entry(entry: TimelineEntry) -> TimelineEntryAttribute:
+    return TimelineEntryAttribute(at=entry.at, status=entry.status, note=entry.note, actor=entry.actor,
+                                  event=entry.event)
+
+
+# Fields a decision may change, as (Order field, OrderModel attribute, how it is stored).
+_CHANGEABLE = {
+    "status": lambda order: order.status,
+    "payment": lambda order: order.payment,
+    "shipment": lambda order: order.shipment,
+    "shipment_ref": lambda order: (order.shipment or {}).get("booking_id"),
+    "cancel_requested": lambda order: order.cancel_requested or None,
+    "attention": lambda order: order.attention,
+}
+
+
+def _changes(before: Order, after: Order) -> list[Any]:
+    """UpdateItem actions turning the stored `before` into `after`: the changed fields, new timeline entries,
+    the next version. Task tokens are not among them: steps store those on their own (store_token)."""
+    if after.order_id != before.order_id or after.version != before.version + 1:
+        raise ValueError("an order is saved only as the next version of what was read")
+    if after.timeline[:len(before.timeline)] != before.timeline:
+        raise ValueError("the timeline only grows")
+    actions: list[Any] = [OrderModel.updated_at.set(after.updated_at), OrderModel.version.set(after.version)]
+    for name, read in _CHANGEABLE.items():
+        old, new = read(before), read(after)
+        if old != new:
+            attribute = getattr(OrderModel, name)
+            actions.append(attribute.remove() if new is None else attribute.set(new))
+    added = [_timeline_entry(entry) for entry in after.timeline[len(before.timeline):]]
+    if added:
+        actions.append(OrderModel.timeline.set(OrderModel.timeline.append(added)))
+    return actions
+
+
+def _is_current(before: Order) -> Any:
+    return OrderModel.version == before.version
+
+
+def save(before: Order, after: Order) -> Order | None:
+    """Store `after` only if the order is still at `before`'s version; the order as stored (with the tokens
+    steps stored meanwhile), or None when someone else changed it first (decide again on a fresh read)."""
+    item = OrderModel(before.order_id)
+    try:
+        item.update(actions=_changes(before, after), condition=_is_current(before))
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return to_order(item)
+
+
+def stage_save(tx: TransactWrite, before: Order, after: Order) -> None:
+    """`save` inside a transaction that also moves stock: both happen or neither does."""
+    tx.update(OrderModel(before.order_id), actions=_changes(before, after), condition=_is_current(before))
+
+
+def store_token(order_id: str, step: str, token: str) -> Order | None:
+    """Keep the task token a workflow step waits with; the version is untouched (no decision is made)."""
+    item = OrderModel(order_id)
+    try:
+        item.update(actions=[getattr(OrderModel, TOKEN_ATTRIBUTES[step]).set(token)],
+                    condition=OrderModel.order_id.exists())
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return to_order(item)
+
+
+def attach_payment(order_id: str, instructions: dict[str, Any], *, at: str) -> None:
+    """Payment instructions from the gateway (virtual account, QR string); they decide nothing."""
+    OrderModel(order_id).update(actions=[OrderModel.payment.set(instructions), OrderModel.updated_at.set(at)],
+                                condition=OrderModel.order_id.exists())
 
 
 def _encode(key: dict[str, Any] | None) -> str | None:
@@ -208,53 +282,6 @@ def by_status(status: str, *, limit: int, cursor: str | None, created_before: st
     condition = OrderModel.created_at <= created_before if created_before else None
     return _page(OrderModel.by_status.query(status, range_key_condition=condition, scan_index_forward=False,
                                             limit=limit, last_evaluated_key=_decode(cursor, "status", status)))
-
-
-def update(
-    order_id: str,
-    *,
-    set_values: dict[str, Any] | None = None,
-    status: str | None = None,
-    note: str = "",
-    actor: str = "system",
-    allowed_from: frozenset[str] | set[str] | None = None,
-    expected_version: int | None = None,
-    at: str,
-) -> Order | None:
-    """Change an order in one conditional UpdateItem and return it as stored afterwards.
-
-    With `status`, the order moves only from one of `allowed_from` and a timeline entry is appended, so two
-    racing events cannot both move it. Returns None when the order is not in an allowed status, not at
-    `expected_version`, or absent.
-    """
-    actions = [OrderModel.updated_at.set(at), OrderModel.version.add(1)]
-    for name, value in (set_values or {}).items():
-        attribute = getattr(OrderModel, name)
-        actions.append(attribute.remove() if value is None else attribute.set(value))
-    condition = OrderModel.order_id.exists()
-    if status:
-        entry = TimelineEntryAttribute(at=at, status=status, note=note, actor=actor)
-        actions += [OrderModel.status.set(status), OrderModel.timeline.set(OrderModel.timeline.append([entry]))]
-    if allowed_from is not None:
-        condition &= OrderModel.status.is_in(*sorted(allowed_from))
-    if expected_version is not None:  # read-modify-write of a JSON attribute: refuse if anyone wrote since
-        condition &= OrderModel.version == expected_version
-    item = OrderModel(order_id)
-    try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
-    return to_order(item)
-
-
-def add_timeline_note(order_id: str, *, note: str, actor: str, at: str) -> Order | None:
-    """A timeline entry that does not change the status (a courier scan, a staff remark)."""
-    current = get(order_id)
-    if current is None:
-        return None
-    return update(order_id, status=current.status, note=note, actor=actor, allowed_from={current.status}, at=at)
 
 
 def by_shipment(shipment_ref: str) -> Order | None:

@@ -1,21 +1,22 @@
-"""HTTP routes for reading orders, and the schedule that expires unpaid ones."""
+"""HTTP routes for reading orders: a customer's own, one order (owner, staff or guest token), staff lists."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chalice import Blueprint
+from chalice.app import Request
 
 from chalicelib.orders import service
-from chalicelib.orders.domain import STATUSES
+from chalicelib.orders.domain import access_token_from, checked_order_id
+from chalicelib.orders.lifecycle import PENDING_PAYMENT, STATUSES
 from chalicelib.validation import Fields, query_int
 from chalicelib.web import api, jwt_authorizer, optional_principal, query_params, signed_in, staff
 
 order_routes = Blueprint(__name__)
-ORDER_ID_PATTERN = r"TK-\d{6}-[A-Z0-9]{6,10}"
 
 
-def _request() -> Any:
+def _request() -> Request:
     return order_routes.current_request
 
 
@@ -37,9 +38,8 @@ def my_orders() -> Any:
 @api
 def get_order(order_id: str) -> Any:
     request = _request()
-    order_id = Fields({"order_id": order_id}).text("order_id", pattern=ORDER_ID_PATTERN, max_len=24)
-    token = (request.headers or {}).get("x-order-token") or query_params(request).get("access_token")
-    return service.get_order(order_id, optional_principal(request), token)
+    return service.get_order(checked_order_id(order_id), optional_principal(request),
+                             access_token_from(request.headers, request.query_params))
 
 
 @order_routes.route("/admin/orders", methods=["GET"], authorizer=jwt_authorizer)
@@ -47,5 +47,5 @@ def get_order(order_id: str) -> Any:
 def staff_orders() -> Any:
     staff(_request())
     params = query_params(_request())
-    status = Fields(params).text("status", required=False, default="PENDING_PAYMENT", choices=STATUSES)
+    status = Fields(params).text("status", required=False, default=PENDING_PAYMENT, choices=STATUSES)
     return service.list_for_staff(status, **_page_args(params))

@@ -1,7 +1,13 @@
-"""Order use cases: reading orders, and ending unpaid ones so their reserved stock returns to sale."""
+"""Order use cases: reading orders, and moving them through their lifecycle (lifecycle.py) safely.
+
+Every status change is `Order.apply` followed by a save conditional on the version that was read; when
+another writer got there first the decision is made again on a fresh read, so of two racing events
+exactly one wins and the other is refused by the table (409) rather than silently undoing the first.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -10,18 +16,59 @@ from chalicelib import clock, resources
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, DomainError, NotFound
 from chalicelib.inventory import service as inventory
-from chalicelib.inventory.domain import RELEASE, Movement
-from chalicelib.orders import repository
-from chalicelib.orders.domain import Order, may_view
+from chalicelib.inventory.domain import COMMIT, RELEASE, RESTOCK, Movement
+from chalicelib.orders import lifecycle, repository, workflow
+from chalicelib.orders.domain import COD, Order, may_view
+
+SYSTEM = "system"
+ATTEMPTS = 5  # fresh reads before giving up on an order that keeps changing under us
 
 
-def get_order(order_id: str, principal: Principal | None, access_token: str | None) -> dict[str, Any]:
+def load(order_id: str) -> Order:
+    order = repository.get(order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    return order
+
+
+def visible_order(order_id: str, principal: Principal | None, access_token: str | None) -> Order:
     """Owner, staff, or a guest holding the order's access token; anyone else gets a plain 404."""
     order = repository.get(order_id)
     if order is None or not may_view(order, sub=principal.sub if principal else None,
                                      is_staff=bool(principal and principal.is_staff), access_token=access_token):
         raise NotFound(f"order {order_id} not found", code="order_not_found")
-    return order.to_dict()
+    return order
+
+
+def get_order(order_id: str, principal: Principal | None, access_token: str | None) -> dict[str, Any]:
+    return visible_order(order_id, principal, access_token).to_dict()
+
+
+def find(order_id: str) -> Order | None:
+    return repository.get(order_id)
+
+
+def store_token(order_id: str, step: str, token: str) -> Order:
+    """Keep the task token a workflow step waits with; the order as stored, to check what already happened."""
+    order = repository.store_token(order_id, step, token)
+    if order is None:
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    return order
+
+
+def attach_payment(order_id: str, instructions: dict[str, Any]) -> None:
+    repository.attach_payment(order_id, instructions, at=clock.now_iso())
+
+
+def by_status(status: str, *, limit: int, cursor: str | None, created_before: str | None = None
+              ) -> tuple[list[Order], str | None]:
+    """One page of orders in a status, newest first (the schedules walk PENDING_PAYMENT this way)."""
+    return repository.by_status(status, limit=limit, cursor=cursor, created_before=created_before)
+
+
+def by_shipment(booking_id: str) -> Order | None:
+    """The order a courier booking belongs to (courier webhooks name the booking, not our order)."""
+    return repository.by_shipment(booking_id)
 
 
 def list_for_customer(principal: Principal, *, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -34,32 +81,93 @@ def list_for_staff(status: str, *, limit: int, cursor: str | None) -> dict[str, 
     return {"items": [order.to_dict() for order in orders], "next_cursor": next_cursor}
 
 
-def release_reservation(order: Order, *, status: str, note: str, actor: str) -> Order:
-    """Move the order to a final status and hand its reserved units back to sale, in one transaction.
+# ---- moving an order ------------------------------------------------------------------------------------------
 
-    The order update is conditional on its version and status, so a payment that lands at the same moment
-    makes this fail cleanly (Conflict) instead of releasing stock for a paid order.
+
+def transition(order_id: str, event: str, *, actor: str = SYSTEM, detail: str = "",
+               changes: Callable[[Order], dict[str, Any]] | None = None, first: Order | None = None) -> Order:
+    """Apply `event` to the stored order and save it; the order as stored afterwards.
+
+    Raises lifecycle.TransitionRefused (409) when the table does not allow the event from the order's state,
+    re-read after every lost race. `changes` computes other fields the step sets from the order it decides
+    on; `first` saves a read when the caller already holds the order.
     """
-    after = order.with_status(status, at=clock.now_iso(), note=note, actor=actor)
-    movements = [
-        Movement(sku=line["sku"], kind=RELEASE, delta_on_hand=0, delta_reserved=-int(line["quantity"]),
-                 reason=note, actor=actor, reference=order.order_id)
-        for line in order.lines
-    ]
 
-    move_stock_with_order(movements, order, after)
-    return after
+    def decide(before: Order) -> Order:
+        return before.apply(event, at=clock.now_iso(), actor=actor, detail=detail,
+                            **(changes(before) if changes else {}))
+
+    stored = decide_and_save(order_id, decide, first=first)
+    assert stored is not None  # decide always returns an order
+    return stored
 
 
-def move_stock_with_order(movements: list[Movement], before: Order, after: Order) -> None:
-    """Stock movements and the order's new state in one transaction; Conflict if the order moved meanwhile."""
+def decide_and_save(order_id: str, decide: Callable[[Order], Order | None], *,
+                    first: Order | None = None) -> Order | None:
+    """Save what `decide` makes of the current order (made with Order.apply), deciding again on a fresh read
+    whenever another writer got there first; None when `decide` finds nothing to change."""
+    order = first
+    for _ in range(ATTEMPTS):
+        before = order or load(order_id)
+        after = decide(before)
+        if after is None:
+            return None
+        stored = repository.save(before, after)
+        if stored is not None:
+            return stored
+        order = None
+    raise Conflict(f"order {order_id} keeps changing; try again", code="order_conflict")
+
+
+def flag(order_id: str, event: str, cause: str, *, actor: str = SYSTEM) -> Order | None:
+    """Flag an order for review or attention with its real cause on the timeline; None if it is gone."""
+    if find(order_id) is None:
+        return None
+    return transition(order_id, event, actor=actor, detail=cause)
+
+
+def _stock_movements(order: Order, kind: str, reason: str, actor: str) -> list[Movement]:
+    """What the order's lines do to stock: release a reservation, commit a sale, or put sold units back."""
+    deltas = {RELEASE: (0, -1), COMMIT: (-1, -1), RESTOCK: (1, 0)}[kind]
+    return [Movement(sku=line.sku, kind=kind, delta_on_hand=deltas[0] * line.quantity,
+                     delta_reserved=deltas[1] * line.quantity, reason=reason, actor=actor, reference=order.order_id)
+            for line in order.lines]
+
+
+def transition_with_stock(order: Order, event: str, kind: str, *, actor: str = SYSTEM, reason: str = "",
+                          detail: str = "") -> Order:
+    """Apply `event` and the stock movement it implies in one transaction; Conflict if the order moved."""
+    after = order.apply(event, at=clock.now_iso(), actor=actor, detail=detail)
+    movements = _stock_movements(order, kind, reason or after.timeline[-1].note, actor)
 
     def stage(tx: TransactWrite) -> None:
-        repository.stage_transition(tx, before, after)
+        repository.stage_save(tx, order, after)
 
     def explain(failed_tables: set[str]) -> DomainError | None:
         if resources.ORDERS.physical_name in failed_tables:
-            return Conflict(f"order {before.order_id} changed meanwhile", code="order_conflict")
+            return Conflict(f"order {order.order_id} changed meanwhile", code="order_conflict")
         return None
 
     inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
+    return after
+
+
+def release_reservation(order: Order, event: str, *, actor: str = SYSTEM, detail: str = "") -> Order:
+    """An unpaid order ends (expired, payment failed, cancelled): its reserved units go back on sale."""
+    return transition_with_stock(order, event, RELEASE, actor=actor, detail=detail)
+
+
+def stock_was_committed(order: Order) -> bool:
+    """Whether the order's units are sold (no longer reserved), so a cancel must put them back on hand."""
+    return order.status in lifecycle.STOCK_COMMITTED
+
+
+# ---- the order's workflow ------------------------------------------------------------------------------------
+
+
+def start_workflow(order: Order) -> None:
+    """Start the order's execution; the reconciliation schedule starts any that a failure left unstarted."""
+    seconds = 0
+    if order.payment_deadline:
+        seconds = int((clock.parse_iso(order.payment_deadline) - clock.now()).total_seconds())
+    workflow.start(order.order_id, cod=order.payment_method == COD, payment_timeout_seconds=max(1, seconds))

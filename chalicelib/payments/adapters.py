@@ -1,7 +1,8 @@
 """Which payment gateway this deployment talks to, chosen by configuration.
 
-Built on first use and kept for the life of the process (a Lambda container): the Midtrans adapter holds the
-server key, and resolving it again on every request would only add latency.
+Built on first use and cached per configuration value (gateway name and Midtrans base URL), like the courier
+adapters. The Midtrans adapter holds no key: it reads the server key through config.secret on each call, whose
+five-minute cache is what lets a rotated key reach outgoing calls without a restart.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ def gateway_name() -> str:
 
 def payment_gateway() -> PaymentGateway:
     """The configured gateway (TOKOFLOW_PAYMENT_GATEWAY: "sandbox", the default, or "midtrans")."""
-    return _build(gateway_name())
+    name = gateway_name()
+    if name == MIDTRANS:
+        return _midtrans(config.get(config.MIDTRANS_BASE_URL).strip())
+    return _build(name)
 
 
 @functools.cache
@@ -32,11 +36,15 @@ def _build(name: str) -> PaymentGateway:
         from chalicelib.payments.sandbox import SandboxGateway
 
         return SandboxGateway()
-    if name == MIDTRANS:
-        from chalicelib.payments.midtrans import MidtransGateway
-
-        return MidtransGateway()  # reads the key and base URL from config; GatewayError when the key is missing
     raise RuntimeError(f"{config.PAYMENT_GATEWAY}={name!r} is not a payment gateway (one of {', '.join(GATEWAYS)})")
+
+
+@functools.cache
+def _midtrans(base_url: str) -> PaymentGateway:
+    from chalicelib.payments.midtrans import MidtransGateway
+
+    # GatewayError when the key is missing; the key itself is read again on every call, never kept here.
+    return MidtransGateway(base_url=base_url or None)
 
 
 def server_key() -> str:
@@ -54,6 +62,7 @@ def server_key() -> str:
 def reset() -> None:
     """Forget built gateways, e.g. after a test changes the configuration."""
     _build.cache_clear()
+    _midtrans.cache_clear()
 
 
 __all__ = ["DEFAULT_GATEWAY", "GATEWAYS", "gateway_name", "payment_gateway", "reset", "server_key"]

@@ -68,7 +68,11 @@ def snap_base_url(base_url: str) -> str:
 
 
 class MidtransGateway:
-    """Midtrans Core API adapter; `transport` is injectable so tests replay recorded answers offline."""
+    """Midtrans Core API adapter; `transport` is injectable so tests replay recorded answers offline.
+
+    Without an explicit server_key the key is read through config.secret on every call (cached there for five
+    minutes), so a rotated key reaches outgoing calls as it does for the other providers, without a restart.
+    """
 
     name = "midtrans"
 
@@ -79,10 +83,8 @@ class MidtransGateway:
         base_url: str | None = None,
         transport: Transport | None = None,
     ) -> None:
-        key = server_key if server_key is not None else config.secret(config.MIDTRANS_SERVER_KEY)
-        if not key:
-            raise GatewayError(f"midtrans server key is not configured ({config.MIDTRANS_SERVER_KEY})")
-        self._server_key = key
+        self._fixed_key = server_key
+        self._server_key()  # a missing key fails at construction, before any charge is attempted
         self.base_url = (base_url or config.get(config.MIDTRANS_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
         self.snap_url = snap_base_url(self.base_url)
         self._transport: Transport = transport or urllib_transport
@@ -141,8 +143,14 @@ class MidtransGateway:
             redirect_url=redirect_url,
         )
 
+    def _server_key(self) -> str:
+        key = self._fixed_key if self._fixed_key is not None else config.secret(config.MIDTRANS_SERVER_KEY).strip()
+        if not key:
+            raise GatewayError(f"midtrans server key is not configured ({config.MIDTRANS_SERVER_KEY})")
+        return key
+
     def _headers(self) -> dict[str, str]:
-        credentials = base64.b64encode(f"{self._server_key}:".encode()).decode()
+        credentials = base64.b64encode(f"{self._server_key()}:".encode()).decode()
         return {
             "Accept": "application/json",
             "Content-Type": "application/json",

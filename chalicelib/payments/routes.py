@@ -13,7 +13,7 @@ from chalicelib import resources
 from chalicelib.batches import each_record
 from chalicelib.observability import logger
 from chalicelib.payments import service
-from chalicelib.web import api
+from chalicelib.web import api, raw_body
 
 payment_routes = Blueprint(__name__)
 
@@ -21,7 +21,7 @@ payment_routes = Blueprint(__name__)
 @payment_routes.route("/webhooks/payments/midtrans", methods=["POST"])
 @api
 def midtrans_notification() -> Any:
-    return service.receive_midtrans(payment_routes.current_request.raw_body or b"")
+    return service.receive_midtrans(raw_body(payment_routes.current_request))
 
 
 def _process(record: SQSRecord) -> None:

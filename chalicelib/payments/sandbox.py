@@ -14,12 +14,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import PutError, PynamoDBException
-from pynamodb.models import Model
 
-from chalicelib import clock, config, resources
-from chalicelib.db import meta_for
+from chalicelib import clock, config
 from chalicelib.payments import notification
 from chalicelib.payments.gateway import (
     BANK_TRANSFER,
@@ -33,6 +30,7 @@ from chalicelib.payments.gateway import (
     PaymentInstructions,
     RefundResult,
 )
+from chalicelib.payments.repository import SandboxPaymentModel
 
 PROVIDER = "sandbox"
 MERCHANT_NAME = "TOKOKITA"
@@ -70,28 +68,6 @@ NOTIFICATION_STATUS_CODES = {**STATUS_CODES, "expire": "202"}
 _MIDTRANS_TIME = "%Y-%m-%d %H:%M:%S"
 _SAVE_ATTEMPTS = 5
 _CANNOT_MODIFY = "Merchant cannot modify the status of the transaction"
-
-
-class SandboxPaymentModel(Model):
-    """One sandbox transaction per order, as Midtrans keeps one per order_id."""
-
-    Meta = meta_for(resources.SANDBOX_PAYMENTS)
-    order_id = UnicodeAttribute(hash_key=True)
-    amount = NumberAttribute()  # what was charged, whole Rupiah
-    method = UnicodeAttribute()
-    transaction_id = UnicodeAttribute()
-    transaction_status = UnicodeAttribute()
-    fraud_status = UnicodeAttribute(null=True)
-    payment_type = UnicodeAttribute()
-    va_number = UnicodeAttribute(null=True)
-    bank = UnicodeAttribute(null=True)
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    expires_at = UnicodeAttribute()
-    paid_amount = NumberAttribute(null=True)  # what the "shopper" paid; settle may simulate an underpayment
-    settled_at = UnicodeAttribute(null=True)
-    refunds = JSONAttribute(default=dict)  # refund_key -> {amount, reason, created_at}
-    version = VersionAttribute()  # optimistic locking: concurrent transitions never overwrite each other
 
 
 class SandboxGateway:
@@ -312,7 +288,7 @@ def crc16_ccitt(text: str) -> int:
 
 def qris_payload(transaction_id: str, amount: int) -> str:
     """A dynamic QRIS (EMVCo merchant-presented) payload: scannable-looking, with the amount and a real CRC."""
-    city = config.shop_origin()[0].upper()[:15]
+    city = config.shop().city.upper()[:15]
     merchant_account = (
         _tlv("00", "COM.GO-JEK.WWW")
         + _tlv("01", "93600914" + _digits(f"pan:{MERCHANT_NAME}", 10))

@@ -12,24 +12,17 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import clock, inbox, resources
+from chalicelib import clock, resources
 from chalicelib.errors import Unauthorized, ValidationFailed
-from chalicelib.fulfilment import service as fulfilment
-from chalicelib.fulfilment import workflow
+from chalicelib.inbox import service as inbox
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
-from chalicelib.orders import repository as orders
-from chalicelib.orders.domain import (
-    CANCELLED,
-    COD,
-    EXPIRED,
-    NEEDS_REVIEW,
-    PAID,
-    PAYMENT_FAILED,
-    PENDING_PAYMENT,
-    Order,
-)
-from chalicelib.payments import ledger, notification
+from chalicelib.orders import lifecycle, workflow
+from chalicelib.orders import service as orders
+from chalicelib.orders.domain import COD, Order
+from chalicelib.orders.lifecycle import CANCELLED, EXPIRED, PAYMENT_FAILED, PENDING_PAYMENT, TransitionRefused
+from chalicelib.payments import notification
+from chalicelib.payments import repository as ledger
 from chalicelib.payments.adapters import payment_gateway, server_key
 from chalicelib.payments.gateway import ChargeRequest, GatewayError, GatewayStatus
 
@@ -49,7 +42,7 @@ def start_payment(order: Order) -> dict[str, Any] | None:
         return None
     minutes = max(1, int((clock.parse_iso(order.payment_deadline or clock.now_iso()) - clock.now())
                          .total_seconds() // 60))
-    request = ChargeRequest(order_id=order.order_id, amount=int(order.totals["total"]), method=order.payment_method,
+    request = ChargeRequest(order_id=order.order_id, amount=order.totals.total, method=order.payment_method,
                             customer_name=order.customer["name"], customer_email=order.customer["email"],
                             customer_phone=order.customer["phone"], expiry_minutes=minutes)
     try:
@@ -58,7 +51,7 @@ def start_payment(order: Order) -> dict[str, Any] | None:
         logger.error("payment charge failed", extra={"order_id": order.order_id, "error": str(error)})
         metrics.add_metric(name="PaymentChargeFailures", unit=MetricUnit.Count, value=1)
         return None
-    orders.update(order.order_id, set_values={"payment": instructions}, at=clock.now_iso())
+    orders.attach_payment(order.order_id, instructions)
     return instructions
 
 
@@ -102,7 +95,7 @@ def process_event(message: dict[str, Any]) -> str:
 
 
 def apply_gateway_status(order_id: str, status: GatewayStatus, *, source: str) -> str:
-    order = orders.get(order_id)
+    order = orders.find(order_id)
     if order is None:
         logger.warning("payment for an unknown order", extra={"order_id": order_id})
         return "unknown order"
@@ -142,49 +135,85 @@ def _refunded(order_id: str, status: GatewayStatus, *, source: str) -> str:
 
 
 def _review(order: Order, reason: str) -> None:
-    orders.update(order.order_id, status=NEEDS_REVIEW, note=reason, set_values={"attention": reason},
-                  at=clock.now_iso())
+    orders.flag(order.order_id, lifecycle.FLAG_FOR_REVIEW, reason, actor="payments")
     metrics.add_metric(name="OrdersNeedingReview", unit=MetricUnit.Count, value=1)
     logger.warning("order needs review", extra={"order_id": order.order_id, "reason": reason})
 
 
+ENDED_UNPAID = (EXPIRED, CANCELLED, PAYMENT_FAILED)
+
+
 def _paid(order: Order, *, amount: int, reference: str, method: str, source: str) -> str:
-    total = int(order.totals["total"])
+    total = order.totals.total
     first_time = ledger.record(order.order_id, kind=ledger.PAYMENT_RECEIVED, amount=amount, provider=source,
                                reference=reference, actor=source, method=method or order.payment_method)
-    if order.status != PENDING_PAYMENT:
-        if first_time and order.status in (EXPIRED, CANCELLED, PAYMENT_FAILED):
-            _review(order, f"Rp{amount:,} received after the order ended ({order.status}): refund it")
-            return "late payment flagged"
-        return "already handled"
-    if amount != total:
+    if order.status == PENDING_PAYMENT and amount != total:
         _review(order, f"gateway reports Rp{amount:,} paid but the order total is Rp{total:,}")
         return "amount mismatch flagged"
-    paid = orders.update(order.order_id, status=PAID, note=f"payment received ({method or order.payment_method})",
-                         actor=source, allowed_from={PENDING_PAYMENT}, set_values={"attention": None},
-                         at=clock.now_iso())
-    if paid is None:
-        return "already handled"
-    metrics.add_metric(name="PaymentsReceived", unit=MetricUnit.Count, value=1)
-    notifications.request("payment_received", paid.to_dict())
-    token = paid.tokens.get("payment")
-    if token:
-        workflow.resume(token, {"paid": True, "amount": amount})
-    return "paid"
+    if order.status == PENDING_PAYMENT:
+        try:
+            paid = orders.transition(order.order_id, lifecycle.PAY, actor=source, first=order,
+                                     detail=method or order.payment_method)
+        except TransitionRefused:  # it expired or was cancelled while we decided: a late payment
+            order = orders.load(order.order_id)
+        else:
+            metrics.add_metric(name="PaymentsReceived", unit=MetricUnit.Count, value=1)
+            notifications.request("payment_received", paid.to_dict())
+            token = paid.tokens.get("payment")
+            if token:
+                workflow.resume(token, {"paid": True, "amount": amount})
+            return "paid"
+    if first_time and order.status in ENDED_UNPAID:
+        _review(order, f"Rp{amount:,} received after the order ended ({order.status}): refund it")
+        return "late payment flagged"
+    return "already handled"
+
+
+# What each way the gateway ends a payment does to the order, and what the waiting workflow step is told.
+PAYMENT_ENDS = {True: (lifecycle.EXPIRE, workflow.PAYMENT_EXPIRED, "expired"),
+                False: (lifecycle.FAIL_PAYMENT, workflow.PAYMENT_FAILED, "cancelled")}
 
 
 def _failed(order: Order, transaction_status: str) -> str:
-    """Mark the failure for the workflow's payment step, which releases the stock."""
+    """The gateway ended the payment: the order ends, its reserved stock goes back on sale, the customer is
+    told, and a workflow waiting for the payment moves on (its release step finds the work done)."""
     if order.status != PENDING_PAYMENT:
         return "already handled"
-    expired = transaction_status == "expire"
-    mark = fulfilment.PAYMENT_EXPIRED_MARK if expired else fulfilment.PAYMENT_FAILED_MARK
-    marked = orders.update(order.order_id, set_values={"attention": mark}, allowed_from={PENDING_PAYMENT},
-                           at=clock.now_iso())
-    token = marked.tokens.get("payment") if marked else None
+    event, error, told = PAYMENT_ENDS[transaction_status == "expire"]
+    ended = orders.release_reservation(order, event, actor="payments", detail=f"gateway status {transaction_status}")
+    notifications.request(told, ended.to_dict(), {"reason": ended.timeline[-1].note})
+    token = ended.tokens.get("payment")
     if token:
-        workflow.fail(token, "PaymentExpired" if expired else "PaymentFailed", f"gateway status {transaction_status}")
+        workflow.fail(token, error, f"gateway status {transaction_status}")
     return f"payment ended ({transaction_status})"
+
+
+# ---- money going back ---------------------------------------------------------------------------------------
+
+
+def refund_held(order_id: str, *, reason: str) -> int:
+    """Refund whatever the ledger says we hold for the order; recorded once however often it runs."""
+    held = ledger.balance(order_id)
+    if held <= 0:
+        return 0
+    result = payment_gateway().refund(order_id, amount=held, reason=reason, refund_key=f"refund-{order_id}")
+    ledger.record(order_id, kind=ledger.REFUND, amount=-result.amount, provider=payment_gateway().name,
+                  reference=result.refund_key, actor="payments")
+    return result.amount
+
+
+def record_cash_collected(order: Order, *, collector: str) -> None:
+    """Cash on delivery: the courier collected the order's total; recorded once however often it runs."""
+    ledger.record(order.order_id, kind=ledger.COD_COLLECTED, amount=order.totals.total, provider=collector,
+                  reference=order.order_id, actor="payments", method=COD)
+
+
+def void_charge(order_id: str) -> None:
+    """Close the unpaid virtual account or QR code so the customer cannot pay a cancelled order."""
+    try:
+        payment_gateway().cancel(order_id)
+    except GatewayError as error:  # an unpaid charge also lapses at its own expiry; a late payment is flagged
+        logger.warning("payment could not be voided", extra={"order_id": order_id, "error": str(error)})
 
 
 # ---- reconciliation (schedule) ------------------------------------------------------------------------------
@@ -203,7 +232,7 @@ def reconcile(*, older_than_minutes: int = 15, batch: int = 100) -> dict[str, in
             if order.payment is None and order.payment_method != COD and start_payment(order) is not None:
                 counts["charges_retried"] += 1
             if "payment" not in order.tokens:
-                fulfilment.start(order)
+                orders.start_workflow(order)
                 counts["workflows_started"] += 1
             try:
                 status = payment_gateway().status(order.order_id)

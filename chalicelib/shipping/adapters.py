@@ -16,28 +16,22 @@ SANDBOX = "sandbox"
 BITESHIP = "biteship"
 COURIERS = (SANDBOX, BITESHIP)
 
-SHOP_ORIGIN_POSTAL_CODE = "TOKOFLOW_SHOP_ORIGIN_POSTAL_CODE"  # kode pos the Biteship pickup and rates start from
-DEFAULT_ORIGIN_POSTAL_CODE = "55213"  # Yogyakarta (Gondokusuman), matching config.shop_origin()'s default city
-
 
 def courier() -> Courier:
     """The configured courier adapter: "sandbox" (default, no account needed) or "biteship".
 
-    Raises RuntimeError for an unknown TOKOFLOW_COURIER or a Biteship setup without an API key.
+    The origin (city and province for the rate card, kode pos for Biteship) is config.shop()'s. Raises
+    RuntimeError for an unknown TOKOFLOW_COURIER, a Biteship setup without an API key or a bad shop setting.
     """
     kind = (config.get(config.COURIER) or SANDBOX).strip().lower()
-    city, province = config.shop_origin()
+    shop = config.shop()
     if kind == SANDBOX:
-        return _sandbox(city, province)
+        return _sandbox(shop.city, shop.province)
     if kind == BITESHIP:
         api_key = config.secret(config.BITESHIP_API_KEY).strip()
         if not api_key:
             raise RuntimeError(f"{config.COURIER}=biteship needs {config.BITESHIP_API_KEY} to be set")
-        return _biteship(
-            api_key,
-            (config.get(SHOP_ORIGIN_POSTAL_CODE) or DEFAULT_ORIGIN_POSTAL_CODE).strip(),
-            (config.get(config.BITESHIP_BASE_URL) or DEFAULT_BASE_URL).strip(),
-        )
+        return _biteship(api_key, shop.postal_code, (config.get(config.BITESHIP_BASE_URL) or DEFAULT_BASE_URL).strip())
     raise RuntimeError(f"unknown {config.COURIER} {kind!r}: expected one of {', '.join(COURIERS)}")
 
 

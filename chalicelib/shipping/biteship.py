@@ -23,6 +23,7 @@ from chalicelib.shipping.couriers import (
 )
 from chalicelib.shipping.domain import Destination, EmptyParcel, ParcelItem, ShippingService
 from chalicelib.shipping.tracking import TrackingEvent, apply_event
+from chalicelib.validation import conform, national_phone, postal_code
 
 DEFAULT_BASE_URL = "https://api.biteship.com"
 DEFAULT_COURIERS = ("jne", "jnt", "sicepat", "anteraja")
@@ -100,10 +101,8 @@ class BiteshipCourier:
     ) -> None:
         if not api_key:
             raise ValueError("a Biteship API key is required")
-        if not re.fullmatch(r"\d{5}", origin_postal_code or ""):
-            raise ValueError(f"origin_postal_code must be 5 digits, got {origin_postal_code!r}")
         self._api_key = api_key
-        self.origin_postal_code = origin_postal_code
+        self.origin_postal_code = conform("origin_postal_code", postal_code, origin_postal_code)
         self.base_url = base_url.rstrip("/")
         self.couriers = tuple(courier_code(c) for c in couriers)
         self._transport = transport
@@ -173,19 +172,23 @@ class BiteshipCourier:
     # -- orders ------------------------------------------------------------------------------------------------------
 
     def order_payload(self, request: BookingRequest) -> dict[str, Any]:
-        """The POST /v1/orders body for a booking request (public so it can be logged or inspected)."""
+        """The POST /v1/orders body for a booking request (public so it can be logged or inspected).
+
+        Phones go in the local form (0812...) that Indonesian couriers print on labels; the request holds +62....
+        """
         origin, destination = request.origin_address, request.destination_address
+        origin_phone = national_phone(request.origin_contact.phone)
         payload: dict[str, Any] = {
             "shipper_contact_name": request.origin_contact.name,
-            "shipper_contact_phone": request.origin_contact.phone,
+            "shipper_contact_phone": origin_phone,
             "shipper_contact_email": request.origin_contact.email,
             "origin_contact_name": request.origin_contact.name,
-            "origin_contact_phone": request.origin_contact.phone,
+            "origin_contact_phone": origin_phone,
             "origin_address": origin.one_line(),
             "origin_note": origin.notes,
             "origin_postal_code": int(origin.postal_code),
             "destination_contact_name": request.destination_contact.name,
-            "destination_contact_phone": request.destination_contact.phone,
+            "destination_contact_phone": national_phone(request.destination_contact.phone),
             "destination_contact_email": request.destination_contact.email,
             "destination_address": destination.one_line(),
             "destination_note": destination.notes,
@@ -226,7 +229,8 @@ class BiteshipCourier:
         return answer if answer.get("reference_id") == order_id else None
 
     def _booking(self, answer: Mapping[str, Any], request: BookingRequest) -> Booking:
-        courier = answer.get("courier") if isinstance(answer.get("courier"), Mapping) else {}
+        found = answer.get("courier")
+        courier: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         booking_id = answer.get("id")
         if not booking_id:
             raise CourierError("Biteship created an order but returned no id", body=answer)

@@ -9,7 +9,6 @@ Failures come in two kinds because the caller's reaction differs: CourierError i
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -23,6 +22,16 @@ from chalicelib.shipping.domain import (
     ShippingService,
     order_value_of,
     quote,
+)
+from chalicelib.validation import (
+    address_notes,
+    city,
+    conform,
+    contact_name,
+    indonesian_phone,
+    postal_code,
+    province,
+    street,
 )
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -71,10 +80,6 @@ def courier_name(code: str) -> str:
 # Booking value objects
 # ---------------------------------------------------------------------------------------------------------------------
 
-_PHONE = re.compile(r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")
-_POSTAL_CODE = re.compile(r"^\d{5}$")
-
-
 def _text(name: str, value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
@@ -87,16 +92,21 @@ def _amount(name: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class Contact:
-    """Who hands over or receives the parcel; couriers phone this number, so it must look like one."""
+    """Who hands over or receives the parcel; couriers phone this number, so it must be one.
+
+    Checked and normalised by the rules checkout applies (chalicelib.validation): the phone becomes +62...
+    """
 
     name: str
     phone: str
     email: str = ""
 
     def __post_init__(self) -> None:
-        _text("name", self.name)
-        if not isinstance(self.phone, str) or not _PHONE.match(self.phone.strip()):
-            raise ValueError(f"phone must be a phone number (e.g. 081234567890 or +6281234567890), got {self.phone!r}")
+        object.__setattr__(self, "name", conform("name", contact_name, self.name))
+        object.__setattr__(self, "phone", conform("phone", indonesian_phone, self.phone))
+        if not isinstance(self.email, str):
+            raise ValueError(f"email must be a string, got {self.email!r}")
+        object.__setattr__(self, "email", self.email.strip())
 
 
 @dataclass(frozen=True)
@@ -110,15 +120,16 @@ class Address:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        _text("street", self.street)
-        _text("city", self.city)
-        _text("province", self.province)
-        if not isinstance(self.postal_code, str) or not _POSTAL_CODE.match(self.postal_code):
-            raise ValueError(f"postal_code must be 5 digits (Indonesian kode pos), got {self.postal_code!r}")
+        # The same rules (and limits) checkout applies, so an address checkout stored is always bookable.
+        object.__setattr__(self, "street", conform("street", street, self.street))
+        object.__setattr__(self, "city", conform("city", city, self.city))
+        object.__setattr__(self, "province", conform("province", province, self.province))
+        object.__setattr__(self, "postal_code", conform("postal_code", postal_code, self.postal_code))
+        object.__setattr__(self, "notes", conform("notes", address_notes, self.notes))
 
     def one_line(self) -> str:
         """Single-line form for APIs with one address field."""
-        return f"{self.street.strip()}, {self.city.strip()}, {self.province.strip()} {self.postal_code}"
+        return f"{self.street}, {self.city}, {self.province} {self.postal_code}"
 
 
 @dataclass(frozen=True)

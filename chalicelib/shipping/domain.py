@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from chalicelib import validation
+from chalicelib.validation import conform
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------------------------------------------------
@@ -71,9 +74,6 @@ class ParcelItem:
         return self.length_cm is not None and self.width_cm is not None and self.height_cm is not None
 
 
-_POSTAL_CODE = re.compile(r"^\d{5}$")
-
-
 @dataclass(frozen=True)
 class Destination:
     """Where the parcel goes; the province decides the zone, the city only matters for same-city delivery."""
@@ -83,10 +83,10 @@ class Destination:
     province: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.postal_code, str) or not _POSTAL_CODE.match(self.postal_code):
-            raise ValueError(f"postal_code must be 5 digits (Indonesian kode pos), got {self.postal_code!r}")
-        _require_text("city", self.city)
-        _require_text("province", self.province)
+        # The rules checkout and courier booking share, so a destination that can be quoted can be booked.
+        object.__setattr__(self, "postal_code", conform("postal_code", validation.postal_code, self.postal_code))
+        object.__setattr__(self, "city", conform("city", validation.city, self.city))
+        object.__setattr__(self, "province", conform("province", validation.province, self.province))
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,14 @@ from chalicelib.errors import ServiceUnavailable, Unprocessable, ValidationFaile
 from chalicelib.shipping.adapters import courier
 from chalicelib.shipping.couriers import BookingRejected, CourierError, find_service
 from chalicelib.shipping.domain import Destination, EmptyParcel, ParcelItem, ShippingService, UnknownDestination
-from chalicelib.validation import Fields
+from chalicelib.validation import Fields, city, postal_code, province
 
 
 def parse_destination(fields: Fields) -> Destination:
+    """Where to quote for, by the same kode pos, city and province rules checkout and courier booking apply."""
     fields.reject_unknown({"postal_code", "city", "province"})
-    postal_code = fields.text("postal_code", pattern=r"\d{5}", max_len=5)
-    city = fields.text("city", max_len=80)
-    province = fields.text("province", max_len=80)
-    return Destination(postal_code=postal_code, city=city, province=province)
+    return Destination(postal_code=fields.checked("postal_code", postal_code), city=fields.checked("city", city),
+                       province=fields.checked("province", province))
 
 
 def parcel_items(priced_cart: PricedCart) -> list[ParcelItem]:

@@ -1,8 +1,8 @@
 """The TokoFlow stack: every resource in chalicelib.resources, the Chalice app, and what watches them.
 
-One stack per stage. The stack's construct id is the stage name ("dev", "prod"), because chalice.cdk packages
-the app with the stage named after its scope: the stage's settings in .chalice/config.json apply as they do
-for `chalice deploy`. Physical names come from the resource specs with TOKOFLOW_PREFIX set to the stage's
+One stack per stage, its construct id the stage name ("dev", "prod"). The Chalice app is packaged for the chalice
+stage of the same name, so the stage's settings in .chalice/config.json apply as they do for `chalice deploy`.
+Physical names come from the resource specs with TOKOFLOW_PREFIX set to the stage's
 prefix ("tokoflow-prod-orders"), the same names the app computes at run time, so nothing has to pass table or
 queue names around.
 
@@ -15,13 +15,14 @@ Choices worth knowing
 - Queues use SSE-SQS for the same reason (Step Functions and Lambda need no KMS grants).
 - The alarm topic is not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS managed
   SNS key, and alarm texts carry no customer data.
-- Every Lambda function gets its own role (chalice.cdk's `manage_iam_role: false` plus a `Role` override per
+- Every Lambda function gets its own role (Chalice's `manage_iam_role: false` plus a `Role` override per
   function) listing the exact tables, queues, secrets and state machine it uses: see FUNCTION_ACCESS.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -43,12 +44,13 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from chalice.cdk import Chalice
+from aws_cdk import cloudformation_include
 from constructs import Construct
 
 from chalicelib import config, resources
@@ -191,52 +193,63 @@ api.package_app(project_dir=request["project_dir"], output_dir=request["output_d
 """
 
 
-class ChaliceApp(Chalice):
-    """chalice.cdk.Chalice, packaged in a child process and without leftovers.
+def package_chalice_app(source_dir: str, output_dir: Path, *, stage: str, stage_config: dict[str, Any],
+                        prefix: str) -> None:
+    """`chalice package` for one stage in a child process.
 
-    chalice.cdk packages in-process: it imports app.py once per process (a second stage would reuse the
-    first stage's queue names, which the blueprints read at import) and copies the stage's variables, CDK
-    tokens included, into os.environ. A child process per stage keeps both out of the synthesizing process.
-    The package and chalice.cdk's rewritten template go to a temporary directory, removed once the code asset
-    is staged and the template read: nothing piles up in chalice.out/.
+    Packaging imports app.py, whose blueprints read queue names from TOKOFLOW_PREFIX at import, and copies the
+    stage's variables (CDK tokens included) into os.environ: a child process per stage keeps both out of the
+    synthesizing process.
+    """
+    environment = {**os.environ, config.PREFIX: prefix}
+    environment.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+    request = {"project_dir": source_dir, "output_dir": str(output_dir), "stage": stage,
+               "chalice_config": stage_config}
+    done = subprocess.run([sys.executable, "-c", _PACKAGE_SCRIPT], input=json.dumps(request), text=True,
+                          env=environment, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"chalice package failed for stage {stage}:\n{done.stdout}{done.stderr}")
+
+
+class ChaliceApp(Construct):
+    """The Chalice app's packaged SAM template, included in the stack with its code as a CDK asset.
+
+    What chalice.cdk.Chalice does, from public APIs only (chalice's api.package_app, CDK's Asset and
+    CfnInclude, under the same construct ids), packaged in a child process (package_chalice_app) and in a
+    temporary directory removed once the asset is staged and the template read: nothing piles up in
+    chalice.out/.
 
     `sam` is the packaged SAM template as Chalice wrote it, for looking up functions and their events.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, source_dir: str, stage_config: dict[str, Any],
-                 prefix: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, source_dir: str, stage: str,
+                 stage_config: dict[str, Any], prefix: str) -> None:
+        super().__init__(scope, construct_id)
         workdir = Path(tempfile.mkdtemp(prefix="tokoflow-chalice-"))
-        ChaliceApp._pending = (prefix, workdir)
         try:
-            super().__init__(scope, construct_id, source_dir=source_dir, stage_config=stage_config)
-            self.sam: dict[str, Any] = json.loads((workdir / "package" / "sam.json").read_text(encoding="utf-8"))
+            package = workdir / "package"
+            package_chalice_app(source_dir, package, stage=stage, stage_config=stage_config, prefix=prefix)
+            self.sam: dict[str, Any] = json.loads((package / "sam.json").read_text(encoding="utf-8"))
+            if any(resource["Type"] == "AWS::Serverless::LayerVersion" for resource in self.sam["Resources"].values()):
+                raise ValueError("automatic_layer is not supported here: set it to false in .chalice/config.json")
+            code = s3_assets.Asset(self, "ChaliceAppCode", path=str(package / "deployment.zip"))
+            template = copy.deepcopy(self.sam)
+            for name in self.functions():
+                template["Resources"][name]["Properties"]["CodeUri"] = {"Bucket": code.s3_bucket_name,
+                                                                        "Key": code.s3_object_key}
+            template_file = workdir / "sam_with_assets.json"
+            template_file.write_text(json.dumps(template), encoding="utf-8")
+            self.sam_template = cloudformation_include.CfnInclude(self, "ChaliceApp", template_file=str(template_file))
         finally:
-            ChaliceApp._pending = None
             shutil.rmtree(workdir, ignore_errors=True)
-
-    _pending: tuple[str, Path] | None = None
-
-    def _package_app(self) -> None:
-        assert ChaliceApp._pending is not None
-        prefix, workdir = ChaliceApp._pending
-        self._sam_package_dir = str(workdir / "package")
-        environment = {**os.environ, config.PREFIX: prefix}
-        environment.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
-        request = {"project_dir": self.source_dir, "output_dir": self._sam_package_dir, "stage": self.stage_name,
-                   "chalice_config": self.stage_config}
-        done = subprocess.run([sys.executable, "-c", _PACKAGE_SCRIPT], input=json.dumps(request), text=True,
-                              env=environment, capture_output=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"chalice package failed for stage {self.stage_name}:\n{done.stdout}{done.stderr}")
-
-    def _generate_sam_template_with_assets(self, chalice_out_dir: str, package_id: str) -> str:
-        assert ChaliceApp._pending is not None
-        return super()._generate_sam_template_with_assets(str(ChaliceApp._pending[1]), package_id)
 
     def functions(self) -> dict[str, dict[str, Any]]:
         """Logical id -> properties of every Lambda function Chalice generated."""
         return {name: resource.get("Properties", {}) for name, resource in self.sam["Resources"].items()
                 if resource["Type"] == "AWS::Serverless::Function"}
+
+    def get_resource(self, logical_id: str) -> cdk.CfnResource:
+        return self.sam_template.get_resource(logical_id)
 
 
 class TokoflowStack(cdk.Stack):
@@ -426,19 +439,20 @@ class TokoflowStack(cdk.Stack):
     def placeholder_values(self) -> dict[str, str]:
         """Every placeholder a definition may use (local/provision.py automatic_placeholders' naming rule)."""
         values = {"AwsRegion": cdk.Aws.REGION, "AwsAccountId": cdk.Aws.ACCOUNT_ID}
-        for spec in resources.TABLES:
-            table = self.tables[spec.name]
-            values[f"{pascal(spec.name)}TableName"] = table.table_name
-            values[f"{pascal(spec.name)}TableArn"] = table.table_arn
-        for spec in resources.QUEUES:
-            stem, queue, dlq = pascal(spec.name), self.queues[spec.name], self.dead_letter_queues[spec.name]
+        for table_spec in resources.TABLES:
+            table = self.tables[table_spec.name]
+            values[f"{pascal(table_spec.name)}TableName"] = table.table_name
+            values[f"{pascal(table_spec.name)}TableArn"] = table.table_arn
+        for queue_spec in resources.QUEUES:
+            stem, queue = pascal(queue_spec.name), self.queues[queue_spec.name]
+            dlq = self.dead_letter_queues[queue_spec.name]
             values.update({
                 f"{stem}QueueName": queue.queue_name, f"{stem}QueueUrl": queue.queue_url,
                 f"{stem}QueueArn": queue.queue_arn, f"{stem}DlqName": dlq.queue_name,
                 f"{stem}DlqUrl": dlq.queue_url, f"{stem}DlqArn": dlq.queue_arn,
             })
-        for spec in resources.BUCKETS:
-            values[f"{pascal(spec.name)}BucketName"] = self.buckets[spec.name].bucket_name
+        for bucket_spec in resources.BUCKETS:
+            values[f"{pascal(bucket_spec.name)}BucketName"] = self.buckets[bucket_spec.name].bucket_name
         return values
 
     def _state_machine(self, spec: StateMachineSpec) -> sfn.StateMachine:
@@ -572,6 +586,7 @@ class TokoflowStack(cdk.Stack):
         app = ChaliceApp(
             self, "Api",
             source_dir=str(self.root),
+            stage=self.settings.name,
             prefix=prefix,
             stage_config={
                 "environment_variables": self._environment(),

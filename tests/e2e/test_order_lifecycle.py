@@ -21,18 +21,18 @@ import pytest
 import requests
 
 from chalicelib import clock, resources
-from chalicelib.fulfilment import workflow
 from chalicelib.notifications import service as notifications
 from chalicelib.orders import repository as orders
+from chalicelib.orders import workflow
 from chalicelib.orders.domain import Order
-from chalicelib.payments import ledger
 from chalicelib.payments import notification as midtrans
+from chalicelib.payments import repository as ledger
 from chalicelib.payments.adapters import server_key
 from chalicelib.payments.gateway import GatewayError
 from chalicelib.payments.sandbox import SandboxGateway
 from chalicelib.shipping import adapters as shipping_adapters
 from chalicelib.shipping import tracking
-from chalicelib.shipping.couriers import Booking, BookingRequest
+from chalicelib.shipping.couriers import Booking, BookingRejected, BookingRequest
 from chalicelib.shipping.couriers import RateCardCourier as SandboxCourier
 from tests.e2e.shop import TIMEOUT, checkout_body, new_cart, staff_headers, stock_of
 
@@ -345,7 +345,7 @@ def test_unpaid_order_whose_payment_wait_times_out_expires_and_releases_its_stoc
 
     The order's own execution waits an hour (the API process's payment window cannot be changed per test), so a
     second execution of the same state machine is started for the same order with a 1-second payment timeout,
-    exactly as fulfilment.start would for an order whose deadline is one second away.
+    exactly as orders.service.start_workflow would for an order whose deadline is one second away.
     """
     api = stack.api_url
     sku = new_sku(api, "TIMEOUT", stock=4)
@@ -639,6 +639,31 @@ def test_customer_cannot_cancel_once_the_parcel_is_packed(stack: Any) -> None:
     assert_json_error(cancel(api, placed), 409, "not_cancellable")
 
 
+def test_once_the_customer_asked_to_cancel_staff_packing_is_refused_and_the_order_is_cancelled_and_refunded(
+        stack: Any) -> None:
+    """The race a new user hit: cancel answered 202, packing 20 ms later answered 200, and the order ended stuck
+    with the stock sold and the money kept. Now exactly one wins and the other is told why."""
+    api = stack.api_url
+    sku = new_sku(api, "RACE", stock=5)
+    before = stock_of(api, sku)
+    placed = ready_to_pack(api, sku, quantity=1)
+    order_id, total = placed["order_id"], placed["totals"]["total"]
+
+    asked = cancel(api, placed)
+    packing = pack(api, order_id)
+
+    assert asked.status_code == 202, asked.text
+    assert_json_error(packing, 409, "not_ready_to_pack")
+    assert "asked to cancel" in packing.json()["error"]["message"]
+    cancelled = wait_status(order_id, "CANCELLED")
+    wait_for("the refund to be recorded", lambda: ledger.balance(order_id) == 0)
+    assert sorted((row["kind"], row["amount"]) for row in money(order_id)) == [("payment_received", total),
+                                                                               ("refund", -total)]
+    assert stock_of(api, sku)["on_hand"] == before["on_hand"]
+    assert [entry.event for entry in cancelled.timeline][-2:] == ["request_cancel", "cancel"]
+    wait_notified(order_id, "payment_received", "cancelled")
+
+
 # ================================================================================================================
 # 8. Workers that fail, messages that repeat
 # ================================================================================================================
@@ -685,6 +710,24 @@ def test_a_courier_outage_during_booking_is_retried_by_the_workflow_and_the_orde
     assert [entry.status for entry in shipped_order.timeline].count("SHIPPED") == 1
     assert "NEEDS_ATTENTION" not in [entry.status for entry in shipped_order.timeline]
     wait_notified(order_id, "shipped")
+
+
+def test_a_booking_the_courier_refuses_flags_the_order_with_the_couriers_reason_on_its_timeline(
+        stack: Any, sandbox_courier: SandboxCourier) -> None:
+    api = stack.api_url
+    sku = new_sku(api, "REFUSED", stock=5)
+    order_id = ready_to_pack(api, sku)["order_id"]
+
+    def refuse(request: BookingRequest) -> Booking:
+        raise BookingRejected("JNE REG does not pick up at this address")
+
+    sandbox_courier.book = refuse  # type: ignore[method-assign]
+    assert pack(api, order_id).status_code == 200
+    stuck = wait_status(order_id, "NEEDS_ATTENTION")
+
+    assert stuck.attention == ("BookingRejected: the courier refused the booking: "
+                               "JNE REG does not pick up at this address")
+    assert stuck.timeline[-1].event == "flag_for_attention" and stuck.attention in stuck.timeline[-1].note
 
 
 def test_redelivered_steps_change_nothing_and_a_poison_message_ends_in_the_dead_letter_queue(stack: Any) -> None:

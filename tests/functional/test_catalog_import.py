@@ -361,7 +361,6 @@ def test_media_url_is_path_style_on_the_local_endpoint_and_virtual_hosted_on_aws
 
 
 def test_seed_demo_twice_is_harmless(shop: Any) -> None:
-    pytest.importorskip("chalicelib.vouchers.service")
     from chalicelib import clock
     from chalicelib.vouchers import repository as vouchers
     from chalicelib.vouchers.domain import discount, problem

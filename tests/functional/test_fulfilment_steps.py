@@ -8,13 +8,14 @@ import pytest
 
 from chalicelib.errors import Conflict
 from chalicelib.fulfilment import service as fulfilment
-from chalicelib.fulfilment import workflow
 from chalicelib.inventory import repository as stock
 from chalicelib.orders import repository as orders
+from chalicelib.orders import workflow
+from chalicelib.orders.lifecycle import TransitionRefused
 from chalicelib.payments import service as payments
 from chalicelib.payments.sandbox import SandboxGateway
-from chalicelib.shipping import tracking
-from tests.functional.helpers import create_product, place_order
+from chalicelib.shipping import tracking, webhooks
+from tests.functional.helpers import body_of, create_product, place_order, send
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_a_step_that_no_longer_waits_is_reported_not_raised(aws: Any) -> None:
         stub.add_client_error("send_task_failure", service_error_code="InvalidToken")
         stub.add_client_error("send_task_success", service_error_code="ThrottlingException")
         assert workflow.resume("old-token", {"ok": True}) is False
-        assert workflow.fail("old-token", "Whatever", "nobody waits") is False
+        assert workflow.fail("old-token", workflow.PAYMENT_FAILED, "nobody waits") is False
         with pytest.raises(stepfunctions.exceptions.ClientError):
             workflow.resume("old-token", {"ok": True})  # anything else is a real failure: retried by SQS
 
@@ -101,7 +102,7 @@ def test_courier_statuses_arriving_out_of_order_end_delivered_and_wake_the_workf
     booking_id = orders.get(order_id).shipment["booking_id"]
 
     def update(status: str, at: str) -> str:
-        return fulfilment.on_courier_update(tracking.CourierUpdate(
+        return webhooks.on_courier_update(tracking.CourierUpdate(
             kind="order.status", booking_id=booking_id, waybill_id=None, tracking_id=None, status=status,
             price=None, at=at))
 
@@ -123,7 +124,7 @@ def test_cancel_before_payment_fails_the_payment_step_and_release_ends_the_order
     fulfilment.handle_task(task("await_payment", order_id, token="pay-token"))
 
     fulfilment.request_cancel(orders.get(order_id), actor="guest")
-    fulfilment.handle_task(task("release_stock", order_id, outcome="CANCELLED"))
+    fulfilment.handle_task(task("cancel_order", order_id))
 
     assert ("fail", "pay-token", "OrderCancelled") in resumed
     assert orders.get(order_id).status == "CANCELLED"
@@ -133,17 +134,17 @@ def test_cancel_before_payment_fails_the_payment_step_and_release_ends_the_order
 
 def test_cancel_after_payment_returns_stock_and_refunds_the_payment(
         client: Any, auth_header: Any, resumed: list) -> None:
-    from chalicelib.payments import ledger
+    from chalicelib.payments import repository as ledger
 
     order_id = paid_order(client, auth_header, quantity=2)
     fulfilment.handle_task(task("commit_stock", order_id))
-    total = orders.get(order_id).totals["total"]
+    total = orders.get(order_id).totals.total
 
     fulfilment.request_cancel(orders.get(order_id), actor="guest")
-    first = fulfilment.handle_task(task("cancel_committed", order_id))
-    again = fulfilment.handle_task(task("cancel_committed", order_id, token="t2"))
+    first = fulfilment.handle_task(task("cancel_order", order_id))
+    again = fulfilment.handle_task(task("cancel_order", order_id, token="t2"))
 
-    assert (first, again) == ("cancelled and refunded", "already cancelled")  # the retry refunds nothing more
+    assert (first, again) == (f"cancelled, refunded Rp{total:,}", "cancelled")  # the retry refunds nothing more
     level = stock.read_level("BTK-A")
     assert (level.on_hand, level.reserved) == (5, 0)
     assert [(e["kind"], e["amount"]) for e in ledger.entries(order_id)] == [("payment_received", total),
@@ -155,14 +156,49 @@ def test_a_packed_order_can_no_longer_be_cancelled(client: Any, auth_header: Any
     order_id = paid_order(client, auth_header)
     fulfilment.handle_task(task("commit_stock", order_id))
     fulfilment.mark_packed(order_id, actor="staff-1")
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         fulfilment.request_cancel(orders.get(order_id), actor="guest")
+    assert refused.value.code == "not_cancellable" and "PACKED" in refused.value.message
+
+
+def test_of_a_cancel_and_a_packing_racing_on_the_same_read_exactly_one_wins(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    # GIVEN an order ready to pack, read by the customer's cancel request before staff packed it
+    order_id = paid_order(client, auth_header)
+    fulfilment.handle_task(task("commit_stock", order_id))
+    seen_by_customer = orders.get(order_id)
+    # WHEN staff pack first and the cancel lands with its older read
+    fulfilment.mark_packed(order_id, actor="staff-1")
+    with pytest.raises(TransitionRefused) as refused:
+        fulfilment.request_cancel(seen_by_customer, actor="guest")
+    # THEN the cancel is refused with the truth, and the order is packed with no cancel pending
+    assert refused.value.order_status == "PACKED" and refused.value.code == "not_cancellable"
+    stored = orders.get(order_id)
+    assert (stored.status, stored.cancel_requested) == ("PACKED", False)
+
+
+def test_once_the_customer_asked_to_cancel_staff_cannot_pack(client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    fulfilment.handle_task(task("commit_stock", order_id))
+    fulfilment.handle_task(task("await_packing", order_id, token="packing-token"))
+
+    answer = fulfilment.request_cancel(orders.get(order_id), actor="guest")
+    with pytest.raises(TransitionRefused) as refused:
+        fulfilment.mark_packed(order_id, actor="staff-1")
+
+    assert answer["cancel_requested"] is True and answer["timeline"][-1]["note"] == "cancellation requested"
+    assert refused.value.code == "not_ready_to_pack" and "asked to cancel" in refused.value.message
+    assert ("fail", "packing-token", "OrderCancelled") in resumed
+    fulfilment.handle_task(task("cancel_order", order_id, token="cancel-token"))
+    assert orders.get(order_id).status == "CANCELLED"
+    level = stock.read_level("BTK-A")
+    assert (level.on_hand, level.reserved) == (5, 0)
 
 
 def test_a_payment_that_races_the_deadline_is_flagged_not_released(
         client: Any, auth_header: Any, resumed: list) -> None:
     order_id = paid_order(client, auth_header)
-    fulfilment.handle_task(task("release_stock", order_id, outcome="EXPIRED"))
+    fulfilment.handle_task(task("release_stock", order_id, event="expire"))
     order = orders.get(order_id)
     assert order.status == "NEEDS_REVIEW"
     assert stock.read_level("BTK-A").reserved == 2
@@ -170,6 +206,48 @@ def test_a_payment_that_races_the_deadline_is_flagged_not_released(
 
 def test_a_stuck_workflow_flags_the_order_for_staff(client: Any, auth_header: Any, resumed: list) -> None:
     order_id = paid_order(client, auth_header)
-    fulfilment.handle_task(task("needs_attention", order_id))
+    failure = {"Error": "BookingRejected", "Cause": "the courier refused the booking: no service to 99999"}
+    fulfilment.handle_task(task("needs_attention", order_id, failure=failure))
     order = orders.get(order_id)
-    assert order.status == "NEEDS_ATTENTION" and order.attention
+    assert order.status == "NEEDS_ATTENTION"
+    assert order.attention == "BookingRejected: the courier refused the booking: no service to 99999"
+    assert order.timeline[-1].note == f"needs attention: {order.attention}"
+
+
+def test_a_step_that_loses_a_race_asks_the_state_machine_to_retry_it(
+        client: Any, auth_header: Any, resumed: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id = paid_order(client, auth_header)
+
+    def lost_race(*args: Any, **kwargs: Any) -> None:
+        raise Conflict(f"order {order_id} changed meanwhile", code="order_conflict")
+
+    monkeypatch.setattr(fulfilment.orders, "transition_with_stock", lost_race)
+    outcome = fulfilment.handle_task(task("commit_stock", order_id))
+    assert outcome.startswith("retry") and resumed == [("fail", "token-1", "WorkerError")]
+
+
+def test_a_step_the_order_is_in_no_state_for_is_refused_with_its_reason(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    order_id = paid_order(client, auth_header)
+    outcome = fulfilment.handle_task(task("book_shipment", order_id))
+    assert outcome.startswith("refused (order is PAID") and resumed == [("fail", "token-1", "StepRefused")]
+
+
+def test_the_cancel_and_packed_routes_take_no_body_and_refuse_one(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    order = place_order_with_token(client, auth_header)
+    guest = {"X-Order-Token": order["access_token"]}
+    path = f"/orders/{order['order_id']}"
+
+    refused_cancel = send(client, "POST", f"{path}/cancel", {"reason": "changed my mind"}, guest)
+    refused_pack = send(client, "POST", f"/admin{path}/packed", {"note": "fragile"}, auth_header("staff"))
+
+    assert refused_cancel.status_code == 400 and body_of(refused_cancel)["error"]["details"]["field"] == "reason"
+    assert refused_pack.status_code == 400 and body_of(refused_pack)["error"]["details"]["field"] == "note"
+    assert not orders.get(order["order_id"]).cancel_requested  # the refused request changed nothing
+    assert send(client, "POST", f"{path}/cancel", {}, guest).status_code == 202
+
+
+def place_order_with_token(client: Any, auth_header: Any) -> dict[str, Any]:
+    create_product(client, auth_header("staff"), sku="BTK-A", stock=5)
+    return place_order(client, "BTK-A", qty=1)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -29,7 +28,7 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("TOKOFLOW_PREFIX", "tokoflow-test")
     with mock_aws():
-        yield make_clients(session=boto3.session.Session(), region=REGION)
+        yield make_clients(region=REGION)
 
 
 def _key_schema(schema: list[dict[str, str]]) -> dict[str, str]:
@@ -120,7 +119,7 @@ def _definition(state_machine: Any) -> dict[str, Any]:
 def test_state_machines_get_substituted_definitions_and_are_updated_on_rerun(
     clients: AwsClients, tmp_path: Path
 ) -> None:
-    # GIVEN a definition using automatic placeholders, a spec substitution and a caller substitution
+    # GIVEN a definition using automatic placeholders and spec substitutions, one referring to a placeholder
     queue = QueueSpec("payments", visibility_timeout_seconds=30, max_receive_count=3)
     definition = {
         "StartAt": "Ask",
@@ -135,12 +134,11 @@ def test_state_machines_get_substituted_definitions_and_are_updated_on_rerun(
         },
     }
     (tmp_path / "flow.asl.json").write_text(json.dumps(definition))
-    spec = StateMachineSpec("checkout", "flow.asl.json", substitutions={"OrdersTable": "${OrdersTableName}"})
+    spec = StateMachineSpec("checkout", "flow.asl.json",
+                            substitutions={"OrdersTable": "${OrdersTableName}", "Greeting": "halo"})
 
     # WHEN
-    result = provision_all(
-        clients, queues=(queue,), state_machines=(spec,), root=tmp_path, substitutions={"Greeting": "halo"}
-    )
+    result = provision_all(clients, queues=(queue,), state_machines=(spec,), root=tmp_path)
 
     # THEN
     arn = result["state_machines"]["checkout"]
@@ -154,9 +152,7 @@ def test_state_machines_get_substituted_definitions_and_are_updated_on_rerun(
     # WHEN the definition changes and provisioning runs again
     definition["States"]["Done"]["Result"] = "selamat"
     (tmp_path / "flow.asl.json").write_text(json.dumps(definition))
-    again = provision_all(
-        clients, queues=(queue,), state_machines=(spec,), root=tmp_path, substitutions={"Greeting": "x"}
-    )
+    again = provision_all(clients, queues=(queue,), state_machines=(spec,), root=tmp_path)
 
     # THEN the same machine is updated, not duplicated
     assert again["state_machines"]["checkout"] == arn

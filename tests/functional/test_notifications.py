@@ -14,7 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from chalicelib import aws as aws_clients
 from chalicelib import clock, config, resources
 from chalicelib.notifications import notifier as notifier_module
-from chalicelib.notifications import service
+from chalicelib.notifications import repository, service
 from chalicelib.notifications.notifier import AwsNotifier, OutboxNotifier, OutgoingNotification, e164, notifier
 from chalicelib.notifications.templates import render
 from tests.fakes import SAMPLE_ORDER_ID, sample_order
@@ -122,7 +122,7 @@ def test_deliver_sends_once_and_records_the_notification(aws: Any, fake: FakeNot
     assert sent.notification_id == f"{ORDER_ID}#order_placed" == service.notification_id(ORDER_ID, "order_placed")
     assert (sent.email, sent.phone) == ("sari@example.com", "0812-3456-7890")
     assert VA in sent.message.text
-    record = service.NotificationModel.get(f"{ORDER_ID}#order_placed", consistent_read=True)
+    record = repository.NotificationModel.get(f"{ORDER_ID}#order_placed", consistent_read=True)
     assert record.status == "sent"
     assert record.channel == "email+sms"
     assert record.order_id == ORDER_ID and record.event == "order_placed"
@@ -137,7 +137,7 @@ def test_a_redelivered_event_is_a_duplicate_and_sends_nothing(aws: Any, fake: Fa
     assert service.deliver(body()) == "sent"
     assert service.deliver(body()) == "duplicate"
     assert len(fake.sent) == 1
-    assert int(service.NotificationModel.get(f"{ORDER_ID}#order_placed").attempts) == 1
+    assert int(repository.NotificationModel.get(f"{ORDER_ID}#order_placed").attempts) == 1
 
 
 def test_each_event_of_an_order_is_its_own_notification(aws: Any, fake: FakeNotifier) -> None:
@@ -153,7 +153,7 @@ def test_a_failing_notifier_marks_the_record_failed_and_reraises(aws: Any, monke
     with pytest.raises(ConnectionError, match="SES unreachable"):
         service.deliver(body())
 
-    record = service.NotificationModel.get(f"{ORDER_ID}#order_placed", consistent_read=True)
+    record = repository.NotificationModel.get(f"{ORDER_ID}#order_placed", consistent_read=True)
     assert record.status == "failed"
     assert "SES unreachable" in record.last_error
     assert record.sent_at is None
@@ -170,7 +170,7 @@ def test_a_failed_notification_is_sent_on_the_next_delivery(aws: Any, monkeypatc
     monkeypatch.setattr(service, "notifier", lambda: working)
     assert service.deliver(body()) == "sent"
 
-    record = service.NotificationModel.get(f"{ORDER_ID}#order_placed", consistent_read=True)
+    record = repository.NotificationModel.get(f"{ORDER_ID}#order_placed", consistent_read=True)
     assert record.status == "sent"
     assert int(record.attempts) == 2
     assert record.created_at == "2026-11-23T11:05:01.000Z"  # the first attempt, kept for the by-order index
@@ -184,14 +184,14 @@ def test_a_fresh_pending_claim_is_left_to_its_consumer(aws: Any, fake: FakeNotif
     at(monkeypatch, "2026-11-23T11:05:01.000Z")
     outgoing = OutgoingNotification(f"{ORDER_ID}#order_placed", ORDER_ID, "order_placed", "sari@example.com", None,
                                     render("order_placed", sample_order(), PAYMENT))
-    assert service._claim(outgoing, channel="email+sms", now="2026-11-23T11:05:00.000Z")
+    assert repository.claim(outgoing, channel="email+sms", now="2026-11-23T11:05:00.000Z")
 
     with pytest.raises(service.DeliveryInProgress):
         service.deliver(body())
     assert fake.sent == []
 
     # A consumer that died mid-send leaves its claim; once the lease has run out the message is taken over.
-    later = clock.parse_iso("2026-11-23T11:05:00.000Z") + service.CLAIM_LEASE + timedelta(seconds=1)
+    later = clock.parse_iso("2026-11-23T11:05:00.000Z") + repository.CLAIM_LEASE + timedelta(seconds=1)
     at(monkeypatch, clock.iso(later))
     assert service.deliver(body()) == "sent"
     assert len(fake.sent) == 1

@@ -7,7 +7,8 @@ from typing import Any
 
 from chalicelib import resources
 from chalicelib.orders.repository import OrderModel
-from chalicelib.payments import ledger, notification
+from chalicelib.payments import notification
+from chalicelib.payments import repository as ledger
 from chalicelib.payments import service as payments
 from chalicelib.payments.adapters import server_key
 from chalicelib.payments.gateway import GatewayStatus
@@ -131,14 +132,18 @@ def test_a_payment_after_the_order_expired_is_flagged_for_a_refund(client: Any, 
     assert OrderModel.get(order["order_id"]).status == "NEEDS_REVIEW"
 
 
-def test_a_failed_payment_is_marked_for_the_workflow_without_ending_the_order_twice(
-        client: Any, auth_header: Any) -> None:
+def test_a_failed_payment_ends_the_order_and_frees_its_stock_once(client: Any, auth_header: Any) -> None:
+    from chalicelib.inventory import repository as stock
+
     order = an_order(client, auth_header)
     SandboxGateway().fail(order["order_id"], status="deny")
-    assert payments.process_event({"provider": "midtrans", "order_id": order["order_id"]}) == "payment ended (deny)"
+    message = {"provider": "midtrans", "order_id": order["order_id"]}
+    assert payments.process_event(message) == "payment ended (deny)"
+    assert payments.process_event(message) == "already handled"  # a redelivered notification
     stored = OrderModel.get(order["order_id"])
-    assert stored.status == "PENDING_PAYMENT"  # the workflow's release step ends it and frees the stock
-    assert stored.attention == "payment_failed"
+    assert stored.status == "PAYMENT_FAILED"
+    assert stored.timeline[-1].note == "payment failed; stock released: gateway status deny"
+    assert all(stock.read_level(line["sku"]).reserved == 0 for line in order["lines"])
 
 
 def test_reconciliation_asks_the_gateway_about_orders_pending_too_long(client: Any, auth_header: Any) -> None:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 pytest.importorskip("aws_cdk", reason="infrastructure tools not installed: make infra-test installs them")
 
-from aws_cdk.assertions import Template
-
 from chalicelib import config, resources
-from infra.app import synthesized_stack
 from infra.stacks.tokoflow import STAGES
 from local.provision import ACCOUNT_ID, make_clients, provision_all
 
@@ -31,8 +28,8 @@ def stage(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def raw(stage: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return Template.from_stack(synthesized_stack(stage, str(tmp_path_factory.getbasetemp() / "cdk.out"))).to_json()
+def raw(stage: str, stack_template: Callable[[str], Any]) -> dict[str, Any]:
+    return stack_template(stage).to_json()
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,13 @@
 """The synthesized CloudFormation of each stage, checked with aws_cdk.assertions.
 
-Offline: synthesizing needs no AWS account. Each stage's stack is built once per test session (infra.app
-caches it: building packages the Chalice app and starts jsii, seconds and about 1 GB) and its Template once per
-module.
+Offline: synthesizing needs no AWS account. Each stage's stack is built once per test session (conftest's
+stack_template).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +17,6 @@ pytest.importorskip("aws_cdk", reason="infrastructure tools not installed: make 
 from aws_cdk.assertions import Match, Template
 
 from chalicelib import config, resources
-from infra.app import synthesized_stack
 from infra.stacks.tokoflow import FUNCTION_ACCESS, SECRETS, STAGES
 
 DATA_SERVICES = ("dynamodb", "sqs", "s3", "states", "secretsmanager", "ssm", "kms", "ses", "sns", "cognito-idp")
@@ -30,8 +29,8 @@ def stage(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def template(stage: str, tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return Template.from_stack(synthesized_stack(stage, str(tmp_path_factory.getbasetemp() / "cdk.out")))
+def template(stage: str, stack_template: Callable[[str], Template]) -> Template:
+    return stack_template(stage)
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 
 from bench import request_count
@@ -13,11 +13,12 @@ from bench.request_count import count_aws_requests, instrument_client
 
 
 @pytest.fixture(autouse=True)
-def fresh_hook() -> Iterator[None]:
-    """Each test starts and ends with botocore unpatched, so 'created before install' is deterministic."""
-    request_count.uninstall()
-    yield
-    request_count.uninstall()
+def fresh_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with botocore unpatched, so 'created before install' is deterministic; monkeypatch puts
+    back whatever an earlier install left."""
+    unpatched = request_count._original_create_client or botocore.session.Session.create_client
+    monkeypatch.setattr(botocore.session.Session, "create_client", unpatched)
+    monkeypatch.setattr(request_count, "_original_create_client", None)
 
 
 def _client(service: str) -> Any:
@@ -32,7 +33,7 @@ def test_counts_boto3_calls_by_service_and_operation(aws: Any) -> None:
         sqs.list_queues()
 
     assert requests == {"dynamodb:ListTables": 2, "sqs:ListQueues": 1}
-    assert requests.total == 3
+    assert requests.total() == 3
     assert [(call.service, call.operation) for call in requests.calls] == [
         ("dynamodb", "ListTables"), ("dynamodb", "ListTables"), ("sqs", "ListQueues")]
     assert requests.calls[1].params == {"Limit": 5}

@@ -146,6 +146,6 @@ def test_journey_counts_add_api_calls_batches_and_the_state_machines_sends() -> 
 
     assert counts == JourneyCounts(lambda_invocations=4, api_requests=2, state_transitions=9,
                                    sqs_requests=(2 + 6) + 2 + 2, dynamodb_wru=2, dynamodb_rru=1, emails=4, sms=4)
-    assert result.requests.total == 6
+    assert result.requests.total() == 6
     assert result.excluded_requests() == 1
     assert result.messages_by_handler() == {"fulfilment_worker": 1, "notification_sender": 2}

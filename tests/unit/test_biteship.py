@@ -281,7 +281,11 @@ def test_adapters_pick_the_courier_from_configuration(monkeypatch: pytest.Monkey
     monkeypatch.delenv("TOKOFLOW_SHOP_ORIGIN_POSTAL_CODE", raising=False)
     live = adapters.courier()
     assert isinstance(live, BiteshipCourier)
-    assert (live.origin_postal_code, live.base_url) == ("55213", "https://api.biteship.test")
+    assert (live.origin_postal_code, live.base_url) == ("55173", "https://api.biteship.test")  # Kotagede
+
+    monkeypatch.setenv("TOKOFLOW_SHOP_ORIGIN_POSTAL_CODE", " 55213 ")
+    moved = adapters.courier()
+    assert isinstance(moved, BiteshipCourier) and moved.origin_postal_code == "55213"  # the setting, read on use
 
     monkeypatch.setenv("TOKOFLOW_COURIER", "pos-indonesia")
     with pytest.raises(RuntimeError, match="sandbox, biteship"):

@@ -11,7 +11,8 @@ from chalicelib.cart.domain import PricedLine, price
 from chalicelib.catalog.domain import Browse, Product, Variant, page, parse_new_product
 from chalicelib.checkout.domain import CheckoutRequest, build_order, new_order_id
 from chalicelib.errors import ValidationFailed
-from chalicelib.orders.domain import CONFIRMED, PENDING_PAYMENT, may_view, new_access_token
+from chalicelib.orders.domain import may_view, new_access_token
+from chalicelib.orders.lifecycle import CONFIRMED, PENDING_PAYMENT
 from chalicelib.validation import Fields
 
 
@@ -101,9 +102,9 @@ def test_order_freezes_goods_and_shipping_into_its_total() -> None:
     order = build_order(request(), priced_cart(), order_id="TK-1", customer_id=None,
                         shipping={"courier": "JNE", "service": "REG", "price": 18_000}, access_token_hash="h",
                         now=now, payment_window_seconds=3600)
-    assert order.totals["subtotal"] == 400_000
-    assert order.totals["shipping"] == 18_000
-    assert order.totals["total"] == 418_000
+    assert order.totals.subtotal == 400_000
+    assert order.totals.shipping == 18_000
+    assert order.totals.total == 418_000
     assert order.status == PENDING_PAYMENT
     assert order.payment_deadline == "2026-11-23T21:00:00.000Z"
 

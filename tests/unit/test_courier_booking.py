@@ -122,7 +122,7 @@ def test_cash_on_delivery_is_only_booked_where_the_courier_collects_it() -> None
 
 
 def test_an_unknown_province_is_rejected() -> None:
-    atlantis = Address(street="Jl. Laut 1", city="Atlantis", province="Atlantis", postal_code="00001")
+    atlantis = Address(street="Jl. Laut 1", city="Atlantis", province="Atlantis", postal_code="10001")
     with pytest.raises(BookingRejected, match="province"):
         sandbox().book(request(destination_address=atlantis))
 

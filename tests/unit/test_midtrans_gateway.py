@@ -47,7 +47,7 @@ def fixture(name: str) -> dict[str, Any]:
 
 def replay(*answers: str | dict[str, Any] | tuple[int, str | dict[str, Any] | bytes]) -> FakeTransport:
     """replay("status_pending.json", (404, "status_404.json"), (500, b"oops"), {...inline body...})."""
-    encoded: list[tuple[int, bytes]] = []
+    encoded: list[tuple[int, bytes] | Exception] = []
     for answer in answers:
         status, body = answer if isinstance(answer, tuple) else (200, answer)
         if isinstance(body, str):
@@ -139,7 +139,7 @@ def test_charge_qris_returns_the_qr_string_and_image_url() -> None:
     }
     recorded = fixture("charge_qris.json")
     assert instructions.qr_string == recorded["qr_string"]
-    assert instructions.qr_string.startswith("00020101021226")
+    assert (instructions.qr_string or "").startswith("00020101021226")
     assert instructions.redirect_url == recorded["actions"][0]["url"]
     assert instructions.transaction_id == recorded["transaction_id"]
     assert instructions.expires_at == "2024-05-14T03:40:02.000Z"
@@ -462,6 +462,50 @@ def test_an_unknown_gateway_is_a_configuration_error(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(config.PAYMENT_GATEWAY, "paypal")
     with pytest.raises(RuntimeError, match="paypal"):
         adapters.payment_gateway()
+
+
+def basic_auth(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+def test_a_rotated_server_key_is_used_by_the_next_call_of_the_configured_gateway(
+        monkeypatch: pytest.MonkeyPatch, fresh_adapters: None) -> None:
+    # GIVEN the configured Midtrans gateway, built once and kept by the adapters, signing with the current key
+    transport = replay("status_404.json", "status_404.json")
+    monkeypatch.setattr(midtrans, "urllib_transport", transport)
+    monkeypatch.setenv(config.PAYMENT_GATEWAY, "midtrans")
+    monkeypatch.setenv(config.MIDTRANS_SERVER_KEY, "SB-Mid-server-OLD")
+    adapters.payment_gateway().status("TF-1")
+    assert transport.last.headers["Authorization"] == basic_auth("SB-Mid-server-OLD")
+    # WHEN the key is rotated
+    monkeypatch.setenv(config.MIDTRANS_SERVER_KEY, "SB-Mid-server-NEW")
+    # THEN the very next outgoing call carries the new key, from the same cached gateway
+    gateway_after = adapters.payment_gateway()
+    gateway_after.status("TF-1")
+    assert transport.last.headers["Authorization"] == basic_auth("SB-Mid-server-NEW")
+    assert gateway_after is adapters.payment_gateway()
+
+
+def test_a_changed_base_url_builds_a_new_midtrans_gateway(monkeypatch: pytest.MonkeyPatch,
+                                                          fresh_adapters: None) -> None:
+    monkeypatch.setenv(config.PAYMENT_GATEWAY, "midtrans")
+    monkeypatch.setenv(config.MIDTRANS_SERVER_KEY, SERVER_KEY)
+    monkeypatch.delenv(config.MIDTRANS_BASE_URL, raising=False)
+    sandbox_url = adapters.payment_gateway()
+    monkeypatch.setenv(config.MIDTRANS_BASE_URL, "https://api.midtrans.com")
+    production = adapters.payment_gateway()
+    assert isinstance(sandbox_url, MidtransGateway) and isinstance(production, MidtransGateway)
+    assert (sandbox_url.base_url, production.base_url) == (BASE_URL, "https://api.midtrans.com")
+
+
+def test_a_key_removed_after_construction_fails_the_call_not_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(config.MIDTRANS_SERVER_KEY, SERVER_KEY)
+    transport = replay("status_404.json")
+    live = MidtransGateway(transport=transport)
+    monkeypatch.delenv(config.MIDTRANS_SERVER_KEY)
+    with pytest.raises(GatewayError, match=config.MIDTRANS_SERVER_KEY):
+        live.status("TF-1")
+    assert transport.calls == []
 
 
 def test_server_key_has_no_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pytest
 
 from chalicelib.shipping.couriers import Courier, RateCardCourier, find_service
@@ -24,7 +26,13 @@ from chalicelib.shipping.domain import (
     zone_for,
 )
 
-ORIGIN = {"origin_city": "Yogyakarta", "origin_province": "DI Yogyakarta"}
+
+class Origin(TypedDict):
+    origin_city: str
+    origin_province: str
+
+
+ORIGIN: Origin = {"origin_city": "Yogyakarta", "origin_province": "DI Yogyakarta"}
 
 BATIK = ParcelItem(name="Kain batik tulis", weight_grams=300, quantity=2, value=450_000)
 BASKET = ParcelItem(

@@ -1,4 +1,4 @@
-"""The Step Functions adapter: start an order's execution, resume or fail a step waiting on a task token."""
+"""The order's workflow (Step Functions): start its execution, resume or fail a step waiting on a task token."""
 
 from __future__ import annotations
 
@@ -11,6 +11,36 @@ from chalicelib import aws, config, resources
 from chalicelib.observability import logger
 
 STATE_MACHINE_ARN = "TOKOFLOW_FULFILMENT_STATE_MACHINE_ARN"  # set by the infrastructure; derived locally
+
+# ---- names shared with statemachines/fulfilment.asl.json (tests/unit/test_workflow_names.py reads both) ----
+# Execution input fields.
+ORDER_ID, COD_INPUT, PAYMENT_TIMEOUT = "order_id", "cod", "payment_timeout_seconds"
+# Tasks: the "task" of each step's SQS message, one worker handler each.
+AWAIT_PAYMENT = "await_payment"
+COMMIT_STOCK = "commit_stock"
+AWAIT_PACKING = "await_packing"
+BOOK_SHIPMENT = "book_shipment"
+AWAIT_DELIVERY = "await_delivery"
+COMPLETE_ORDER = "complete_order"
+FLAG_RETURN = "flag_return"
+RELEASE_STOCK = "release_stock"
+CANCEL_ORDER = "cancel_order"
+NEEDS_ATTENTION = "needs_attention"
+TASKS = frozenset({AWAIT_PAYMENT, COMMIT_STOCK, AWAIT_PACKING, BOOK_SHIPMENT, AWAIT_DELIVERY, COMPLETE_ORDER,
+                   FLAG_RETURN, RELEASE_STOCK, CANCEL_ORDER, NEEDS_ATTENTION})
+# Errors a step reports with send_task_failure; the state machine routes each by name.
+PAYMENT_EXPIRED = "PaymentExpired"  # -> ExpireOrder
+PAYMENT_FAILED = "PaymentFailed"  # -> FailPayment
+ORDER_CANCELLED = "OrderCancelled"  # -> CancelUnpaidOrder / CancelCommittedOrder
+WORKER_ERROR = "WorkerError"  # a step lost a race or hit an outage: the state machine retries it with back-off
+COURIER_UNAVAILABLE = "CourierUnavailable"  # the courier is down: retried with back-off
+BOOKING_REJECTED = "BookingRejected"  # the courier refused the parcel: a person decides
+STEP_REFUSED = "StepRefused"  # the order is in no state for this step: a person decides
+UNKNOWN_TASK = "UnknownTask"
+ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, ORDER_CANCELLED, WORKER_ERROR, COURIER_UNAVAILABLE,
+                    BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK})
+# Result fields the state machine reads: WaitForDelivery's outcome picks CompleteOrder or FlagReturnedParcel.
+OUTCOME, DELIVERED, RETURNED = "outcome", "delivered", "returned"
 
 
 @functools.cache
@@ -29,7 +59,7 @@ def state_machine_arn() -> str:
 def start(order_id: str, *, cod: bool, payment_timeout_seconds: int) -> str:
     """Start the order's execution, named after the order so a retried start can never run it twice."""
     client = aws.client("stepfunctions")
-    execution_input = {"order_id": order_id, "cod": cod, "payment_timeout_seconds": max(1, payment_timeout_seconds)}
+    execution_input = {ORDER_ID: order_id, COD_INPUT: cod, PAYMENT_TIMEOUT: max(1, payment_timeout_seconds)}
     try:
         answer = client.start_execution(stateMachineArn=state_machine_arn(), name=order_id,
                                         input=json.dumps(execution_input))
@@ -58,4 +88,6 @@ def resume(token: str, output: dict[str, Any]) -> bool:
 
 def fail(token: str, error: str, cause: str) -> bool:
     """Fail a waiting step with an error name the state machine catches (PaymentFailed, OrderCancelled, ...)."""
+    if error not in ERRORS:
+        raise ValueError(f"{error!r} is not an error the state machine knows")
     return _answer("send_task_failure", taskToken=token, error=error, cause=cause[:32000])

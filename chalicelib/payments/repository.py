@@ -1,10 +1,11 @@
-"""The money ledger: every payment received, refund and cash collection, recorded once per reference."""
+"""The money ledger in DynamoDB: every payment received, refund, chargeback and cash collection, recorded once
+per reference. The rest of the shop reads and writes it only through these functions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
@@ -52,3 +53,28 @@ def entries(order_id: str) -> list[dict[str, Any]]:
 def balance(order_id: str) -> int:
     """Money held for the order: received and collected minus refunded and charged back."""
     return sum(row["amount"] for row in entries(order_id))
+
+
+# ---- the sandbox gateway's own record (payments/sandbox.py plays Midtrans locally) ------------------------
+
+
+class SandboxPaymentModel(Model):
+    """One sandbox transaction per order, as Midtrans keeps one per order_id."""
+
+    Meta = meta_for(resources.SANDBOX_PAYMENTS)
+    order_id = UnicodeAttribute(hash_key=True)
+    amount = NumberAttribute()  # what was charged, whole Rupiah
+    method = UnicodeAttribute()
+    transaction_id = UnicodeAttribute()
+    transaction_status = UnicodeAttribute()
+    fraud_status = UnicodeAttribute(null=True)
+    payment_type = UnicodeAttribute()
+    va_number = UnicodeAttribute(null=True)
+    bank = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+    paid_amount = NumberAttribute(null=True)  # what the "shopper" paid; settle may simulate an underpayment
+    settled_at = UnicodeAttribute(null=True)
+    refunds = JSONAttribute(default=dict)  # refund_key -> {amount, reason, created_at}
+    version = VersionAttribute()  # optimistic locking: concurrent transitions never overwrite each other

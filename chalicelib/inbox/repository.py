@@ -1,22 +1,15 @@
-"""The webhook inbox: each provider message is recorded once, then handed to a queue for processing.
-
-Providers resend whatever they are not sure we received; the inbox makes the second copy a no-op while a
-copy whose hand-off to the queue failed is handed off again.
-"""
+"""The webhook inbox in DynamoDB: one item per provider message, kept 30 days (longer than any provider retries)."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
-from chalicelib import aws, clock, resources
+from chalicelib import clock, resources
 from chalicelib.db import meta_for
-from chalicelib.resources import QueueSpec
 
 RECEIVED, QUEUED = "received", "queued"
 KEEP_FOR = timedelta(days=30)  # longer than any provider keeps retrying
@@ -32,8 +25,8 @@ class InboxModel(Model):
     expires_at = TTLAttribute()
 
 
-def accept(message_id: str, *, provider: str, reference: str, queue: QueueSpec, message: dict[str, Any]) -> bool:
-    """True the first time a message is seen (and queued); False for a copy already queued."""
+def record_once(message_id: str, *, provider: str, reference: str) -> bool:
+    """True the first time a message id is recorded; False when it already was."""
     item = InboxModel(message_id, provider=provider, reference=reference, status=RECEIVED,
                       received_at=clock.now_iso(), expires_at=clock.now() + KEEP_FOR)
     try:
@@ -41,8 +34,13 @@ def accept(message_id: str, *, provider: str, reference: str, queue: QueueSpec, 
     except PutError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise
-        if InboxModel.get(message_id, consistent_read=True).status == QUEUED:
-            return False
-    aws.client("sqs").send_message(QueueUrl=aws.queue_url(queue), MessageBody=json.dumps(message))
-    item.update(actions=[InboxModel.status.set(QUEUED)])
+        return False
     return True
+
+
+def was_queued(message_id: str) -> bool:
+    return InboxModel.get(message_id, consistent_read=True).status == QUEUED
+
+
+def mark_queued(message_id: str) -> None:
+    InboxModel(message_id).update(actions=[InboxModel.status.set(QUEUED)])

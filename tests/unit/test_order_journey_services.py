@@ -1,0 +1,205 @@
+"""The order's journey through the services, on in-memory fakes: every status change goes through the lifecycle,
+races are decided by the version, and each step is safe to run twice. DynamoDB itself is proven in
+tests/functional (conditions, transactions); here only the rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.fulfilment import service as fulfilment
+from chalicelib.orders import lifecycle
+from chalicelib.orders.lifecycle import TransitionRefused
+from chalicelib.payments import service as payments
+from chalicelib.payments.gateway import GatewayStatus
+from tests.unit.order_fakes import ShopFakes, an_order
+
+ORDER_ID = "TK-261201-ABCDEF"
+
+
+@pytest.fixture
+def shop(monkeypatch: pytest.MonkeyPatch) -> ShopFakes:
+    return ShopFakes().install(monkeypatch)
+
+
+def task(name: str, token: str = "token-1", **extra: Any) -> dict[str, Any]:
+    return {"task": name, "order_id": ORDER_ID, "token": token, **extra}
+
+
+def settled(amount: int, status: str = "settlement") -> GatewayStatus:
+    return GatewayStatus(order_id=ORDER_ID, transaction_status=status, fraud_status="accept",
+                         gross_amount=f"{amount}.00", payment_type="bank_transfer", transaction_id="tx-1", raw={})
+
+
+def ready_to_pack(shop: ShopFakes) -> None:
+    shop.orders.add(an_order(status="PAID"))
+    fulfilment.handle_task(task("commit_stock"))
+
+
+def test_a_payment_moves_the_order_once_and_wakes_the_waiting_step(shop: ShopFakes) -> None:
+    order = shop.orders.add(an_order())
+    fulfilment.handle_task(task("await_payment", token="pay-token"))
+
+    first = payments.apply_gateway_status(ORDER_ID, settled(order.totals.total), source="midtrans")
+    again = payments.apply_gateway_status(ORDER_ID, settled(order.totals.total), source="midtrans")
+
+    stored = shop.orders.get(ORDER_ID)
+    assert (first, again) == ("paid", "already handled")
+    assert stored is not None and stored.status == "PAID" and stored.timeline[-1].event == lifecycle.PAY
+    assert shop.answers == [("resume", "pay-token", {"paid": True, "amount": order.totals.total})]
+    assert shop.told == [("payment_received", ORDER_ID)]
+
+
+def test_a_wrong_amount_is_flagged_for_review_with_both_figures(shop: ShopFakes) -> None:
+    order = shop.orders.add(an_order())
+    assert payments.apply_gateway_status(ORDER_ID, settled(order.totals.total - 1), source="midtrans") == \
+        "amount mismatch flagged"
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None and stored.status == "NEEDS_REVIEW"
+    assert stored.attention == f"gateway reports Rp{order.totals.total - 1:,} paid but the order total is " \
+                               f"Rp{order.totals.total:,}"
+
+
+def test_a_payment_after_the_order_expired_is_flagged_to_be_refunded(shop: ShopFakes) -> None:
+    order = shop.orders.add(an_order(status="EXPIRED"))
+    assert payments.apply_gateway_status(ORDER_ID, settled(order.totals.total), source="midtrans") == \
+        "late payment flagged"
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None and stored.status == "NEEDS_REVIEW" and "after the order ended (EXPIRED)" in \
+        str(stored.attention)
+
+
+def test_a_denied_payment_ends_the_order_releases_its_stock_and_fails_the_waiting_step(shop: ShopFakes) -> None:
+    shop.orders.add(an_order())
+    fulfilment.handle_task(task("await_payment", token="pay-token"))
+    assert payments.apply_gateway_status(ORDER_ID, settled(0, "deny"), source="midtrans") == "payment ended (deny)"
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None and stored.status == "PAYMENT_FAILED"
+    assert shop.stock.moves == [("release", "BTK-A", 0, -2)]
+    assert ("fail", "pay-token", "PaymentFailed") in shop.answers
+    # the state machine's FailPayment step then finds the work done and changes nothing
+    fulfilment.handle_task(task("release_stock", token="release-token", event=lifecycle.FAIL_PAYMENT))
+    assert shop.stock.moves == [("release", "BTK-A", 0, -2)]
+
+
+def test_the_whole_prepaid_journey_goes_through_the_table(shop: ShopFakes) -> None:
+    ready_to_pack(shop)
+    fulfilment.handle_task(task("await_packing", token="packing-token"))
+    fulfilment.mark_packed(ORDER_ID, actor="staff-1")
+    fulfilment.handle_task(task("book_shipment", token="book-token"))
+    booking_id = shop.orders.get(ORDER_ID).shipment["booking_id"]  # type: ignore[union-attr]
+    from chalicelib.shipping import tracking, webhooks
+
+    for status, at in (("picked", "2026-12-01T05:00:00Z"), ("delivered", "2026-12-02T05:00:00Z")):
+        webhooks.on_courier_update(tracking.CourierUpdate(kind="order.status", booking_id=booking_id,
+                                                          waybill_id=None, tracking_id=None, status=status,
+                                                          price=None, at=at))
+    fulfilment.handle_task(task("complete_order", token="complete-token"))
+
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None
+    assert [entry.event for entry in stored.timeline[1:]] == ["commit_stock", "pack", "ship", "pick_up", "deliver",
+                                                              "complete"]
+    assert [entry.status for entry in stored.timeline[1:]] == ["READY_TO_PACK", "PACKED", "SHIPPED", "IN_TRANSIT",
+                                                               "DELIVERED", "COMPLETED"]
+    assert shop.stock.moves == [("commit", "BTK-A", -2, -2)]
+    assert [event for event, _ in shop.told] == ["shipped", "delivered"]
+
+
+def test_a_cancel_and_a_packing_on_the_same_read_cannot_both_win(shop: ShopFakes) -> None:
+    ready_to_pack(shop)
+    read_by_customer = shop.orders.get(ORDER_ID)
+    assert read_by_customer is not None
+    fulfilment.mark_packed(ORDER_ID, actor="staff-1")
+    with pytest.raises(TransitionRefused) as refused:
+        fulfilment.request_cancel(read_by_customer, actor="customer")
+    assert (refused.value.code, refused.value.order_status) == ("not_cancellable", "PACKED")
+
+
+def test_a_pending_cancel_wins_over_a_later_packing_and_ends_cancelled_refunded_and_restocked(
+        shop: ShopFakes) -> None:
+    ready_to_pack(shop)
+    order = shop.orders.get(ORDER_ID)
+    assert order is not None
+    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1")
+    fulfilment.handle_task(task("await_packing", token="packing-token"))
+
+    answer = fulfilment.request_cancel(order, actor="customer")
+    with pytest.raises(TransitionRefused, match="the customer asked to cancel it"):
+        fulfilment.mark_packed(ORDER_ID, actor="staff-1")
+    assert ("fail", "packing-token", "OrderCancelled") in shop.answers
+    first = fulfilment.handle_task(task("cancel_order", token="cancel-1"))
+    again = fulfilment.handle_task(task("cancel_order", token="cancel-2"))
+
+    assert answer["cancel_requested"] is True
+    assert first == f"cancelled, refunded Rp{order.totals.total:,}" and again == "cancelled"
+    assert shop.stock.moves == [("commit", "BTK-A", -2, -2), ("restock", "BTK-A", 2, 0)]
+    assert shop.ledger.balance(ORDER_ID) == 0 and len(shop.gateway.refunds) == 1
+    assert shop.orders.get(ORDER_ID).status == "CANCELLED"  # type: ignore[union-attr]
+
+
+def test_cancelling_an_unpaid_order_releases_the_reservation_and_voids_the_charge(shop: ShopFakes) -> None:
+    shop.orders.add(replace(an_order(), payment={"va_number": "1234"}))
+    fulfilment.handle_task(task("await_payment", token="pay-token"))
+    fulfilment.request_cancel(shop.orders.get(ORDER_ID), actor="guest")  # type: ignore[arg-type]
+    fulfilment.handle_task(task("cancel_order", token="cancel-token"))
+    assert shop.orders.get(ORDER_ID).status == "CANCELLED"  # type: ignore[union-attr]
+    assert shop.stock.moves == [("release", "BTK-A", 0, -2)]
+    assert shop.gateway.voided == [ORDER_ID] and shop.gateway.refunds == []
+    assert ("fail", "pay-token", "OrderCancelled") in shop.answers
+
+
+def test_asking_to_cancel_twice_answers_the_pending_request(shop: ShopFakes) -> None:
+    shop.orders.add(an_order())
+    first = fulfilment.request_cancel(shop.orders.get(ORDER_ID), actor="guest")  # type: ignore[arg-type]
+    second = fulfilment.request_cancel(shop.orders.get(ORDER_ID), actor="guest")  # type: ignore[arg-type]
+    assert first == second and [e["event"] for e in second["timeline"]].count("request_cancel") == 1
+
+
+def test_a_step_that_loses_its_transaction_to_another_writer_is_retried_by_the_state_machine(
+        shop: ShopFakes) -> None:
+    order = shop.orders.add(an_order(status="PAID"))
+    shop.orders.add(replace(order, version=order.version + 1))  # someone wrote after the step read
+    original_get = shop.orders.get
+    shop.orders.get = lambda order_id: order  # type: ignore[method-assign]  # the step still sees the old one
+    outcome = fulfilment.handle_task(task("commit_stock"))
+    shop.orders.get = original_get  # type: ignore[method-assign]
+    assert outcome.startswith("retry") and shop.answers == [("fail", "token-1", "WorkerError")]
+    assert shop.stock.moves == []
+
+
+def test_the_payment_window_closing_on_a_paid_order_is_flagged_not_released(shop: ShopFakes) -> None:
+    shop.orders.add(an_order(status="PAID"))
+    fulfilment.handle_task(task("release_stock", event=lifecycle.EXPIRE))
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None and stored.status == "NEEDS_REVIEW" and "payment window closed" in str(stored.attention)
+    assert shop.stock.moves == [] and shop.answers == [("resume", "token-1", {"released": False})]
+
+
+def test_a_stuck_workflow_puts_the_failed_steps_error_and_cause_on_the_timeline(shop: ShopFakes) -> None:
+    shop.orders.add(an_order(status="PACKED"))
+    failure = {"Error": "CourierUnavailable", "Cause": "the courier is unavailable: 503 from Biteship"}
+    fulfilment.handle_task(task("needs_attention", failure=failure))
+    fulfilment.handle_task(task("needs_attention", token="again", failure=failure))  # a redelivery
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None and stored.status == "NEEDS_ATTENTION"
+    assert stored.attention == "CourierUnavailable: the courier is unavailable: 503 from Biteship"
+    assert [entry.event for entry in stored.timeline].count("flag_for_attention") == 1
+
+
+def test_the_sweep_expires_only_overdue_unpaid_orders_and_ends_their_waiting_step(
+        shop: ShopFakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import clock
+
+    monkeypatch.setattr(clock, "now_iso", lambda: "2026-12-01T05:00:00Z")
+    monkeypatch.setattr(clock, "now", lambda: clock.parse_iso("2026-12-01T05:00:00Z"))
+    shop.orders.add(an_order())
+    shop.orders.add(replace(an_order("TK-261201-GHJKLM"), payment_deadline="2026-12-01T06:00:00Z"))
+    shop.orders.store_token(ORDER_ID, "payment", "pay-token")
+
+    assert fulfilment.expire_overdue_orders() == {"expired": 1, "skipped": 0}
+    assert shop.orders.get(ORDER_ID).status == "EXPIRED"  # type: ignore[union-attr]
+    assert shop.orders.get("TK-261201-GHJKLM").status == "PENDING_PAYMENT"  # type: ignore[union-attr]
+    assert shop.answers == [("fail", "pay-token", "PaymentExpired")] and shop.told == [("expired", ORDER_ID)]
