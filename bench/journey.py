@@ -444,7 +444,7 @@ class _Driver:
         items = self.dynamodb.scan(TableName=self.notifications_table, ConsistentRead=True,
                                    FilterExpression="order_id = :o",
                                    ExpressionAttributeValues={":o": {"S": order_id}})["Items"]
-        from chalicelib.notifications.notifier import sms_events
+        from chalicelib.notifications.adapters import sms_events
 
         sent = [item for item in items if item.get("status", {}).get("S") == "sent"]
         texted = sms_events()  # what the AWS notifier would also send by SMS

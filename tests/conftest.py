@@ -5,7 +5,9 @@ The environment is set once, before any test imports the application (see local.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,46 @@ import pytest
 from local.offline import configure_environment, mocked_account
 
 configure_environment()
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+# Module-level functools caches in the application that survive from one test to the next: adapters built from
+# configuration (a transport or key a test patched), the notifier, clients and the idempotency layer (the table
+# prefix they were built with), the account id. One stays: the pynamodb connection holds nothing account- or
+# configuration-specific (moto intercepts at botocore's handler level) and takes ~40 ms to rebuild.
+KEEP_CACHED = {("chalicelib.db", "_connection")}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests run after all others, whatever order pytest-randomly shuffled the modules into.
+
+    tests/ has no __init__.py, so tests/e2e's "package" fixture lives until the session ends, and its stack points
+    AWS_ENDPOINT_URL at a moto server all that time (mock_aws then intercepts nothing). Run on their own, as
+    `make test` does, this changes nothing; run together with other folders, nothing else runs after the stack.
+    The sort is stable, so the shuffled order within each group stays reproducible from the seed.
+    """
+    items.sort(key=lambda item: E2E in item.path.parents)
+
+
+def application_caches() -> list[Any]:
+    """Every functools cache defined at module level in chalicelib (found, not listed, so a moved module is still
+    covered), except KEEP_CACHED. Only imported modules are searched: one not imported yet has nothing cached."""
+    modules = [(name, module) for name, module in list(sys.modules.items())
+               if module is not None and (name == "chalicelib" or name.startswith("chalicelib."))]
+    return [value for name, module in modules for attribute, value in list(vars(module).items())
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name
+            and (name, attribute) not in KEEP_CACHED]
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_caches() -> None:
+    """Each test starts as in a new Lambda container: no application cache, no cached powertools parameter."""
+    for cached in application_caches():
+        cached.cache_clear()
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:
+        parameters.clear_caches()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from chalicelib.auth.principal import ROLES  # pure module: reads no environment at import
+from chalicelib.auth.domain import ROLES  # pure module: reads no environment at import
 from tools.drive import courier, pack, pay
 
 if TYPE_CHECKING:
@@ -167,8 +167,8 @@ def outbox(order_id: str | None, limit: int) -> None:
     from botocore.exceptions import BotoCoreError
     from pynamodb.exceptions import PynamoDBException
 
+    from chalicelib.notifications.domain import format_wib
     from chalicelib.notifications.service import outbox as recent_notifications
-    from chalicelib.notifications.templates import format_wib
 
     try:
         notifications = recent_notifications(order_id=order_id, limit=limit)

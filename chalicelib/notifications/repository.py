@@ -12,7 +12,7 @@ from pynamodb.models import Model
 
 from chalicelib import clock, resources
 from chalicelib.db import meta_for
-from chalicelib.notifications.notifier import OutgoingNotification
+from chalicelib.notifications.adapters import OutgoingNotification
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 MAX_ERROR_LENGTH = 1000

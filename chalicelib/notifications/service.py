@@ -14,8 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib import aws, clock, resources
-from chalicelib.notifications import repository, templates
-from chalicelib.notifications.notifier import OutgoingNotification, notifier
+from chalicelib.notifications import domain as templates
+from chalicelib.notifications import repository
+from chalicelib.notifications.adapters import OutgoingNotification, notifier
 from chalicelib.notifications.repository import (
     FAILED,
     PENDING,

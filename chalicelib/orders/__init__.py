@@ -1,1 +1,2 @@
-"""Orders: the record of a sale, its frozen prices, status and timeline. Orders are never deleted."""
+"""Orders: the record of a sale (frozen prices, status, timeline), its lifecycle table (lifecycle.py) and its
+workflow execution (workflow.py). Orders are never deleted."""

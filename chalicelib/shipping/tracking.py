@@ -79,10 +79,6 @@ def normalise_status(status: str) -> str:
     return re.sub(r"[\s\-]+", "_", text).lower()
 
 
-def is_known(status: str) -> bool:
-    return normalise_status(status) in _RANKS
-
-
 def rank(status: str) -> int:
     """Progress of a status; 0 for a status this code does not know, so a new courier status never moves a
     shipment forward on its own (it is still recorded in the history)."""

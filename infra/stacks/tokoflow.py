@@ -521,7 +521,7 @@ class TokoflowStack(cdk.Stack):
             id_token_validity=cdk.Duration.hours(1),
             refresh_token_validity=cdk.Duration.days(30),
         )
-        # chalicelib.auth.principal: the role comes from cognito:groups; no group means a customer.
+        # chalicelib.auth.domain: the role comes from cognito:groups; no group means a customer.
         for precedence, (group, description) in enumerate((
             ("admin", "Shop owners: everything staff can do, plus settings"),
             ("finance", "Payments, refunds and the money ledger"),

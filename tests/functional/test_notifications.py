@@ -13,10 +13,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from chalicelib import aws as aws_clients
 from chalicelib import clock, config, resources
-from chalicelib.notifications import notifier as notifier_module
+from chalicelib.notifications import adapters as notifier_module
 from chalicelib.notifications import repository, service
-from chalicelib.notifications.notifier import AwsNotifier, OutboxNotifier, OutgoingNotification, e164, notifier
-from chalicelib.notifications.templates import render
+from chalicelib.notifications.adapters import AwsNotifier, OutboxNotifier, OutgoingNotification, e164, notifier
+from chalicelib.notifications.domain import render
 from tests.fakes import SAMPLE_ORDER_ID, sample_order
 from tools.cli import cli
 

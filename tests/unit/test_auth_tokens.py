@@ -1,4 +1,4 @@
-"""chalicelib.auth.tokens: development HS256 tokens and Cognito RS256 tokens become a Principal or are refused.
+"""chalicelib.auth.service: development HS256 tokens and Cognito RS256 tokens become a Principal or are refused.
 
 No network: in Cognito mode the JWKS client is replaced by one that hands out a locally generated public key.
 """
@@ -18,7 +18,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.warnings import InsecureKeyLengthWarning
 
-from chalicelib.auth import ROLES, Principal, mint_dev_token, tokens, verify_token
+from chalicelib.auth import ROLES, Principal, mint_dev_token, verify_token
+from chalicelib.auth import service as tokens
 from chalicelib.errors import Unauthorized
 
 POOL_ID = "ap-southeast-3_TokoTest1"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.notifications.templates import EVENTS, SMS_LIMIT, Message, format_rupiah, format_wib, render
+from chalicelib.notifications.domain import EVENTS, SMS_LIMIT, Message, format_rupiah, format_wib, render
 from tests.fakes import SAMPLE_ORDER_ID, sample_order
 
 ORDER_ID = SAMPLE_ORDER_ID

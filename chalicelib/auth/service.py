@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from chalicelib import config
-from chalicelib.auth.principal import ROLES, Principal, role_from_groups
+from chalicelib.auth.domain import ROLES, Principal, role_from_groups
 from chalicelib.errors import Unauthorized
 
 LEEWAY_SECONDS = 30

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chalicelib import aws, config
-from chalicelib.notifications.templates import Message
+from chalicelib.notifications.domain import Message
 
 OUTBOX, AWS = "outbox", "aws"
 KINDS = (OUTBOX, AWS)
