@@ -37,6 +37,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: E2E in item.path.parents)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Name pytest-randomly's seed at the end even under -q (which hides its header, and `make test` uses -q), so
+    a failure that depends on the order can be replayed from the log."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and config.pluginmanager.has_plugin("randomly"):
+        terminalreporter.write_line(f"pytest-randomly: replay this run with --randomly-seed={seed}")
+
+
 def application_caches() -> list[Any]:
     """Every functools cache defined at module level in chalicelib (found, not listed, so a moved module is still
     covered), except KEEP_CACHED. Only imported modules are searched: one not imported yet has nothing cached."""

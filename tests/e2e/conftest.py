@@ -1,6 +1,7 @@
 """One local stack (moto server, provisioned resources, demo data, `chalice local`, SQS and schedule drivers)
 shared by the end-to-end tests, on free ports so it never collides with a `make run` in another terminal.
-Package scope: the environment is restored before any other test folder runs.
+One stack for the whole session (tests/ is not a package, so "package" scope lasts until the session ends;
+tests/conftest.py sorts the end-to-end tests last in a mixed run).
 
 The stack's moto server runs in this process and points AWS_ENDPOINT_URL at itself for the whole session,
 while `mock_aws` shares moto's in-process backends: run tests/e2e in its own pytest invocation rather than
