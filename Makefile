@@ -20,15 +20,17 @@ run: $(STAMP)
 	$(PY) -m local.stack --moto-port $(or $(MOTO_PORT),4566) --api-port $(or $(API_PORT),8000)
 
 ## test: lint, unit, functional and end-to-end tests (what CI runs), plus synth, lint-infra and infra-test
+# Unit and functional tests run in random order (pytest-randomly prints the seed to replay a run) on every core
+# (pytest-xdist: each worker has its own in-process moto); the e2e tests share one local stack, in one process.
 test: $(STAMP) lint synth lint-infra infra-test
-	$(PY) -m pytest -q tests/unit tests/functional
+	$(PY) -m pytest -q -n auto tests/unit tests/functional
 	$(PY) -m pytest -q tests/e2e
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
 functional: $(STAMP)
-	$(PY) -m pytest -q tests/functional
+	$(PY) -m pytest -q -n auto tests/functional
 
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
@@ -74,7 +76,7 @@ outbox: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli outbox $(if $(ORDER),--order $(ORDER))
 
 clean:
-	rm -rf $(VENV) chalice.out cdk.out .pytest_cache .ruff_cache
+	rm -rf $(VENV) chalice.out cdk.out .pytest_cache .ruff_cache .mypy_cache
 
 # ---- infrastructure (AWS CDK, infra/): README "Deploy to AWS" ----------------------------------------------
 .PHONY: synth lint-infra infra-test
