@@ -50,10 +50,6 @@ SYSTEM = orders.SYSTEM
 Message = dict[str, Any]
 
 
-class RetryStep(Exception):
-    """The step lost a race or hit an outage: the state machine runs it again after a back-off."""
-
-
 def _notify(event: str, order: Order, extra: dict[str, Any] | None = None) -> None:
     notifications.request(event, order.to_dict(), extra)
 
@@ -70,7 +66,7 @@ def handle_task(message: Message) -> str:
         return f"unknown task {task}"
     try:
         return handler(order_id, token, message)
-    except (RetryStep, GatewayError, CourierError) as error:
+    except (GatewayError, CourierError) as error:  # an outage: worth the state machine's retry with back-off
         workflow.fail(token, workflow.WORKER_ERROR, f"{task}: {error}")
         return f"retry ({error})"
     except (TransitionRefused, NotFound) as refused:
@@ -95,7 +91,7 @@ def await_payment(order_id: str, token: str, message: Message) -> str:
     if order.status == PENDING_PAYMENT and order.cancel_requested:
         workflow.fail(token, workflow.ORDER_CANCELLED, "the customer cancelled before paying")
         return "already cancelled"
-    if order.status != PENDING_PAYMENT:
+    if order.status != PENDING_PAYMENT:  # no payment can come for it: refused with the table's reason
         lifecycle.transition_for(lifecycle.PAY, order.status, cancel_requested=order.cancel_requested)
     return "waiting for payment"
 
@@ -106,7 +102,7 @@ AFTER_COMMIT = frozenset({READY_TO_PACK, PACKED, SHIPPED, IN_TRANSIT, DELIVERED,
 def commit_stock(order_id: str, token: str, message: Message) -> str:
     """Reserved units become sold, exactly once: the order moves to READY_TO_PACK in the same transaction."""
     order = orders.load(order_id)
-    if order.status in AFTER_COMMIT or (order.status == CANCELLED and orders.stock_was_committed(order)):
+    if order.status in AFTER_COMMIT:
         workflow.resume(token, {"committed": True})
         return "already committed"
     orders.transition_with_stock(order, lifecycle.COMMIT_STOCK, COMMIT, reason="sold")
@@ -122,7 +118,7 @@ def await_packing(order_id: str, token: str, message: Message) -> str:
     if order.status in AFTER_COMMIT - {READY_TO_PACK}:
         workflow.resume(token, {"packed": True})
         return "already packed"
-    if order.status != READY_TO_PACK:
+    if order.status != READY_TO_PACK:  # nothing to pack: refused with the table's reason
         lifecycle.transition_for(lifecycle.PACK, order.status, cancel_requested=order.cancel_requested)
     return "waiting for packing"
 

@@ -40,7 +40,7 @@ UNKNOWN_TASK = "UnknownTask"
 ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, ORDER_CANCELLED, WORKER_ERROR, COURIER_UNAVAILABLE,
                     BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK})
 # Result fields the state machine reads: WaitForDelivery's outcome picks CompleteOrder or FlagReturnedParcel.
-OUTCOME, DELIVERED, RETURNED = "outcome", "delivered", "returned"
+OUTCOME, DELIVERED = "outcome", "delivered"
 
 
 @functools.cache

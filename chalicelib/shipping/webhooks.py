@@ -68,13 +68,12 @@ def update_from_message(message: Mapping[str, Any]) -> tracking.CourierUpdate:
 def _lifecycle_event(order: Order, courier_status: str) -> tuple[str, str]:
     """The order event a courier status means: delivered moves a shipped order on, a pickup puts it in transit,
     anything else (including a return, which the workflow's own step handles) is a tracking note."""
-    note = f"{courier_status}"
     if tracking.outcome(courier_status) == workflow.DELIVERED and order.allows(lifecycle.DELIVER):
         return lifecycle.DELIVER, ""
     if (tracking.outcome(courier_status) is None and order.allows(lifecycle.PICK_UP)
             and tracking.rank(courier_status) >= tracking.rank(tracking.PICKED)):
-        return lifecycle.PICK_UP, note
-    return lifecycle.TRACK, note
+        return lifecycle.PICK_UP, courier_status
+    return lifecycle.TRACK, courier_status
 
 
 def on_courier_update(update: tracking.CourierUpdate) -> str:

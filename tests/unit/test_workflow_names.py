@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.fulfilment.service import TASKS, UNPAID_ENDS
 from chalicelib.orders import lifecycle, workflow
+from chalicelib.shipping import tracking
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = sorted((ROOT / "statemachines").glob("*.asl.json"))
@@ -89,6 +90,7 @@ def test_input_and_result_fields_match() -> None:
     assert definition["States"]["WaitForPayment"]["TimeoutSecondsPath"] == f"$.{workflow.PAYMENT_TIMEOUT}"
     outcome = definition["States"]["DeliveryOutcome"]["Choices"][0]
     assert outcome["Variable"].endswith(f".{workflow.OUTCOME}") and outcome["StringEquals"] == workflow.DELIVERED
+    assert tracking.outcome(tracking.DELIVERED) == workflow.DELIVERED  # the courier's word the Choice compares
     for _, state in states(definition):
         if state["Type"] == "Task":
             body = state["Parameters"]["MessageBody"]
