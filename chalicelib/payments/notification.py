@@ -202,8 +202,14 @@ def is_newer(current: tuple[str, str | None] | None, incoming: tuple[str, str | 
 
 
 def notification_id(n: MidtransNotification) -> str:
-    """A stable dedupe key: the same notification delivered twice gets the same id, any state change a new one."""
-    parts = (n.order_id, n.transaction_id, n.transaction_status, n.fraud_status or "", n.status_code, n.gross_amount)
+    """A stable dedupe key: the same notification delivered twice gets the same id, any state change a new one.
+
+    A refund changes the running `refund_amount` but not the status of a second partial refund, so the running
+    total is part of the key: each refund is a new notification, a resent one is not.
+    """
+    refunded = n.raw.get("refund_amount")
+    parts = (n.order_id, n.transaction_id, n.transaction_status, n.fraud_status or "", n.status_code, n.gross_amount,
+             refunded if isinstance(refunded, str) else "")
     return "midtrans:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 

@@ -117,11 +117,25 @@ def apply_gateway_status(order_id: str, status: GatewayStatus, *, source: str) -
 
 
 def _refunded(order_id: str, status: GatewayStatus, *, source: str) -> str:
-    """Record only what the gateway refunded beyond what the ledger already holds as refunded.
+    """Record each refund the gateway reports once, by its refund key.
 
-    The shop's own refund (customer cancel) is recorded when it asks for it; the gateway's later refund
-    notification reports the running total, so only the difference is new money going out.
+    The shop records its own refund under the refund key it sent, so whichever arrives first, the shop's write or
+    the gateway's report, the other finds the line already there. Without a per-refund list only the running
+    total is known, and only the part the ledger does not hold yet is recorded.
     """
+    listed = status.raw.get("refunds")
+    if isinstance(listed, list) and listed:
+        fresh = 0
+        for refund in listed:
+            amount = refund.get("refund_amount")
+            if not isinstance(amount, str):
+                continue
+            # a refund made in the gateway's dashboard may carry no key: its own id names it instead
+            key = refund.get("refund_key") or (f"{status.transaction_id or order_id}:"
+                                               f"{refund.get('refund_chargeback_id') or refund.get('created_at')}")
+            fresh += ledger.record(order_id, kind=ledger.REFUND, amount=-notification.amount_of(amount),
+                                   provider=source, reference=key, actor=source)
+        return "refund recorded" if fresh else "refund already recorded"
     raw_total = status.raw.get("refund_amount")
     refunded_total = notification.amount_of(raw_total) if isinstance(raw_total, str) else \
         notification.amount_of(status.gross_amount)

@@ -200,3 +200,40 @@ def test_reconciliation_charges_again_when_the_gateway_was_down_at_checkout(
 
     assert counts["charges_retried"] == 1
     assert get_order(order["order_id"]).payment["va_number"]
+
+
+def test_a_refund_is_recorded_once_whether_the_gateways_report_or_the_shops_own_write_comes_first(
+        client: Any, auth_header: Any) -> None:
+    order = an_order(client, auth_header)
+    order_id, total = order["order_id"], order["totals"]["total"]
+    gateway = SandboxGateway()
+    gateway.settle(order_id)
+    payments.process_event({"provider": "midtrans", "order_id": order_id})
+    # GIVEN the gateway refunded and its notification is processed before the shop records its own line
+    result = gateway.refund(order_id, amount=40_000, reason="one item missing", refund_key="return-1")
+    assert payments.process_event({"provider": "midtrans", "order_id": order_id}) == "refund recorded"
+    # WHEN the shop's own write lands afterwards, under the refund key it sent
+    second_write = ledger.record(order_id, kind=ledger.REFUND, amount=-result.amount, provider="sandbox",
+                                 reference=result.refund_key, actor="staff-1")
+    # THEN the refund is one line, and a second partial refund of the same order is a line of its own
+    gateway.refund(order_id, amount=25_000, reason="late delivery", refund_key="goodwill-1")
+    assert payments.process_event({"provider": "midtrans", "order_id": order_id}) == "refund recorded"
+    assert payments.process_event({"provider": "midtrans", "order_id": order_id}) == "refund already recorded"
+    assert second_write is False
+    refunds = sorted(entry["amount"] for entry in ledger.entries(order_id) if entry["kind"] == "refund")
+    assert refunds == [-40_000, -25_000]
+    assert ledger.balance(order_id) == total - 65_000
+
+
+def test_each_partial_refund_notification_is_queued_and_a_resent_one_is_not(client: Any, auth_header: Any) -> None:
+    order = an_order(client, auth_header)
+    order_id = order["order_id"]
+    gateway = SandboxGateway()
+    gateway.settle(order_id)
+    gateway.refund(order_id, amount=40_000, reason="one item missing", refund_key="return-1")
+    first = gateway.notification_for(order_id, server_key=server_key())
+    gateway.refund(order_id, amount=25_000, reason="late delivery", refund_key="goodwill-1")
+    second = gateway.notification_for(order_id, server_key=server_key())
+    answers = [body_of(send(client, "POST", "/webhooks/payments/midtrans", note))["status"]
+               for note in (first, second, second)]
+    assert answers == ["accepted", "accepted", "duplicate"]
