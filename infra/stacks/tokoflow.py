@@ -137,10 +137,13 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # Logs and counts the alert; reads only its queue.
     "LowStockAlerts": Access(),
     "ExpireOverdueOrders": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER), sends_to=(R.LOW_STOCK_QUEUE,)),
-    "PaymentEvents": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER), sends_to=(R.NOTIFICATIONS_QUEUE,),
-                            resumes_fulfilment=True, payment_gateway=True),
-    "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER), sends_to=(R.NOTIFICATIONS_QUEUE,),
-                                starts_fulfilment=True, resumes_fulfilment=True, payment_gateway=True),
+    # A payment the gateway ends (deny, expire, ...) ends the order and releases its reserved stock here.
+    "PaymentEvents": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER),
+                            sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), resumes_fulfilment=True,
+                            payment_gateway=True),
+    "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER),
+                                sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), starts_fulfilment=True,
+                                resumes_fulfilment=True, payment_gateway=True),
     # Every Python step of the state machine: stock commit/release, booking, completion, refunds, attention.
     "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER),
                                sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), resumes_fulfilment=True,

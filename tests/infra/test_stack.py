@@ -343,6 +343,16 @@ def test_only_the_right_functions_touch_money_and_secrets(raw: dict[str, Any]) -
     assert reaches("FulfilmentWorker", ledger) and reaches("PaymentEvents", ledger)
 
 
+def test_the_payment_consumers_may_release_the_stock_of_an_order_whose_payment_the_gateway_ended(
+        raw: dict[str, Any]) -> None:
+    functions = of_type(raw, "AWS::Serverless::Function")
+    stock = next(logical for logical, table in of_type(raw, "AWS::DynamoDB::Table").items()
+                 if table["Properties"]["TableName"].endswith("-stock"))
+    for function in ("PaymentEvents", "ReconcilePayments", "ExpireOverdueOrders", "FulfilmentWorker"):
+        role = functions[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert stock in json.dumps(statements_of_role(raw, role)), function
+
+
 # ---- identity, monitoring, outputs ----------------------------------------------------------------------------
 
 
