@@ -118,6 +118,9 @@ def shop() -> Shop:
 
 # Order lifecycle (payments, couriers, notifications).
 PAYMENT_GATEWAY = "TOKOFLOW_PAYMENT_GATEWAY"  # "sandbox" (local default) or "midtrans"
+# JSON list overriding the refund capability table (chalicelib/payments/refunds.py), e.g.
+# [{"payment_type": "qris", "by_gateway": true, "window_days": 45, "partial": true}]
+REFUND_CAPABILITIES = "TOKOFLOW_REFUND_CAPABILITIES"
 MIDTRANS_SERVER_KEY = "TOKOFLOW_MIDTRANS_SERVER_KEY"  # locally from env; on AWS resolved from Secrets Manager
 MIDTRANS_BASE_URL = "TOKOFLOW_MIDTRANS_BASE_URL"  # https://api.sandbox.midtrans.com or https://api.midtrans.com
 COURIER = "TOKOFLOW_COURIER"  # "sandbox" or "biteship"

@@ -107,6 +107,11 @@ IDEMPOTENCY = TableSpec("idempotency", Key("id"), ttl_attribute="expiration")
 WEBHOOK_INBOX = TableSpec("webhook-inbox", Key("message_id"), ttl_attribute="expires_at")
 # The money ledger: payments received, refunds, cash collected on delivery; one partition per order.
 PAYMENT_LEDGER = TableSpec("payment-ledger", Key("order_id"), Key("entry_id"), critical=True)
+# Refunds the gateway cannot make (virtual account, COD, window passed): bank transfers finance makes by hand.
+PAYOUTS = TableSpec("payouts", Key("payout_id"),
+                    indexes=(IndexSpec("by-status", Key("status"), Key("created_at")),
+                             IndexSpec("by-order", Key("order_id"), Key("created_at"))),
+                    critical=True)
 # The sandbox payment gateway's own books (what a real gateway keeps on its side); unused with Midtrans.
 SANDBOX_PAYMENTS = TableSpec("sandbox-payments", Key("order_id"))
 # Customer notifications: one item per (order, event), so a redelivered event never notifies twice.
@@ -114,7 +119,7 @@ NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
                           indexes=(IndexSpec("by-order", Key("order_id"), Key("created_at")),))
 
 TABLES: tuple[TableSpec, ...] = (
-    PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER,
+    PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER, PAYOUTS,
     SANDBOX_PAYMENTS, NOTIFICATIONS,
 )
 

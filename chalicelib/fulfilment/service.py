@@ -41,6 +41,7 @@ from chalicelib.orders.lifecycle import (
 )
 from chalicelib.payments import service as payments
 from chalicelib.payments.gateway import GatewayError
+from chalicelib.payments.refunds import PAID as PAYOUT_PAID
 from chalicelib.shipping import tracking
 from chalicelib.shipping.adapters import courier
 from chalicelib.shipping.couriers import Address, BookingRejected, BookingRequest, Contact, CourierError
@@ -243,11 +244,27 @@ def cancel_order(order_id: str, token: str, message: Message) -> str:
             detail="sold units back on hand" if committed else "reserved units back on sale")
         if unpaid and order.payment:
             payments.void_charge(order_id)
-    refunded = payments.refund_held(order_id, reason="cancelled by the customer")
+    given = payments.give_back(order, reason="cancelled by the customer", refund_key=f"refund-{order_id}")
+    owed = given.refunded or (given.payout.amount if given.payout else 0)
     # delivered once per (order, event): a retried step does not tell the customer twice
-    _notify("cancelled", order, {"reason": "dibatalkan atas permintaan Anda", "refund_amount": refunded})
-    workflow.resume(token, {"cancelled": True, "refunded": refunded})
-    return "cancelled" + (f", refunded Rp{refunded:,}" if refunded else "")
+    _notify("cancelled", order, {"reason": "dibatalkan atas permintaan Anda", "refund_amount": owed,
+                                 "refund_by": "payout" if given.payout else "gateway"})
+    output: dict[str, Any] = {"cancelled": True, "refunded": given.refunded}
+    if given.payout and given.payout.status != PAYOUT_PAID:  # the workflow waits for finance's transfer
+        output[workflow.PAYOUT_ID] = given.payout.payout_id
+    workflow.resume(token, output)
+    if given.payout:
+        return f"cancelled, payout {given.payout.payout_id} of Rp{given.payout.amount:,} {given.payout.status}"
+    return "cancelled" + (f", refunded Rp{given.refunded:,}" if given.refunded else "")
+
+
+def await_payout(order_id: str, token: str, message: Message) -> str:
+    """Wait for finance to confirm the bank transfer of a refund the gateway could not make."""
+    payout_id = message[workflow.PAYOUT_ID]
+    if payments.await_payout(payout_id, token):
+        workflow.resume(token, {"paid_out": True, workflow.PAYOUT_ID: payout_id})
+        return "already paid out"
+    return "waiting for the payout"
 
 
 def needs_attention(order_id: str, token: str, message: Message) -> str:
@@ -273,6 +290,7 @@ TASKS: dict[str, Callable[[str, str, Message], str]] = {
     workflow.FLAG_RETURN: flag_return,
     workflow.RELEASE_STOCK: release_stock,
     workflow.CANCEL_ORDER: cancel_order,
+    workflow.AWAIT_PAYOUT: await_payout,
     workflow.NEEDS_ATTENTION: needs_attention,
 }
 

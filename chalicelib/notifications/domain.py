@@ -24,6 +24,8 @@ DELIVERED = "delivered"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
 REFUNDED = "refunded"
+REFUND_ACCOUNT_NEEDED = "refund_account_needed"  # the gateway cannot refund: the shop transfers, to which account?
+REFUND_PAID = "refund_paid"  # finance made that transfer
 
 BANK_NAMES = {"bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
               "cimb": "CIMB Niaga", "bsi": "BSI", "danamon": "Danamon"}
@@ -283,7 +285,10 @@ def _cancelled(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
     order_id = order["order_id"]
     reason = str(extra.get("reason") or "").strip()
     refund = ""
-    if extra.get("refund_amount"):
+    if extra.get("refund_amount") and extra.get("refund_by") == "payout":
+        refund = (f"Dana sebesar {format_rupiah(int(extra['refund_amount']))} akan kami transfer ke rekening bank "
+                  "Anda; kami kirim email terpisah untuk meminta nomor rekening tujuan.")
+    elif extra.get("refund_amount"):
         refund = (f"Dana sebesar {format_rupiah(int(extra['refund_amount']))} akan dikembalikan ke metode "
                   "pembayaran semula; kami kirim email lagi begitu pengembalian diproses.")
     return Message(
@@ -327,6 +332,35 @@ def _refunded(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
     )
 
 
+def _refund_account_needed(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    amount = format_rupiah(int(extra.get("amount") or 0))
+    return Message(
+        subject=f"Kirimkan rekening untuk pengembalian dana {amount} pesanan {order_id}",
+        text=_email(order,
+                    f"Pembayaran pesanan {order_id} tidak dapat dikembalikan otomatis ke metode pembayaran semula "
+                    f"(misalnya virtual account), jadi dana {amount} akan kami transfer ke rekening bank Anda.",
+                    "Kirimkan nama bank, nomor rekening dan nama pemilik rekening lewat halaman pesanan Anda "
+                    "(atau balas email ini). Setelah transfer kami lakukan, Anda menerima bukti transfernya."),
+        sms=_sms(f"{SHOP_NAME}: Dana {amount} pesanan {order_id} akan ditransfer ke rekening Anda.",
+                 "Kirimkan nomor rekening lewat halaman pesanan."),
+    )
+
+
+def _refund_paid(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    amount = format_rupiah(int(extra.get("amount") or 0))
+    reference = str(extra.get("reference") or "").strip()
+    return Message(
+        subject=f"Dana {amount} untuk pesanan {order_id} sudah kami transfer",
+        text=_email(order, f"Pengembalian dana sebesar {amount} untuk pesanan {order_id} sudah kami transfer ke "
+                    "rekening Anda.", f"Referensi transfer: {reference}" if reference else "",
+                    "Jika dana belum masuk dalam 2 hari kerja, balas email ini dengan referensi di atas."),
+        sms=_sms(f"{SHOP_NAME}: Dana {amount} pesanan {order_id} sudah ditransfer ke rekening Anda.",
+                 f"Ref {reference}." if reference else ""),
+    )
+
+
 _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]] = {
     ORDER_PLACED: _order_placed,
     PAYMENT_RECEIVED: _payment_received,
@@ -335,6 +369,8 @@ _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]]
     CANCELLED: _cancelled,
     EXPIRED: _expired,
     REFUNDED: _refunded,
+    REFUND_ACCOUNT_NEEDED: _refund_account_needed,
+    REFUND_PAID: _refund_paid,
 }
 EVENTS: tuple[str, ...] = tuple(_RENDERERS)
 

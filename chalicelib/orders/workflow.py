@@ -25,9 +25,10 @@ COMPLETE_ORDER = "complete_order"
 FLAG_RETURN = "flag_return"
 RELEASE_STOCK = "release_stock"
 CANCEL_ORDER = "cancel_order"
+AWAIT_PAYOUT = "await_payout"
 NEEDS_ATTENTION = "needs_attention"
 TASKS = frozenset({AWAIT_PAYMENT, COMMIT_STOCK, AWAIT_PACKING, BOOK_SHIPMENT, AWAIT_DELIVERY, COMPLETE_ORDER,
-                   FLAG_RETURN, RELEASE_STOCK, CANCEL_ORDER, NEEDS_ATTENTION})
+                   FLAG_RETURN, RELEASE_STOCK, CANCEL_ORDER, AWAIT_PAYOUT, NEEDS_ATTENTION})
 # Errors a step reports with send_task_failure; the state machine routes each by name.
 PAYMENT_EXPIRED = "PaymentExpired"  # -> ExpireOrder
 PAYMENT_FAILED = "PaymentFailed"  # -> FailPayment
@@ -41,6 +42,8 @@ ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, ORDER_CANCELLED, WORKER_ERR
                     BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK})
 # Result fields the state machine reads: WaitForDelivery's outcome picks CompleteOrder or FlagReturnedParcel.
 OUTCOME, DELIVERED = "outcome", "delivered"
+# A cancel whose money goes back by bank transfer names its payout; the state machine then waits for it.
+PAYOUT_ID = "payout_id"
 
 
 @functools.cache

@@ -13,6 +13,11 @@ class GatewayError(Exception):
     """The gateway could not be reached or refused the request; safe to retry later."""
 
 
+class RefundRefused(GatewayError):
+    """The gateway will never refund this payment (its method, its window, its state): no retry helps; the shop
+    pays the customer out by bank transfer instead."""
+
+
 @dataclass(frozen=True)
 class ChargeRequest:
     order_id: str

@@ -1,4 +1,5 @@
-"""The payment gateway's webhook, the consumer that acts on it, and the reconciliation schedule."""
+"""The payment gateway's webhook, the consumer that acts on it, the reconciliation schedule, and money going
+back: what a customer got back, the bank account a payout goes to, finance's payouts."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
+from chalicelib.auth.domain import ADMIN, FINANCE
 from chalicelib.batches import each_record
 from chalicelib.observability import logger
+from chalicelib.orders import service as orders
+from chalicelib.orders.domain import access_token_from, checked_order_id
 from chalicelib.payments import service
-from chalicelib.web import api, raw_body
+from chalicelib.payments.refunds import BANKS, PAYOUT_STATUSES, BankAccount, account_number
+from chalicelib.validation import ID_PATTERN, Fields, contact_name, query_int
+from chalicelib.web import api, jwt_authorizer, optional_principal, query_params, raw_body, read_json, signed_in
 
 payment_routes = Blueprint(__name__)
 
@@ -38,3 +44,50 @@ def payment_events(event: SQSEvent) -> dict[str, Any]:
 @payment_routes.schedule(Rate(15, unit=Rate.MINUTES), name="reconcile_payments")
 def reconcile_payments(event: CloudWatchEvent) -> dict[str, int]:
     return service.reconcile()
+
+
+def _order(order_id: str) -> Any:
+    """The order, for its owner, staff or a guest with its access token (anyone else: 404)."""
+    request = payment_routes.current_request
+    return orders.visible_order(checked_order_id(order_id), optional_principal(request),
+                                access_token_from(request.headers, request.query_params))
+
+
+@payment_routes.route("/orders/{order_id}/refunds", methods=["GET"])
+@api
+def money_back(order_id: str) -> Any:
+    return service.money_back(_order(order_id))
+
+
+@payment_routes.route("/orders/{order_id}/refund-account", methods=["POST"])
+@api
+def refund_account(order_id: str) -> Any:
+    """Where a refund the gateway cannot make is transferred to: the customer's own bank account."""
+    order = _order(order_id)
+    fields = read_json(payment_routes.current_request)
+    fields.reject_unknown({"bank", "account_number", "account_holder"})
+    account = BankAccount(bank=fields.text("bank", max_len=20, choices=BANKS),
+                          account_number=fields.checked("account_number", account_number),
+                          account_holder=fields.checked("account_holder", contact_name))
+    return {"items": service.refund_account(order, account)}
+
+
+@payment_routes.route("/admin/payouts", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def payouts() -> Any:
+    signed_in(payment_routes.current_request, FINANCE, ADMIN)
+    params = query_params(payment_routes.current_request)
+    status = Fields(params).text("status", required=False, default="pending", choices=PAYOUT_STATUSES)
+    return service.payouts(status, limit=query_int(params, "limit", default=50, min_value=1, max_value=100))
+
+
+@payment_routes.route("/admin/payouts/{payout_id}/paid", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def payout_paid(payout_id: str) -> Any:
+    """Finance made the bank transfer: its reference closes the payout and the refund is recorded."""
+    principal = signed_in(payment_routes.current_request, FINANCE, ADMIN)
+    payout_id = Fields({"payout_id": payout_id}).text("payout_id", pattern=ID_PATTERN, max_len=64)
+    fields = read_json(payment_routes.current_request)
+    fields.reject_unknown({"reference"})
+    reference = fields.text("reference", max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9 ._/\-]{2,63}")
+    return service.mark_payout_paid(payout_id, reference=reference, actor=principal.sub)

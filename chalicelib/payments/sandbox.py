@@ -28,8 +28,10 @@ from chalicelib.payments.gateway import (
     GatewayError,
     GatewayStatus,
     PaymentInstructions,
+    RefundRefused,
     RefundResult,
 )
+from chalicelib.payments.refunds import DEFAULT_CAPABILITIES
 from chalicelib.payments.repository import SandboxPaymentModel
 
 PROVIDER = "sandbox"
@@ -118,13 +120,26 @@ class SandboxGateway:
         return _status(item)
 
     def refund(self, order_id: str, *, amount: int, reason: str, refund_key: str) -> RefundResult:
-        """Refund part or all of a paid transaction; the same refund_key never refunds twice."""
+        """Refund part or all of a paid transaction; the same refund_key never refunds twice.
+
+        As strict as Midtrans: only the payment types its refund API covers, only inside their windows after
+        settlement (refunds.DEFAULT_CAPABILITIES holds the published facts), never more than is left.
+        """
 
         def change(item: SandboxPaymentModel) -> bool:
             if refund_key in item.refunds:
                 return False
+            capability = DEFAULT_CAPABILITIES.get(item.payment_type)
+            if capability is None or not capability.by_gateway:
+                raise RefundRefused(f"sandbox (412): {item.payment_type} payments cannot be refunded through the API")
             if not _refundable(item):
-                raise GatewayError(f"sandbox (412): cannot refund a {item.transaction_status} transaction")
+                raise RefundRefused(f"sandbox (412): cannot refund a {item.transaction_status} transaction")
+            paid_at = clock.parse_iso(item.settled_at or item.created_at)
+            if capability.window_days is not None and clock.now() - paid_at > timedelta(days=capability.window_days):
+                raise RefundRefused(f"sandbox (412): the {capability.window_days}-day refund window of "
+                                    f"{item.payment_type} has passed")
+            if _refunded(item) and not capability.partial:
+                raise RefundRefused(f"sandbox (412): {item.payment_type} allows one refund only")
             remaining = _gross(item) - _refunded(item)
             if amount <= 0 or amount > remaining:
                 raise GatewayError(f"sandbox (412): refund amount {amount} exceeds the refundable {remaining}")

@@ -7,13 +7,14 @@ processed from a queue, where the gateway's status API is asked before anything 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import clock, resources
-from chalicelib.errors import Unauthorized, ValidationFailed
+from chalicelib import clock, config, resources
+from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.inbox import service as inbox
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
@@ -21,10 +22,11 @@ from chalicelib.orders import lifecycle, workflow
 from chalicelib.orders import service as orders
 from chalicelib.orders.domain import COD, Order
 from chalicelib.orders.lifecycle import CANCELLED, EXPIRED, PAYMENT_FAILED, PENDING_PAYMENT, TransitionRefused
-from chalicelib.payments import notification
+from chalicelib.payments import notification, refunds, repository
 from chalicelib.payments import repository as ledger
 from chalicelib.payments.adapters import payment_gateway, server_key
-from chalicelib.payments.gateway import ChargeRequest, GatewayError, GatewayStatus
+from chalicelib.payments.gateway import ChargeRequest, GatewayError, GatewayStatus, RefundRefused
+from chalicelib.payments.refunds import BankAccount, Payout
 
 MIDTRANS = "midtrans"
 
@@ -205,15 +207,105 @@ def _failed(order: Order, transaction_status: str) -> str:
 # ---- money going back ---------------------------------------------------------------------------------------
 
 
-def refund_held(order_id: str, *, reason: str) -> int:
-    """Refund whatever the ledger says we hold for the order; recorded once however often it runs."""
-    held = ledger.balance(order_id)
+@dataclass(frozen=True)
+class GivenBack:
+    """What a give-back did: money refunded through the gateway now, or a payout opened for finance."""
+
+    refunded: int = 0
+    payout: Payout | None = None
+
+
+def _capabilities() -> dict[str, refunds.RefundCapability]:
+    try:
+        return refunds.capabilities_from(config.get(config.REFUND_CAPABILITIES))
+    except ValueError as problem:
+        raise RuntimeError(f"{config.REFUND_CAPABILITIES}: {problem}") from None
+
+
+def give_back(order: Order, *, reason: str, refund_key: str) -> GivenBack:
+    """Give back all the money held for the order, the way its payment allows: the gateway's refund API with an
+    idempotent refund key when the capability table says it can, else a payout (a bank transfer finance makes
+    once the customer gives an account). Safe to run again: the same key never refunds or pays out twice."""
+    rows = ledger.entries(order.order_id)
+    held = sum(row["amount"] for row in rows)
+    existing = repository.get_payout(refund_key)
+    if existing is not None:
+        return GivenBack(payout=existing)
     if held <= 0:
-        return 0
-    result = payment_gateway().refund(order_id, amount=held, reason=reason, refund_key=f"refund-{order_id}")
-    ledger.record(order_id, kind=ledger.REFUND, amount=-result.amount, provider=payment_gateway().name,
-                  reference=result.refund_key, actor="payments")
-    return result.amount
+        return GivenBack()
+    received = [row for row in rows if row["kind"] == ledger.PAYMENT_RECEIVED]
+    payment_type = str(received[0]["method"] or order.payment_method) if received else order.payment_method
+    paid_at = clock.parse_iso(received[0]["at"]) if received else None
+    paid = sum(row["amount"] for row in received)
+    way = refunds.route(payment_type, paid_at=paid_at, now=clock.now(), amount=held, paid=paid,
+                        capabilities=_capabilities())
+    if way == refunds.GATEWAY:
+        try:
+            result = payment_gateway().refund(order.order_id, amount=held, reason=reason, refund_key=refund_key)
+        except RefundRefused as refused:  # the table said yes but the gateway says never: pay out instead
+            logger.warning("gateway refused the refund", extra={"order_id": order.order_id, "error": str(refused)})
+        else:
+            ledger.record(order.order_id, kind=ledger.REFUND, amount=-result.amount, provider=payment_gateway().name,
+                          reference=result.refund_key, actor="payments")
+            return GivenBack(refunded=result.amount)
+    payout = repository.open_payout(refund_key, order_id=order.order_id, amount=held, reason=reason)
+    notifications.request("refund_account_needed", order.to_dict(), {"amount": held, "payout_id": refund_key})
+    metrics.add_metric(name="PayoutsOpened", unit=MetricUnit.Count, value=1)
+    return GivenBack(payout=payout)
+
+
+def await_payout(payout_id: str, token: str) -> bool:
+    """Park the workflow's token on the payout; True when finance already paid (answer at once)."""
+    payout = repository.wait_for_payout(payout_id, token)
+    return payout is not None and payout.status == refunds.PAID
+
+
+def refund_account(order: Order, account: BankAccount) -> list[dict[str, object]]:
+    """The customer says where to send the money of every payout of the order still waiting for it."""
+    waiting = [payout for payout in repository.payouts_of(order.order_id) if payout.status != refunds.PAID]
+    if not waiting:
+        raise Conflict(f"order {order.order_id} has no refund waiting for a bank account", code="no_payout_waiting")
+    given = [repository.give_account(payout.payout_id, account) for payout in waiting]
+    return [payout.to_dict() for payout in given if payout is not None]
+
+
+def mark_payout_paid(payout_id: str, *, reference: str, actor: str) -> dict[str, object]:
+    """Finance transferred the money: the payout is paid, the ledger records it once, the workflow moves on."""
+    payout = repository.mark_paid(payout_id, reference=reference, actor=actor)
+    if payout is None:
+        current = repository.get_payout(payout_id)
+        if current is None:
+            raise NotFound(f"payout {payout_id} not found", code="payout_not_found")
+        if current.status == refunds.PAID:
+            if current.transfer_reference != reference:
+                raise Conflict(f"payout {payout_id} was already paid with reference {current.transfer_reference}",
+                               code="payout_already_paid")
+            payout = current
+        else:
+            raise Conflict(f"payout {payout_id} is {current.status}: the customer has not given a bank account yet",
+                           code="payout_not_ready")
+    ledger.record(payout.order_id, kind=ledger.PAYOUT, amount=-payout.amount, provider="bank_transfer",
+                  reference=payout.payout_id, actor=actor, method="bank_transfer")
+    order = orders.find(payout.order_id)
+    if order is not None:
+        notifications.request("refund_paid", order.to_dict(), {"amount": payout.amount,
+                                                              "reference": payout.transfer_reference})
+    if payout.waiting_token:
+        workflow.resume(payout.waiting_token, {"paid_out": payout.amount, "payout_id": payout.payout_id})
+    return payout.to_dict(for_finance=True)
+
+
+def payouts(status: str, *, limit: int) -> dict[str, object]:
+    return {"items": [payout.to_dict(for_finance=True) for payout in repository.payouts_in(status, limit=limit)]}
+
+
+def money_back(order: Order) -> dict[str, object]:
+    """What the customer got back or is waiting for: refunds through the gateway and payouts, newest last."""
+    rows = [row for row in ledger.entries(order.order_id) if row["kind"] in (ledger.REFUND, ledger.PAYOUT)]
+    return {"order_id": order.order_id, "returned_total": -sum(row["amount"] for row in rows),
+            "refunds": [{"kind": row["kind"], "amount": -row["amount"], "reference": row["reference"],
+                         "at": row["at"]} for row in rows],
+            "payouts": [payout.to_dict() for payout in repository.payouts_of(order.order_id)]}
 
 
 def record_cash_collected(order: Order, *, collector: str) -> None:

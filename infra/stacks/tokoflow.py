@@ -127,7 +127,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
     "APIHandler": Access(
         tables=(R.PRODUCTS, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
-                R.PAYMENT_LEDGER),
+                R.PAYMENT_LEDGER, R.PAYOUTS),
         sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE),
         starts_fulfilment=True, resumes_fulfilment=True, uploads_media=True, payment_gateway=True, courier=True,
         courier_webhooks=True,
@@ -145,7 +145,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
                                 sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), starts_fulfilment=True,
                                 resumes_fulfilment=True, payment_gateway=True),
     # Every Python step of the state machine: stock commit/release, booking, completion, refunds, attention.
-    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER),
+    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS),
                                sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), resumes_fulfilment=True,
                                payment_gateway=True, courier=True),
     "CourierEvents": Access(tables=(R.ORDERS,), sends_to=(R.NOTIFICATIONS_QUEUE,), resumes_fulfilment=True),

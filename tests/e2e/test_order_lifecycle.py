@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from chalicelib import clock, resources
+from chalicelib.auth import mint_dev_token
 from chalicelib.notifications import service as notifications
 from chalicelib.orders import repository as orders
 from chalicelib.orders import workflow
@@ -214,8 +215,8 @@ def history(order: Order) -> list[str]:
 # ---- journeys other tests start from -------------------------------------------------------------------------------
 
 
-def ready_to_pack(api: str, sku: str, quantity: int = 1) -> dict[str, Any]:
-    placed = place_order(api, sku, quantity)
+def ready_to_pack(api: str, sku: str, quantity: int = 1, payment_method: str = "bank_transfer") -> dict[str, Any]:
+    placed = place_order(api, sku, quantity, payment_method)
     pay(api, placed["order_id"])
     wait_status(placed["order_id"], "READY_TO_PACK")
     return placed
@@ -599,12 +600,12 @@ def test_customer_cancels_before_paying_and_the_reserved_stock_goes_back_on_sale
         SandboxGateway().settle(order_id)
 
 
-def test_customer_cancels_after_paying_before_packing_and_gets_stock_returned_and_money_refunded(
+def test_customer_cancels_a_card_payment_before_packing_and_gets_stock_returned_and_money_refunded(
         stack: Any) -> None:
     api = stack.api_url
     sku = new_sku(api, "REFUND", stock=5)
     before = stock_of(api, sku)
-    placed = ready_to_pack(api, sku, quantity=2)
+    placed = ready_to_pack(api, sku, quantity=2, payment_method="card")
     order_id, total = placed["order_id"], placed["totals"]["total"]
     assert stock_of(api, sku)["on_hand"] == before["on_hand"] - 2
 
@@ -624,6 +625,46 @@ def test_customer_cancels_after_paying_before_packing_and_gets_stock_returned_an
     wait_notified(order_id, "payment_received", "cancelled")
     # a second cancel is refused: the order is over
     assert_json_error(cancel(api, placed), 409, "not_cancellable")
+
+
+def test_a_bank_transfer_cancelled_after_payment_is_paid_back_by_a_payout_the_workflow_waits_for(
+        stack: Any) -> None:
+    """Midtrans cannot refund a virtual account: the shop transfers the money, finance confirms, the order's
+    execution (waiting in WaitForPayout) then ends, and nothing ends in NEEDS_ATTENTION."""
+    api = stack.api_url
+    sku = new_sku(api, "PAYOUT", stock=5)
+    placed = ready_to_pack(api, sku, quantity=1)
+    order_id, total, guest = placed["order_id"], placed["totals"]["total"], {"X-Order-Token": placed["access_token"]}
+
+    assert cancel(api, placed).status_code == 202
+    wait_status(order_id, "CANCELLED")
+    refunds = wait_for("the payout to be opened", lambda: requests.get(
+        f"{api}/orders/{order_id}/refunds", headers=guest, timeout=TIMEOUT).json()["payouts"])
+    payout_id = refunds[0]["payout_id"]
+    assert (refunds[0]["status"], refunds[0]["amount"]) == ("awaiting_account", total)
+    assert SandboxGateway().status(order_id).transaction_status == "settlement"  # type: ignore[union-attr]
+    wait_notified(order_id, "cancelled", "refund_account_needed")
+
+    account = {"bank": "bri", "account_number": "0123-4567-8901", "account_holder": "Sari Wulandari"}
+    given = requests.post(f"{api}/orders/{order_id}/refund-account", json=account, headers=guest, timeout=TIMEOUT)
+    assert given.status_code == 200, given.text
+    finance = {"Authorization": f"Bearer {mint_dev_token(role='finance', sub='finance-e2e')}"}
+    pending = requests.get(f"{api}/admin/payouts", params={"status": "pending"}, headers=finance,
+                           timeout=TIMEOUT).json()["items"]
+    assert any(p["payout_id"] == payout_id and p["account"]["account_number"] == "012345678901" for p in pending)
+    paid = requests.post(f"{api}/admin/payouts/{payout_id}/paid", json={"reference": "BRI-TRF-0001"},
+                         headers=finance, timeout=TIMEOUT)
+    assert paid.status_code == 200, paid.text
+
+    stepfunctions = boto3.client("stepfunctions", endpoint_url=stack.moto_url, region_name=REGION)
+    arn = f"{workflow.state_machine_arn().replace(':stateMachine:', ':execution:')}:{order_id}"
+    wait_for("the order's execution to end after the payout", lambda: stepfunctions.describe_execution(
+        executionArn=arn)["status"] == "SUCCEEDED")
+    assert ledger.balance(order_id) == 0
+    assert sorted((row["kind"], row["amount"]) for row in money(order_id)) == [("payment_received", total),
+                                                                               ("payout", -total)]
+    assert load(order_id).status == "CANCELLED"
+    wait_notified(order_id, "refund_paid")
 
 
 def test_customer_cannot_cancel_once_the_parcel_is_packed(stack: Any) -> None:
@@ -646,7 +687,7 @@ def test_once_the_customer_asked_to_cancel_staff_packing_is_refused_and_the_orde
     api = stack.api_url
     sku = new_sku(api, "RACE", stock=5)
     before = stock_of(api, sku)
-    placed = ready_to_pack(api, sku, quantity=1)
+    placed = ready_to_pack(api, sku, quantity=1, payment_method="card")
     order_id, total = placed["order_id"], placed["totals"]["total"]
 
     asked = cancel(api, placed)
@@ -804,7 +845,7 @@ def test_redelivered_steps_change_nothing_and_a_poison_message_ends_in_the_dead_
 def test_the_gateways_refund_notification_after_a_cancel_does_not_record_the_refund_twice(stack: Any) -> None:
     api = stack.api_url
     sku = new_sku(api, "REFUND2", stock=5)
-    placed = ready_to_pack(api, sku)
+    placed = ready_to_pack(api, sku, payment_method="card")
     order_id, total = placed["order_id"], placed["totals"]["total"]
     assert cancel(api, placed).status_code == 202
     wait_status(order_id, "CANCELLED")

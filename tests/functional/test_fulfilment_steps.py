@@ -31,9 +31,9 @@ def task(name: str, order_id: str, token: str = "token-1", **extra: Any) -> dict
     return {"task": name, "order_id": order_id, "token": token, **extra}
 
 
-def paid_order(client: Any, auth_header: Any, quantity: int = 2) -> str:
+def paid_order(client: Any, auth_header: Any, quantity: int = 2, method: str = "card") -> str:
     create_product(client, auth_header("staff"), sku="BTK-A", stock=5, price=200_000)
-    order_id = place_order(client, "BTK-A", qty=quantity)["order_id"]
+    order_id = place_order(client, "BTK-A", qty=quantity, payment_method=method)["order_id"]
     SandboxGateway().settle(order_id)
     payments.process_event({"provider": "midtrans", "order_id": order_id})
     return order_id
@@ -251,3 +251,53 @@ def test_the_cancel_and_packed_routes_take_no_body_and_refuse_one(
 def place_order_with_token(client: Any, auth_header: Any) -> dict[str, Any]:
     create_product(client, auth_header("staff"), sku="BTK-A", stock=5)
     return place_order(client, "BTK-A", qty=1)
+
+
+def test_a_bank_transfer_cancelled_after_payment_is_paid_back_by_a_payout_finance_confirms(
+        client: Any, auth_header: Any, resumed: list) -> None:
+    from chalicelib.payments import repository as ledger
+
+    # GIVEN a virtual-account order, paid and committed, whose customer cancels before packing
+    create_product(client, auth_header("staff"), sku="BTK-A", stock=5, price=200_000)
+    placed = place_order(client, "BTK-A", qty=1, payment_method="bank_transfer")
+    order_id, guest = placed["order_id"], {"X-Order-Token": placed["access_token"]}
+    SandboxGateway().settle(order_id)
+    payments.process_event({"provider": "midtrans", "order_id": order_id})
+    fulfilment.handle_task(task("commit_stock", order_id))
+    fulfilment.request_cancel(orders.get(order_id), actor="guest")
+    total = orders.get(order_id).totals.total
+
+    # WHEN the cancel step runs (twice, as SQS may deliver it) and waits for the payout
+    assert fulfilment.handle_task(task("cancel_order", order_id, token="cancel-1")).endswith("awaiting_account")
+    fulfilment.handle_task(task("cancel_order", order_id, token="cancel-2"))
+    payout_id = f"refund-{order_id}"
+    assert ("resume", "cancel-1", {"cancelled": True, "refunded": 0, "payout_id": payout_id}) in resumed
+    assert fulfilment.handle_task(task("await_payout", order_id, token="payout-token", payout_id=payout_id)) == \
+        "waiting for the payout"
+    assert SandboxGateway().status(order_id).transaction_status == "settlement"  # the gateway refunded nothing
+
+    # THEN finance cannot pay before the customer gives an account, and nobody else may see payouts
+    finance = auth_header("finance")
+    early = send(client, "POST", f"/admin/payouts/{payout_id}/paid", {"reference": "TRF-001"}, finance)
+    assert early.status_code == 409 and body_of(early)["error"]["code"] == "payout_not_ready"
+    assert send(client, "GET", "/admin/payouts", headers=auth_header("customer")).status_code == 403
+    bad_bank = send(client, "POST", f"/orders/{order_id}/refund-account",
+                    {"bank": "bank-of-nowhere", "account_number": "1234567890", "account_holder": "Sari"}, guest)
+    assert bad_bank.status_code == 400 and body_of(bad_bank)["error"]["details"]["field"] == "bank"
+    given = send(client, "POST", f"/orders/{order_id}/refund-account",
+                 {"bank": "bca", "account_number": "1234 5678 90", "account_holder": "Sari Wulandari"}, guest)
+    assert given.status_code == 200 and body_of(given)["items"][0]["account"]["account_number"] == "******7890"
+    listed = body_of(send(client, "GET", "/admin/payouts?status=pending", headers=finance))["items"]
+    assert [(p["payout_id"], p["amount"], p["account"]["account_number"]) for p in listed] == \
+        [(payout_id, total, "1234567890")]
+
+    paid = send(client, "POST", f"/admin/payouts/{payout_id}/paid", {"reference": "TRF-001"}, finance)
+    again = send(client, "POST", f"/admin/payouts/{payout_id}/paid", {"reference": "TRF-001"}, finance)
+    other = send(client, "POST", f"/admin/payouts/{payout_id}/paid", {"reference": "TRF-999"}, finance)
+    assert (paid.status_code, again.status_code, other.status_code) == (200, 200, 409)
+    assert ("resume", "payout-token", {"paid_out": total, "payout_id": payout_id}) in resumed
+    assert ledger.balance(order_id) == 0
+    assert [(row["kind"], row["amount"]) for row in ledger.entries(order_id) if row["kind"] == "payout"] == \
+        [("payout", -total)]
+    back = body_of(send(client, "GET", f"/orders/{order_id}/refunds", headers=guest))
+    assert back["returned_total"] == total and back["payouts"][0]["status"] == "paid"

@@ -161,7 +161,7 @@ def test_cash_on_delivery_orders_get_no_payment_instructions(client: Any, auth_h
 
 
 def test_the_gateways_refund_report_adds_only_refunds_the_ledger_does_not_hold(client: Any, auth_header: Any) -> None:
-    order = an_order(client, auth_header)
+    order = an_order(client, auth_header, method="card")
     order_id, total = order["order_id"], order["totals"]["total"]
     gateway = SandboxGateway()
     gateway.settle(order_id)
@@ -204,7 +204,7 @@ def test_reconciliation_charges_again_when_the_gateway_was_down_at_checkout(
 
 def test_a_refund_is_recorded_once_whether_the_gateways_report_or_the_shops_own_write_comes_first(
         client: Any, auth_header: Any) -> None:
-    order = an_order(client, auth_header)
+    order = an_order(client, auth_header, method="card")
     order_id, total = order["order_id"], order["totals"]["total"]
     gateway = SandboxGateway()
     gateway.settle(order_id)
@@ -226,7 +226,7 @@ def test_a_refund_is_recorded_once_whether_the_gateways_report_or_the_shops_own_
 
 
 def test_each_partial_refund_notification_is_queued_and_a_resent_one_is_not(client: Any, auth_header: Any) -> None:
-    order = an_order(client, auth_header)
+    order = an_order(client, auth_header, method="card")
     order_id = order["order_id"]
     gateway = SandboxGateway()
     gateway.settle(order_id)

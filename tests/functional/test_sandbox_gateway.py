@@ -21,6 +21,7 @@ from chalicelib.payments.gateway import (
     ChargeRequest,
     GatewayError,
     PaymentInstructions,
+    RefundRefused,
 )
 from chalicelib.payments.sandbox import SandboxGateway, SandboxPaymentModel, crc16_ccitt
 
@@ -279,7 +280,7 @@ def test_partial_then_full_refund(sandbox: SandboxGateway) -> None:
 
 
 def test_a_refund_is_idempotent_per_refund_key(sandbox: SandboxGateway) -> None:
-    sandbox.charge(charge_request(BANK_TRANSFER))
+    sandbox.charge(charge_request(CARD))
     sandbox.settle("TF-1")
     first = sandbox.refund("TF-1", amount=150000, reason="retur", refund_key="TF-1-r1")
     again = sandbox.refund("TF-1", amount=150000, reason="retur", refund_key="TF-1-r1")
@@ -290,7 +291,7 @@ def test_a_refund_is_idempotent_per_refund_key(sandbox: SandboxGateway) -> None:
 
 
 def test_refunds_cannot_exceed_what_was_paid(sandbox: SandboxGateway) -> None:
-    sandbox.charge(charge_request(BANK_TRANSFER, amount=150000))
+    sandbox.charge(charge_request(CARD, amount=150000))
     sandbox.settle("TF-1", amount=100000)
     with pytest.raises(GatewayError, match="refundable 100000"):
         sandbox.refund("TF-1", amount=150000, reason="retur", refund_key="r1")
@@ -300,8 +301,25 @@ def test_refunds_cannot_exceed_what_was_paid(sandbox: SandboxGateway) -> None:
 
 
 def test_an_unpaid_transaction_cannot_be_refunded(sandbox: SandboxGateway) -> None:
-    sandbox.charge(charge_request(BANK_TRANSFER))
+    sandbox.charge(charge_request(CARD))
     with pytest.raises(GatewayError, match="pending"):
+        sandbox.refund("TF-1", amount=1000, reason="retur", refund_key="r1")
+
+
+def test_a_virtual_account_payment_cannot_be_refunded_as_midtrans_cannot(sandbox: SandboxGateway) -> None:
+    sandbox.charge(charge_request(BANK_TRANSFER))
+    sandbox.settle("TF-1")
+    with pytest.raises(RefundRefused, match="bank_transfer payments cannot be refunded through the API"):
+        sandbox.refund("TF-1", amount=1000, reason="retur", refund_key="r1")
+
+
+def test_a_qris_payment_past_its_seven_day_window_cannot_be_refunded(
+        sandbox: SandboxGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox.charge(charge_request(QRIS))
+    sandbox.settle("TF-1")
+    later = clock.now() + timedelta(days=8)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    with pytest.raises(RefundRefused, match="7-day refund window of qris has passed"):
         sandbox.refund("TF-1", amount=1000, reason="retur", refund_key="r1")
 
 

@@ -18,6 +18,7 @@ from chalicelib.errors import DomainError
 from chalicelib.inventory.domain import Movement
 from chalicelib.orders.domain import Order, OrderLine, OrderTotals, TimelineEntry
 from chalicelib.payments.gateway import RefundResult
+from chalicelib.payments.refunds import Payout
 
 AT = "2026-12-01T03:00:00Z"
 
@@ -112,15 +113,26 @@ class FakeStock:
 
 @dataclass
 class FakeLedger:
+    """The payments repository: the money ledger and the payouts."""
+
     entries_by_order: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    payouts: dict[str, Payout] = field(default_factory=dict)
     PAYMENT_RECEIVED, REFUND, COD_COLLECTED, CHARGEBACK = "payment_received", "refund", "cod_collected", "chargeback"
+    PAYOUT = "payout"
 
     def record(self, order_id: str, *, kind: str, amount: int, reference: str, **details: Any) -> bool:
         rows = self.entries_by_order.setdefault(order_id, [])
         if any(row["kind"] == kind and row["reference"] == reference for row in rows):
             return False
-        rows.append({"kind": kind, "amount": amount, "reference": reference, **details})
+        rows.append({"kind": kind, "amount": amount, "reference": reference, "at": AT, "method": None, **details})
         return True
+
+    def get_payout(self, payout_id: str) -> Payout | None:
+        return self.payouts.get(payout_id)
+
+    def open_payout(self, payout_id: str, *, order_id: str, amount: int, reason: str) -> Payout:
+        return self.payouts.setdefault(payout_id, Payout(payout_id=payout_id, order_id=order_id, amount=amount,
+                                                         reason=reason, status="awaiting_account", created_at=AT))
 
     def entries(self, order_id: str) -> list[dict[str, Any]]:
         return list(self.entries_by_order.get(order_id, []))
@@ -163,6 +175,7 @@ class ShopFakes:
         monkeypatch.setattr(orders, "repository", self.orders)
         monkeypatch.setattr(orders, "inventory", self.stock)
         monkeypatch.setattr(payments, "ledger", self.ledger)
+        monkeypatch.setattr(payments, "repository", self.ledger)
         monkeypatch.setattr(payments, "payment_gateway", lambda: self.gateway)
         monkeypatch.setattr(workflow, "resume", lambda token, output: self.answers.append(("resume", token, output)))
         monkeypatch.setattr(workflow, "fail", lambda token, error, cause: self.answers.append(("fail", token, error)))

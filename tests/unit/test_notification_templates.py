@@ -64,6 +64,8 @@ def test_every_event_renders_a_well_formed_message() -> None:
         "shipped": {"shipment": {"courier": "JNE", "service": "REG", "waybill": "JNE0123456789"}},
         "cancelled": {"reason": "stok habis"},
         "refunded": {"amount": 1250000},
+        "refund_account_needed": {"amount": 1250000},
+        "refund_paid": {"amount": 1250000, "reference": "TRF-20261201-0001"},
     }
     for event in EVENTS:
         assert_well_formed(render(event, sample_order(), extras.get(event)))

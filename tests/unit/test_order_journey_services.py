@@ -123,7 +123,8 @@ def test_a_pending_cancel_wins_over_a_later_packing_and_ends_cancelled_refunded_
     ready_to_pack(shop)
     order = shop.orders.get(ORDER_ID)
     assert order is not None
-    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1")
+    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1",
+                       method="credit_card")
     fulfilment.handle_task(task("await_packing", token="packing-token"))
 
     answer = fulfilment.request_cancel(order, actor="customer")
@@ -138,6 +139,23 @@ def test_a_pending_cancel_wins_over_a_later_packing_and_ends_cancelled_refunded_
     assert shop.stock.moves == [("commit", "BTK-A", -2, -2), ("restock", "BTK-A", 2, 0)]
     assert shop.ledger.balance(ORDER_ID) == 0 and len(shop.gateway.refunds) == 1
     assert shop.orders.get(ORDER_ID).status == "CANCELLED"  # type: ignore[union-attr]
+
+
+def test_a_bank_transfer_the_gateway_cannot_refund_becomes_a_payout_the_workflow_waits_for(shop: ShopFakes) -> None:
+    ready_to_pack(shop)
+    order = shop.orders.get(ORDER_ID)
+    assert order is not None
+    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1",
+                       method="bank_transfer")
+    fulfilment.request_cancel(order, actor="customer")
+    first = fulfilment.handle_task(task("cancel_order", token="cancel-1"))
+    again = fulfilment.handle_task(task("cancel_order", token="cancel-2"))
+
+    payout_id = f"refund-{ORDER_ID}"
+    assert first == again == f"cancelled, payout {payout_id} of Rp{order.totals.total:,} awaiting_account"
+    assert shop.gateway.refunds == [] and list(shop.ledger.payouts) == [payout_id]
+    assert ("resume", "cancel-1", {"cancelled": True, "refunded": 0, "payout_id": payout_id}) in shop.answers
+    assert ("refund_account_needed", ORDER_ID) in shop.told and shop.ledger.balance(ORDER_ID) == order.totals.total
 
 
 def test_cancelling_an_unpaid_order_releases_the_reservation_and_voids_the_charge(shop: ShopFakes) -> None:
