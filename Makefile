@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ROLE ?= customer
 
-.PHONY: run test unit functional e2e lint bench token import-catalog pay pack ship outbox clean
+.PHONY: run test unit functional e2e lint bench token import-catalog pay pack ship payout outbox clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ pack: $(STAMP)
 ## ship: the sandbox courier reports on a shipment: make ship ORDER=TK-... [STATUS=picked] (default: the whole journey)
 ship: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli courier $(ORDER) $(if $(STATUS),--status $(STATUS)) $(LOCAL_API)
+
+## payout: pay back a refund the gateway cannot make (customer's account, then finance): make payout ORDER=TK-...
+payout: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli payout $(ORDER) $(LOCAL_API)
 
 ## outbox: the notifications customers received: make outbox [ORDER=TK-...]
 outbox: $(STAMP)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from chalicelib.auth.domain import ROLES  # pure module: reads no environment at import
-from tools.drive import courier, pack, pay
+from tools.drive import courier, pack, pay, payout
 
 if TYPE_CHECKING:
     from chalicelib.catalog.csv_import import RejectedRow
@@ -194,7 +194,7 @@ def outbox(order_id: str | None, limit: int) -> None:
         click.echo(f"  SMS ({len(item['sms'])} chars): {item['sms']}")
 
 
-for command in (pay, pack, courier):
+for command in (pay, pack, courier, payout):
     cli.add_command(command)
 
 

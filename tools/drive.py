@@ -118,3 +118,34 @@ def courier(order_id: str, statuses: tuple[str, ...], api: str, moto_url: str) -
         signature = tracking.sandbox_signature(webhook_secret(), body)
         code, text = post(f"{api}/webhooks/couriers/sandbox", body, {tracking.SANDBOX_SIGNATURE_HEADER: signature})
         click.echo(f"{status:<14} -> HTTP {code} {text}")
+
+
+@click.command("payout")
+@click.argument("order_id")
+@click.option("--bank", default="bca", show_default=True, help="The customer's bank (bca, bni, bri, mandiri, ...).")
+@click.option("--account-number", default="1234567890", show_default=True)
+@click.option("--holder", default=None, help="Account holder (default: the order's customer).")
+@click.option("--reference", default=None, help="Finance's transfer reference (default: TRF-<order id>).")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def payout(order_id: str, bank: str, account_number: str, holder: str | None, reference: str | None, api: str,
+           moto_url: str) -> None:
+    """A refund the gateway cannot make, paid out: the customer gives a bank account, finance confirms the
+    transfer (ORDER_ID must have a payout, e.g. a bank-transfer order cancelled after payment)."""
+    use_local_stack(moto_url)
+    from chalicelib.auth import mint_dev_token
+    from chalicelib.payments import repository
+
+    waiting = [item for item in repository.payouts_of(order_id) if item.status != "paid"]
+    if not waiting:
+        raise click.ClickException(f"{order_id} has no payout waiting (a card refund goes back by the gateway)")
+    customer = _load_order(order_id).customer
+    staff = {"Authorization": f"Bearer {mint_dev_token(role='staff', sub='staff-cli')}"}  # may act for a guest
+    account = {"bank": bank, "account_number": account_number, "account_holder": holder or customer["name"]}
+    status, text = post(f"{api}/orders/{order_id}/refund-account", json.dumps(account).encode(), staff)
+    click.echo(f"customer's account -> HTTP {status} {text[:300]}")
+    finance = {"Authorization": f"Bearer {mint_dev_token(role='finance', sub='finance-cli')}"}
+    for item in waiting:
+        body = json.dumps({"reference": reference or f"TRF-{order_id}"}).encode()
+        status, text = post(f"{api}/admin/payouts/{item.payout_id}/paid", body, finance)
+        click.echo(f"finance paid {item.payout_id} -> HTTP {status} {text[:300]}")

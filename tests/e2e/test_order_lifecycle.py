@@ -667,6 +667,26 @@ def test_a_bank_transfer_cancelled_after_payment_is_paid_back_by_a_payout_the_wo
     wait_notified(order_id, "refund_paid")
 
 
+def test_make_payout_pays_back_a_cancelled_bank_transfer_as_customer_and_finance_would(stack: Any) -> None:
+    from click.testing import CliRunner
+
+    from tools.cli import cli
+
+    api = stack.api_url
+    placed = ready_to_pack(api, new_sku(api, "CLIPAYOUT", stock=3))
+    order_id = placed["order_id"]
+    assert cancel(api, placed).status_code == 202
+    guest = {"X-Order-Token": placed["access_token"]}
+    wait_for("the payout to be opened", lambda: requests.get(
+        f"{api}/orders/{order_id}/refunds", headers=guest, timeout=TIMEOUT).json()["payouts"])
+
+    result = CliRunner().invoke(cli, ["payout", order_id, "--api", api, "--moto", stack.moto_url])
+
+    assert result.exit_code == 0, result.output
+    assert "customer's account -> HTTP 200" in result.output and "-> HTTP 200" in result.output.splitlines()[-1]
+    assert ledger.balance(order_id) == 0
+
+
 def test_customer_cannot_cancel_once_the_parcel_is_packed(stack: Any) -> None:
     api = stack.api_url
     sku = new_sku(api, "LATE", stock=5)
