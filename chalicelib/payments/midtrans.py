@@ -26,6 +26,7 @@ from chalicelib.payments.gateway import (
     GatewayError,
     GatewayStatus,
     PaymentInstructions,
+    RefundRefused,
     RefundResult,
 )
 
@@ -38,6 +39,10 @@ _STATUS_CODES = _SUCCESS_CODES | {"202", "407", _NOT_FOUND}
 _MIDTRANS_TIME = "%Y-%m-%d %H:%M:%S"  # Asia/Jakarta local time in Midtrans bodies
 
 Transport = Callable[[str, str, dict[str, str], bytes | None], tuple[int, bytes]]
+
+
+# Midtrans' answer when its refund API will not act on a transaction (its method or its state).
+REFUND_REFUSED_CODES = frozenset({"412"})
 
 
 class MidtransError(GatewayError):
@@ -105,8 +110,15 @@ class MidtransGateway:
         return gateway_status(answer, order_id=order_id)
 
     def refund(self, order_id: str, *, amount: int, reason: str, refund_key: str) -> RefundResult:
+        """Refund through Midtrans' API; a 412 ("Merchant cannot modify the status of the transaction": a method
+        or state its refund API does not cover) is RefundRefused, which no retry changes: the shop pays out."""
         body = {"refund_key": refund_key, "amount": amount, "reason": reason}
-        answer = self._call("POST", f"{self.base_url}/v2/{_path(order_id)}/refund", body)
+        try:
+            answer = self._call("POST", f"{self.base_url}/v2/{_path(order_id)}/refund", body)
+        except MidtransError as error:
+            if error.status_code in REFUND_REFUSED_CODES:
+                raise RefundRefused(str(error)) from error
+            raise
         refunded = str(answer.get("status_code")) == "200"
         return RefundResult(
             order_id=order_id,

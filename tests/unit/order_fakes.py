@@ -17,7 +17,7 @@ from chalicelib import resources
 from chalicelib.errors import DomainError
 from chalicelib.inventory.domain import Movement
 from chalicelib.orders.domain import Order, OrderLine, OrderTotals, TimelineEntry
-from chalicelib.payments.gateway import RefundResult
+from chalicelib.payments.gateway import RefundRefused, RefundResult
 from chalicelib.payments.refunds import Payout
 
 AT = "2026-12-01T03:00:00Z"
@@ -146,8 +146,11 @@ class FakeGateway:
     name: str = "sandbox"
     refunds: list[tuple[str, int, str]] = field(default_factory=list)
     voided: list[str] = field(default_factory=list)
+    refuses_refunds: bool = False  # as Midtrans' 412: this transaction will never be refunded by the API
 
     def refund(self, order_id: str, *, amount: int, reason: str, refund_key: str) -> RefundResult:
+        if self.refuses_refunds:
+            raise RefundRefused("midtrans refused (412): Merchant cannot modify the status of the transaction")
         if not any(key == refund_key for _, _, key in self.refunds):
             self.refunds.append((order_id, amount, refund_key))
         return RefundResult(order_id=order_id, amount=amount, refund_key=refund_key, status="refund")

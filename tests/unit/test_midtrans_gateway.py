@@ -30,6 +30,7 @@ from chalicelib.payments.gateway import (
     GatewayError,
     GatewayStatus,
     PaymentInstructions,
+    RefundRefused,
     RefundResult,
 )
 from chalicelib.payments.midtrans import MidtransError, MidtransGateway, snap_base_url, urllib_transport
@@ -291,10 +292,16 @@ def test_refund() -> None:
     )
 
 
-def test_refund_refused_by_midtrans() -> None:
+def test_a_refund_midtrans_will_never_make_is_refused_for_good_so_the_shop_pays_out() -> None:
     answer = {"status_code": "412", "status_message": "Merchant cannot modify the status of the transaction"}
-    with pytest.raises(GatewayError, match="cannot modify"):
+    with pytest.raises(RefundRefused, match="cannot modify"):
         gateway(replay(answer)).refund("TF-1", amount=1000, reason="x", refund_key="k")
+
+
+def test_a_refund_midtrans_cannot_make_right_now_stays_a_retryable_error() -> None:
+    with pytest.raises(GatewayError) as error:
+        gateway(replay((503, b"down"))).refund("TF-1", amount=1000, reason="x", refund_key="k")
+    assert not isinstance(error.value, RefundRefused)
 
 
 def test_cancel() -> None:

@@ -158,6 +158,20 @@ def test_a_bank_transfer_the_gateway_cannot_refund_becomes_a_payout_the_workflow
     assert ("refund_account_needed", ORDER_ID) in shop.told and shop.ledger.balance(ORDER_ID) == order.totals.total
 
 
+def test_a_card_refund_the_gateway_refuses_for_good_becomes_a_payout_instead_of_a_stuck_order(
+        shop: ShopFakes) -> None:
+    ready_to_pack(shop)
+    order = shop.orders.get(ORDER_ID)
+    assert order is not None
+    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1",
+                       method="credit_card")
+    shop.gateway.refuses_refunds = True
+    fulfilment.request_cancel(order, actor="customer")
+    outcome = fulfilment.handle_task(task("cancel_order", token="cancel-1"))
+    assert outcome.endswith("awaiting_account") and list(shop.ledger.payouts) == [f"refund-{ORDER_ID}"]
+    assert shop.orders.get(ORDER_ID).status == "CANCELLED"  # type: ignore[union-attr]
+
+
 def test_cancelling_an_unpaid_order_releases_the_reservation_and_voids_the_charge(shop: ShopFakes) -> None:
     shop.orders.add(replace(an_order(), payment={"va_number": "1234"}))
     fulfilment.handle_task(task("await_payment", token="pay-token"))
