@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.fulfilment import service as fulfilment
 from chalicelib.orders import lifecycle
+from chalicelib.orders.domain import Order
 from chalicelib.orders.lifecycle import TransitionRefused
 from chalicelib.payments import service as payments
 from chalicelib.payments.gateway import GatewayStatus
@@ -36,6 +37,16 @@ def settled(amount: int, status: str = "settlement") -> GatewayStatus:
 def ready_to_pack(shop: ShopFakes) -> None:
     shop.orders.add(an_order(status="PAID"))
     fulfilment.handle_task(task("commit_stock"))
+
+
+def paid_and_ready_to_pack(shop: ShopFakes, payment_type: str) -> Order:
+    """An order ready to pack whose payment the ledger holds, paid with the gateway's `payment_type`."""
+    ready_to_pack(shop)
+    order = shop.orders.get(ORDER_ID)
+    assert order is not None
+    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1",
+                       method=payment_type)
+    return order
 
 
 def test_a_payment_moves_the_order_once_and_wakes_the_waiting_step(shop: ShopFakes) -> None:
@@ -120,11 +131,7 @@ def test_a_cancel_and_a_packing_on_the_same_read_cannot_both_win(shop: ShopFakes
 
 def test_a_pending_cancel_wins_over_a_later_packing_and_ends_cancelled_refunded_and_restocked(
         shop: ShopFakes) -> None:
-    ready_to_pack(shop)
-    order = shop.orders.get(ORDER_ID)
-    assert order is not None
-    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1",
-                       method="credit_card")
+    order = paid_and_ready_to_pack(shop, "credit_card")
     fulfilment.handle_task(task("await_packing", token="packing-token"))
 
     answer = fulfilment.request_cancel(order, actor="customer")
@@ -142,11 +149,7 @@ def test_a_pending_cancel_wins_over_a_later_packing_and_ends_cancelled_refunded_
 
 
 def test_a_bank_transfer_the_gateway_cannot_refund_becomes_a_payout_the_workflow_waits_for(shop: ShopFakes) -> None:
-    ready_to_pack(shop)
-    order = shop.orders.get(ORDER_ID)
-    assert order is not None
-    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1",
-                       method="bank_transfer")
+    order = paid_and_ready_to_pack(shop, "bank_transfer")
     fulfilment.request_cancel(order, actor="customer")
     first = fulfilment.handle_task(task("cancel_order", token="cancel-1"))
     again = fulfilment.handle_task(task("cancel_order", token="cancel-2"))
@@ -160,11 +163,7 @@ def test_a_bank_transfer_the_gateway_cannot_refund_becomes_a_payout_the_workflow
 
 def test_a_card_refund_the_gateway_refuses_for_good_becomes_a_payout_instead_of_a_stuck_order(
         shop: ShopFakes) -> None:
-    ready_to_pack(shop)
-    order = shop.orders.get(ORDER_ID)
-    assert order is not None
-    shop.ledger.record(ORDER_ID, kind="payment_received", amount=order.totals.total, reference="tx-1",
-                       method="credit_card")
+    order = paid_and_ready_to_pack(shop, "credit_card")
     shop.gateway.refuses_refunds = True
     fulfilment.request_cancel(order, actor="customer")
     outcome = fulfilment.handle_task(task("cancel_order", token="cancel-1"))
