@@ -9,6 +9,9 @@ from chalicelib.errors import Conflict
 
 RESTOCK, ADJUSTMENT, INITIAL = "restock", "adjustment", "initial"
 RESERVE, RELEASE, COMMIT = "reserve", "release", "commit"
+# A customer's return: units back on hand after inspection, or written off (the unit is gone for good; the
+# ledger line moves nothing but says which units, why and on which return).
+RETURNED, WRITE_OFF = "returned", "write_off"
 MAX_ON_HAND = 1_000_000
 DEFAULT_LOW_STOCK_THRESHOLD = 5
 

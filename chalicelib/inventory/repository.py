@@ -107,9 +107,9 @@ def stage_new_level(tx: TransactWrite, level: StockLevel) -> None:
     )
 
 
-def stage_movement(tx: TransactWrite, before: StockLevel, after: StockLevel, movement: Movement) -> None:
-    """Update the level if nobody else moved it since we read it, and append the ledger line."""
-    at = clock.now_iso()
+def stage_level(tx: TransactWrite, before: StockLevel, after: StockLevel, *, at: str | None = None) -> None:
+    """Update the level if nobody else moved it since we read it."""
+    at = at or clock.now_iso()
     actions: list[Action] = [
         StockModel.on_hand.set(after.on_hand),
         StockModel.reserved.set(after.reserved),
@@ -119,7 +119,6 @@ def stage_movement(tx: TransactWrite, before: StockLevel, after: StockLevel, mov
         StockModel.low_stock.set(LOW) if after.is_low else StockModel.low_stock.remove(),
     ]
     tx.update(StockModel(before.sku), actions=actions, condition=StockModel.version == before.version)
-    stage_ledger_line(tx, after, movement, at)
 
 
 def stage_ledger_line(tx: TransactWrite, after: StockLevel, movement: Movement, at: str) -> None:

@@ -37,15 +37,14 @@ def commit_movements(
     stage_extra: StageExtra | None = None,
     explain_failure: ExplainFailure | None = None,
 ) -> dict[str, tuple[StockLevel, StockLevel]]:
-    """Apply movements (at most one per SKU) and any extra writes in one all-or-nothing transaction.
+    """Apply movements and any extra writes in one all-or-nothing transaction: each SKU's level is written once,
+    each movement is its own ledger line (a return restocks some units and writes others off).
 
     Retries while other writers race us for the same SKUs; refuses with InsufficientStock naming every
     short SKU once a fresh read shows there is not enough. `explain_failure` maps the physical names of the
     tables whose extra items failed their condition to a domain error. Returns {sku: (before, after)}.
     """
-    skus = [movement.sku for movement in movements]
-    if len(set(skus)) != len(skus):
-        raise ValueError("one movement per SKU")
+    skus = list(dict.fromkeys(movement.sku for movement in movements))
 
     def attempt() -> dict[str, tuple[StockLevel, StockLevel]]:
         levels = repository.read_levels(skus)
@@ -53,20 +52,26 @@ def commit_movements(
         if missing:
             raise NotFound(f"unknown SKU {', '.join(missing)}", details={"skus": missing})
         changes: dict[str, tuple[StockLevel, StockLevel]] = {}
+        steps: list[tuple[StockLevel, Movement]] = []  # each movement with the level it leaves
         shortages: dict[str, dict[str, int]] = {}
         for movement in movements:
+            before, current = changes.get(movement.sku, (levels[movement.sku], levels[movement.sku]))
             try:
-                changes[movement.sku] = (levels[movement.sku], apply(levels[movement.sku], movement))
+                after = apply(current, movement)
             except InsufficientStock as short:
                 shortages.update(short.shortages)
+                continue
+            changes[movement.sku] = (before, after)
+            steps.append((after, movement))
         if shortages:
             raise InsufficientStock(shortages)
         tx = db.transaction()
         try:
             with tx:
-                for movement in movements:
-                    before, after = changes[movement.sku]
-                    repository.stage_movement(tx, before, after, movement)
+                for sku, (before, after) in changes.items():
+                    repository.stage_level(tx, before, after)
+                for after, movement in steps:
+                    repository.stage_ledger_line(tx, after, movement, clock.now_iso())
                 if stage_extra:
                     stage_extra(tx)
         except TransactWriteError as error:

@@ -29,8 +29,9 @@ from chalicelib.observability import logger
 DUPLICATE = "duplicate"
 
 
-def notification_id(order_id: str, event: str) -> str:
-    return f"{order_id}#{event}"
+def notification_id(order_id: str, event: str, key: str | None = None) -> str:
+    """One message per (order, event), or per (order, event, key) where an order has several: returns, refunds."""
+    return f"{order_id}#{event}#{key}" if key else f"{order_id}#{event}"
 
 
 def _json_default(value: Any) -> Any:
@@ -40,7 +41,8 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def request(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> None:
+def request(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | None = None, *,
+            key: str | None = None) -> None:
     """Queue a notification for `order` (Order.to_dict()); rendering and sending happen in the consumer.
 
     Cheap and free of template concerns so it can follow any business write. An event with no template or
@@ -52,6 +54,8 @@ def request(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | Non
     if not order.get("order_id"):
         raise ValueError("a notification needs the order's order_id")
     body = {"event": event, "order": dict(order), "extra": dict(extra or {}), "requested_at": clock.now_iso()}
+    if key:
+        body["key"] = key
     aws.client("sqs").send_message(
         QueueUrl=aws.queue_url(resources.NOTIFICATIONS_QUEUE),
         MessageBody=json.dumps(body, default=_json_default, ensure_ascii=False),
@@ -70,7 +74,7 @@ def deliver(message_body: Mapping[str, Any]) -> str:
     message = templates.render(event, order, extra)
     customer = order.get("customer") or {}
     outgoing = OutgoingNotification(
-        notification_id=notification_id(str(order["order_id"]), event),
+        notification_id=notification_id(str(order["order_id"]), event, message_body.get("key")),
         order_id=str(order["order_id"]),
         event=event,
         email=customer.get("email") or None,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from chalicelib.errors import Unprocessable
 from chalicelib.orders import lifecycle
 from chalicelib.orders.lifecycle import PENDING_PAYMENT
 from chalicelib.validation import Fields
@@ -103,6 +104,18 @@ class Order:
     tokens: dict[str, str] = field(default_factory=dict)  # workflow step -> task token it waits with
     cancel_requested: bool = False
     attention: str | None = None  # why a person must look at the order
+    refunds: dict[str, int] = field(default_factory=dict)  # refund key -> Rupiah going back (gateway or payout)
+    returned_units: dict[str, int] = field(default_factory=dict)  # SKU -> units claimed by open or done returns
+    return_count: int = 0  # returns ever opened: names the next one
+
+    @property
+    def refunded_total(self) -> int:
+        return sum(self.refunds.values())
+
+    @property
+    def delivered_at(self) -> str | None:
+        """When the courier delivered it (the timeline's deliver entry), the start of the return window."""
+        return next((entry.at for entry in self.timeline if entry.event == lifecycle.DELIVER), None)
 
     def apply(self, event: str, *, at: str, actor: str = "system", detail: str = "", **changes: Any) -> Order:
         """The order after `event` (see lifecycle.LIFECYCLE), with one timeline entry saying what happened.
@@ -146,8 +159,36 @@ class Order:
             "shipment": self.shipment,
             "cancel_requested": self.cancel_requested,
             "attention": self.attention,
+            "refunded_total": self.refunded_total,
+            "returned_units": dict(self.returned_units),
             "timeline": [entry.to_dict() for entry in self.timeline],
         }
+
+
+class RefundExceedsPaid(Unprocessable):
+    code = "refund_exceeds_paid"
+
+
+def refund_to_commit(order: Order, refund_key: str, amount: int | None, *, refundable: int) -> int:
+    """How much a refund under `refund_key` gives back: the amount asked (or all that is left when None), never
+    more than `refundable` (captured minus what already went back or is promised). A key already used answers
+    with its own amount, so a retried refund never gives back twice. Raises RefundExceedsPaid (422)."""
+    if refund_key in order.refunds:
+        return order.refunds[refund_key]
+    left = max(0, refundable)
+    if amount is None:
+        return left
+    if amount <= 0:
+        raise RefundExceedsPaid("a refund must be at least Rp1", details={"amount": amount})
+    if amount > left:
+        raise RefundExceedsPaid(f"Rp{amount:,} is more than the Rp{left:,} paid and not yet refunded",
+                                details={"amount": amount, "refundable": left})
+    return amount
+
+
+def refund_event(order: Order, amount: int, *, captured: int) -> str:
+    """REFUND_IN_FULL when this refund brings what went back up to everything captured, else REFUND."""
+    return lifecycle.REFUND_IN_FULL if order.refunded_total + amount >= captured else lifecycle.REFUND
 
 
 def checked_order_id(order_id: str) -> str:

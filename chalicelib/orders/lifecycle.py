@@ -28,12 +28,14 @@ COMPLETED = "COMPLETED"
 EXPIRED = "EXPIRED"
 PAYMENT_FAILED = "PAYMENT_FAILED"
 CANCELLED = "CANCELLED"
-RETURNED = "RETURNED"  # returned, rejected or no courier: staff decide on refund and restock
+RETURNED = "RETURNED"  # returned, rejected or no courier: the parcel comes back as a return
+PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"  # part of what was paid went back (a return, a goodwill refund)
+REFUNDED = "REFUNDED"  # everything paid went back
 NEEDS_REVIEW = "NEEDS_REVIEW"  # money does not add up (amount differs, paid after expiry): a person decides
 NEEDS_ATTENTION = "NEEDS_ATTENTION"  # the workflow is stuck (courier booking failed, worker gave up)
 STATUSES = (
     PENDING_PAYMENT, CONFIRMED, PAID, READY_TO_PACK, PACKED, SHIPPED, IN_TRANSIT, DELIVERED, COMPLETED, EXPIRED,
-    PAYMENT_FAILED, CANCELLED, RETURNED, NEEDS_REVIEW, NEEDS_ATTENTION,
+    PAYMENT_FAILED, CANCELLED, RETURNED, PARTIALLY_REFUNDED, REFUNDED, NEEDS_REVIEW, NEEDS_ATTENTION,
 )
 
 # ---- events -------------------------------------------------------------------------------------------------
@@ -50,6 +52,9 @@ DELIVER = "deliver"  # the courier delivered it
 COMPLETE = "complete"  # delivered and settled (COD cash recorded)
 RETURN = "return"  # the courier returned, rejected or could not deliver it
 TRACK = "track"  # a courier scan that moves nothing, kept on the timeline
+NOTE_RETURN = "note_return"  # a step of one of the order's returns (requested, approved, received...)
+REFUND = "refund"  # part of the money paid goes back (gateway refund or payout)
+REFUND_IN_FULL = "refund_in_full"  # the rest of the money paid goes back
 FLAG_FOR_REVIEW = "flag_for_review"  # money does not add up: a person decides
 FLAG_FOR_ATTENTION = "flag_for_attention"  # the workflow gave up on a step: a person looks
 
@@ -59,7 +64,14 @@ ANY, NO_CANCEL_PENDING, CANCEL_PENDING = "any", "no cancel pending", "cancel pen
 ALL_STATUSES = frozenset(STATUSES)
 # Statuses a cancellable order can have after its stock was committed (sold): a cancel puts units back on hand.
 STOCK_COMMITTED = frozenset({READY_TO_PACK})
-HAS_SHIPMENT = frozenset({SHIPPED, IN_TRANSIT, DELIVERED, COMPLETED, RETURNED, NEEDS_REVIEW, NEEDS_ATTENTION})
+HAS_SHIPMENT = frozenset({SHIPPED, IN_TRANSIT, DELIVERED, COMPLETED, RETURNED, PARTIALLY_REFUNDED, REFUNDED,
+                          NEEDS_REVIEW, NEEDS_ATTENTION})
+# Where a return can be on its way: after delivery (customer returns) or after the courier brought it back.
+MAY_HAVE_RETURNS = frozenset({DELIVERED, COMPLETED, RETURNED, PARTIALLY_REFUNDED, REFUNDED, NEEDS_REVIEW,
+                              NEEDS_ATTENTION})
+# Money can go back from these statuses without moving the order: its status already says why.
+REFUND_KEEPS = frozenset({CANCELLED, EXPIRED, PAYMENT_FAILED, NEEDS_REVIEW, NEEDS_ATTENTION})
+REFUNDABLE = frozenset({DELIVERED, COMPLETED, RETURNED, PARTIALLY_REFUNDED}) | REFUND_KEEPS
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,11 @@ class Transition:
     cancel: str = ANY  # the guard on the pending cancel request
     refusal_code: str = "transition_refused"
     refusal: str = ""  # why the event is refused, for the 409 message
+    keeps: frozenset[str] = frozenset()  # sources the event leaves as they are (a refund of a cancelled order)
 
     def to_status(self, current: str) -> str:
+        if current in self.keeps:
+            return current
         return self.target or current
 
 
@@ -101,8 +116,13 @@ LIFECYCLE: tuple[Transition, ...] = (
     Transition(DELIVER, _from(SHIPPED, IN_TRANSIT), DELIVERED, "delivered by the courier"),
     Transition(COMPLETE, _from(DELIVERED), COMPLETED, "delivered and complete"),
     Transition(RETURN, _from(SHIPPED, IN_TRANSIT, DELIVERED), RETURNED,
-               "parcel returned: decide on refund and restock"),
+               "parcel returned to the shop: received and refunded as a return"),
     Transition(TRACK, HAS_SHIPMENT, None, "courier"),
+    Transition(NOTE_RETURN, MAY_HAVE_RETURNS, None, "return"),
+    Transition(REFUND, REFUNDABLE, PARTIALLY_REFUNDED, "money refunded", keeps=REFUND_KEEPS,
+               refusal_code="not_refundable", refusal="money goes back only after delivery or once the order ended"),
+    Transition(REFUND_IN_FULL, REFUNDABLE, REFUNDED, "refunded in full", keeps=REFUND_KEEPS,
+               refusal_code="not_refundable", refusal="money goes back only after delivery or once the order ended"),
     Transition(FLAG_FOR_REVIEW, ALL_STATUSES, NEEDS_REVIEW, "needs review"),
     Transition(FLAG_FOR_ATTENTION, ALL_STATUSES, NEEDS_ATTENTION, "needs attention"),
 )

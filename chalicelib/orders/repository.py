@@ -90,6 +90,9 @@ class OrderModel(Model):
     delivery_token = UnicodeAttribute(null=True)
     cancel_requested = BooleanAttribute(null=True)
     attention = UnicodeAttribute(null=True)
+    refunds = JSONAttribute(null=True)  # refund key -> Rupiah
+    returned_units = JSONAttribute(null=True)  # SKU -> units claimed by returns
+    return_count = NumberAttribute(null=True)
     by_customer = ByCustomerIndex()
     by_status = ByStatusIndex()
     by_shipment = ByShipmentIndex()
@@ -124,6 +127,9 @@ def to_order(item: OrderModel) -> Order:
         tokens={step: getattr(item, name) for step, name in TOKEN_ATTRIBUTES.items() if getattr(item, name)},
         cancel_requested=bool(item.cancel_requested),
         attention=item.attention,
+        refunds={key: int(value) for key, value in (item.refunds or {}).items()},
+        returned_units={sku: int(units) for sku, units in (item.returned_units or {}).items()},
+        return_count=int(item.return_count or 0),
     )
 
 
@@ -155,6 +161,9 @@ def to_model(order: Order) -> OrderModel:
         payment_token=order.tokens.get("payment"),
         packing_token=order.tokens.get("packing"),
         delivery_token=order.tokens.get("delivery"),
+        refunds=order.refunds or None,
+        returned_units=order.returned_units or None,
+        return_count=order.return_count or None,
     )
 
 
@@ -182,6 +191,9 @@ _CHANGEABLE = {
     "shipment_ref": lambda order: (order.shipment or {}).get("booking_id"),
     "cancel_requested": lambda order: order.cancel_requested or None,
     "attention": lambda order: order.attention,
+    "refunds": lambda order: order.refunds or None,
+    "returned_units": lambda order: order.returned_units or None,
+    "return_count": lambda order: order.return_count or None,
 }
 
 

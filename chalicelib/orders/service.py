@@ -18,7 +18,7 @@ from chalicelib.errors import Conflict, DomainError, NotFound
 from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import COMMIT, RELEASE, RESTOCK, Movement
 from chalicelib.orders import lifecycle, repository, workflow
-from chalicelib.orders.domain import COD, Order, may_view
+from chalicelib.orders.domain import COD, Order, may_view, refund_event, refund_to_commit
 
 SYSTEM = "system"
 ATTEMPTS = 5  # fresh reads before giving up on an order that keeps changing under us
@@ -124,6 +124,33 @@ def flag(order_id: str, event: str, cause: str, *, actor: str = SYSTEM) -> Order
     if find(order_id) is None:
         return None
     return transition(order_id, event, actor=actor, detail=cause)
+
+
+def commit_refund(order_id: str, refund_key: str, amount: int | None, *, captured: int, reason: str,
+                  actor: str = SYSTEM, first: Order | None = None, clamp: bool = False) -> int:
+    """Promise a refund on the order before any money moves, so refunds never exceed what was captured.
+
+    The order records each refund key with its amount and moves to PARTIALLY_REFUNDED or REFUNDED (a cancelled
+    or ended order keeps its status); the save is conditional on the version, so two racing refunds cannot both
+    take the last Rupiah. Answers the amount under the key: a key used before answers its own amount, nothing is
+    promised twice. `amount` None means all that is left; `clamp` caps a refund the gateway already made instead
+    of refusing it (RefundExceedsPaid, 422). The table refuses (409) an order that has nothing to refund yet.
+    """
+    committed = 0
+
+    def decide(before: Order) -> Order | None:
+        nonlocal committed
+        refundable = captured - before.refunded_total
+        asked = min(amount, max(0, refundable)) if clamp and amount is not None else amount
+        committed = refund_to_commit(before, refund_key, asked, refundable=refundable)
+        if refund_key in before.refunds or committed <= 0:
+            return None
+        event = refund_event(before, committed, captured=captured)
+        return before.apply(event, at=clock.now_iso(), actor=actor, detail=f"Rp{committed:,}, {reason}",
+                            refunds={**before.refunds, refund_key: committed})
+
+    decide_and_save(order_id, decide, first=first)
+    return committed
 
 
 def _stock_movements(order: Order, kind: str, reason: str, actor: str) -> list[Movement]:

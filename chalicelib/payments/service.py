@@ -135,8 +135,11 @@ def _refunded(order_id: str, status: GatewayStatus, *, source: str) -> str:
             # a refund made in the gateway's dashboard may carry no key: its own id names it instead
             key = refund.get("refund_key") or (f"{status.transaction_id or order_id}:"
                                                f"{refund.get('refund_chargeback_id') or refund.get('created_at')}")
-            fresh += ledger.record(order_id, kind=ledger.REFUND, amount=-notification.amount_of(amount),
-                                   provider=source, reference=key, actor=source)
+            recorded = ledger.record(order_id, kind=ledger.REFUND, amount=-notification.amount_of(amount),
+                                     provider=source, reference=key, actor=source)
+            fresh += recorded
+            if recorded:  # a refund made at the gateway (its dashboard) counts on the order too
+                _count_on_order(order_id, key, notification.amount_of(amount), source=source)
         return "refund recorded" if fresh else "refund already recorded"
     raw_total = status.raw.get("refund_amount")
     refunded_total = notification.amount_of(raw_total) if isinstance(raw_total, str) else \
@@ -148,6 +151,15 @@ def _refunded(order_id: str, status: GatewayStatus, *, source: str) -> str:
     ledger.record(order_id, kind=ledger.REFUND, amount=-missing, provider=source,
                   reference=f"{status.transaction_id or order_id}:{refunded_total}", actor=source)
     return "refund recorded"
+
+
+def _count_on_order(order_id: str, refund_key: str, amount: int, *, source: str) -> None:
+    """The order's refunded total includes a refund the shop did not start (a key it already holds is kept)."""
+    try:
+        orders.commit_refund(order_id, refund_key, amount, captured=captured(order_id), clamp=True,
+                             reason="refunded at the gateway", actor=source)
+    except (TransitionRefused, NotFound) as refused:
+        logger.warning("refund not counted on the order", extra={"order_id": order_id, "error": str(refused)})
 
 
 def _review(order: Order, reason: str) -> None:
@@ -222,36 +234,72 @@ def _capabilities() -> dict[str, refunds.RefundCapability]:
         raise RuntimeError(f"{config.REFUND_CAPABILITIES}: {problem}") from None
 
 
-def give_back(order: Order, *, reason: str, refund_key: str) -> GivenBack:
-    """Give back all the money held for the order, the way its payment allows: the gateway's refund API with an
-    idempotent refund key when the capability table says it can, else a payout (a bank transfer finance makes
-    once the customer gives an account). Safe to run again: the same key never refunds or pays out twice."""
-    rows = ledger.entries(order.order_id)
-    held = sum(row["amount"] for row in rows)
+CAPTURED_KINDS = (ledger.PAYMENT_RECEIVED, ledger.COD_COLLECTED, ledger.CHARGEBACK)
+
+
+def captured(order_id: str) -> int:
+    """What the shop holds money for: payments received and cash collected, less chargebacks."""
+    return sum(row["amount"] for row in ledger.entries(order_id) if row["kind"] in CAPTURED_KINDS)
+
+
+def give_back(order: Order, *, reason: str, refund_key: str, amount: int | None = None,
+              actor: str = "payments") -> GivenBack:
+    """Give back `amount` (None: all the money still held for the order) the way its payment allows: the
+    gateway's refund API with an idempotent refund key when the capability table says it can, else a payout (a
+    bank transfer finance makes once the customer gives an account).
+
+    The refund is first promised on the order under its key (orders.commit_refund), which refuses (422) more
+    than was captured and not yet refunded. Safe to run again: the same key never refunds or pays out twice.
+    """
     existing = repository.get_payout(refund_key)
     if existing is not None:
         return GivenBack(payout=existing)
-    if held <= 0:
+    rows = ledger.entries(order.order_id)
+    held_for = sum(row["amount"] for row in rows if row["kind"] in CAPTURED_KINDS)
+    if held_for <= 0 and refund_key not in order.refunds:
+        if amount is not None:  # asked to refund an order nothing was paid for: the order says why not
+            orders.commit_refund(order.order_id, refund_key, amount, captured=0, reason=reason, actor=actor,
+                                 first=order)
         return GivenBack()
+    committed = orders.commit_refund(order.order_id, refund_key, amount, captured=held_for, reason=reason,
+                                     actor=actor, first=order)
+    if committed <= 0:
+        return GivenBack()
+    done = [row for row in rows if row["kind"] == ledger.REFUND and row["reference"] == refund_key]
+    if done:  # refunded on an earlier try; the ledger holds it
+        return GivenBack(refunded=-done[0]["amount"])
     received = [row for row in rows if row["kind"] == ledger.PAYMENT_RECEIVED]
     payment_type = str(received[0]["method"] or order.payment_method) if received else order.payment_method
     paid_at = clock.parse_iso(received[0]["at"]) if received else None
     paid = sum(row["amount"] for row in received)
-    way = refunds.route(payment_type, paid_at=paid_at, now=clock.now(), amount=held, paid=paid,
+    way = refunds.route(payment_type, paid_at=paid_at, now=clock.now(), amount=committed, paid=paid,
                         capabilities=_capabilities())
     if way == refunds.GATEWAY:
         try:
-            result = payment_gateway().refund(order.order_id, amount=held, reason=reason, refund_key=refund_key)
+            result = payment_gateway().refund(order.order_id, amount=committed, reason=reason, refund_key=refund_key)
         except RefundRefused as refused:  # the table said yes but the gateway says never: pay out instead
             logger.warning("gateway refused the refund", extra={"order_id": order.order_id, "error": str(refused)})
         else:
             ledger.record(order.order_id, kind=ledger.REFUND, amount=-result.amount, provider=payment_gateway().name,
-                          reference=result.refund_key, actor="payments")
+                          reference=result.refund_key, actor=actor)
+            metrics.add_metric(name="RefundsByGateway", unit=MetricUnit.Count, value=1)
             return GivenBack(refunded=result.amount)
-    payout = repository.open_payout(refund_key, order_id=order.order_id, amount=held, reason=reason)
-    notifications.request("refund_account_needed", order.to_dict(), {"amount": held, "payout_id": refund_key})
+    payout = repository.open_payout(refund_key, order_id=order.order_id, amount=committed, reason=reason)
+    notifications.request("refund_account_needed", order.to_dict(), {"amount": committed, "payout_id": refund_key},
+                          key=refund_key)
     metrics.add_metric(name="PayoutsOpened", unit=MetricUnit.Count, value=1)
     return GivenBack(payout=payout)
+
+
+def refund(order: Order, *, amount: int, reason: str, refund_key: str, actor: str) -> dict[str, object]:
+    """Staff give part of an order's money back (goodwill, a price error): the same paths and caps as a return."""
+    given = give_back(order, reason=reason, refund_key=refund_key, amount=amount, actor=actor)
+    if given.refunded:
+        notifications.request("refunded", orders.load(order.order_id).to_dict(),
+                              {"amount": given.refunded, "reason": reason}, key=refund_key)
+    return {"refund_key": refund_key, "amount": given.refunded or (given.payout.amount if given.payout else 0),
+            "by": "payout" if given.payout else "gateway",
+            "payout": given.payout.to_dict() if given.payout else None, **money_back(orders.load(order.order_id))}
 
 
 def await_payout(payout_id: str, token: str) -> bool:
@@ -289,7 +337,8 @@ def mark_payout_paid(payout_id: str, *, reference: str, actor: str) -> dict[str,
     order = orders.find(payout.order_id)
     if order is not None:
         notifications.request("refund_paid", order.to_dict(), {"amount": payout.amount,
-                                                              "reference": payout.transfer_reference})
+                                                              "reference": payout.transfer_reference},
+                              key=payout.payout_id)
     if payout.waiting_token:
         workflow.resume(payout.waiting_token, {"paid_out": payout.amount, "payout_id": payout.payout_id})
     return payout.to_dict(for_finance=True)
@@ -301,8 +350,11 @@ def payouts(status: str, *, limit: int) -> dict[str, object]:
 
 def money_back(order: Order) -> dict[str, object]:
     """What the customer got back or is waiting for: refunds through the gateway and payouts, newest last."""
-    rows = [row for row in ledger.entries(order.order_id) if row["kind"] in (ledger.REFUND, ledger.PAYOUT)]
+    every = ledger.entries(order.order_id)
+    rows = [row for row in every if row["kind"] in (ledger.REFUND, ledger.PAYOUT)]
     return {"order_id": order.order_id, "returned_total": -sum(row["amount"] for row in rows),
+            "refunded_total": order.refunded_total,
+            "captured": sum(row["amount"] for row in every if row["kind"] in CAPTURED_KINDS),
             "refunds": [{"kind": row["kind"], "amount": -row["amount"], "reference": row["reference"],
                          "at": row["at"]} for row in rows],
             "payouts": [payout.to_dict() for payout in repository.payouts_of(order.order_id)]}

@@ -184,5 +184,5 @@ class ShopFakes:
         monkeypatch.setattr(workflow, "fail", lambda token, error, cause: self.answers.append(("fail", token, error)))
         for module in (fulfilment, payments, webhooks):
             monkeypatch.setattr(module.notifications, "request",
-                                lambda event, order, extra=None: self.told.append((event, order["order_id"])))
+                                lambda event, order, extra=None, key=None: self.told.append((event, order["order_id"])))
         return self

@@ -43,6 +43,8 @@ def expected(event: str, status: str, cancel_requested: bool) -> str | None:
         return None
     if row.cancel == NO_CANCEL_PENDING and cancel_requested:
         return None
+    if status in row.keeps:
+        return status
     return row.target or status
 
 
