@@ -59,6 +59,23 @@ def payment_window_seconds() -> int:
     return int(os.environ.get(PAYMENT_WINDOW_MINUTES) or "60") * 60
 
 
+RETURN_WINDOW_DAYS = "TOKOFLOW_RETURN_WINDOW_DAYS"  # days after delivery a customer may ask to return (7)
+RETURN_PARCEL_WAIT_DAYS = "TOKOFLOW_RETURN_PARCEL_WAIT_DAYS"  # days an approved return waits for its parcel (14)
+RETURN_PARCEL_WAIT_SECONDS = "TOKOFLOW_RETURN_PARCEL_WAIT_SECONDS"  # overrides days; lets tests time out quickly
+
+
+def return_window_days() -> int:
+    return int(os.environ.get(RETURN_WINDOW_DAYS) or "7")
+
+
+def return_parcel_wait_seconds() -> int:
+    """How long an approved return waits for the parcel before it expires; seconds (tests) win over days."""
+    seconds = os.environ.get(RETURN_PARCEL_WAIT_SECONDS)
+    if seconds:
+        return int(seconds)
+    return int(os.environ.get(RETURN_PARCEL_WAIT_DAYS) or "14") * 86400
+
+
 def cart_ttl_days() -> int:
     return int(os.environ.get(CART_TTL_DAYS) or "7")
 

@@ -112,6 +112,11 @@ PAYOUTS = TableSpec("payouts", Key("payout_id"),
                     indexes=(IndexSpec("by-status", Key("status"), Key("created_at")),
                              IndexSpec("by-order", Key("order_id"), Key("created_at"))),
                     critical=True)
+# Customer returns and courier returns-to-sender: one item per return, its lines, inspection and refund.
+RETURNS = TableSpec("returns", Key("return_id"),
+                    indexes=(IndexSpec("by-order", Key("order_id"), Key("created_at")),
+                             IndexSpec("by-status", Key("status"), Key("created_at"))),
+                    critical=True)
 # The sandbox payment gateway's own books (what a real gateway keeps on its side); unused with Midtrans.
 SANDBOX_PAYMENTS = TableSpec("sandbox-payments", Key("order_id"))
 # Customer notifications: one item per (order, event), so a redelivered event never notifies twice.
@@ -120,7 +125,7 @@ NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
 
 TABLES: tuple[TableSpec, ...] = (
     PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER, PAYOUTS,
-    SANDBOX_PAYMENTS, NOTIFICATIONS,
+    RETURNS, SANDBOX_PAYMENTS, NOTIFICATIONS,
 )
 
 LOW_STOCK_QUEUE = QueueSpec("low-stock")
@@ -129,9 +134,12 @@ FULFILMENT_TASKS_QUEUE = QueueSpec("fulfilment-tasks", visibility_timeout_second
 PAYMENT_EVENTS_QUEUE = QueueSpec("payment-events", visibility_timeout_seconds=90)
 COURIER_EVENTS_QUEUE = QueueSpec("courier-events", visibility_timeout_seconds=90)
 NOTIFICATIONS_QUEUE = QueueSpec("notifications", visibility_timeout_seconds=90)
+# Python steps of the returns state machine.
+RETURN_TASKS_QUEUE = QueueSpec("return-tasks", visibility_timeout_seconds=90)
 
 QUEUES: tuple[QueueSpec, ...] = (
     LOW_STOCK_QUEUE, FULFILMENT_TASKS_QUEUE, PAYMENT_EVENTS_QUEUE, COURIER_EVENTS_QUEUE, NOTIFICATIONS_QUEUE,
+    RETURN_TASKS_QUEUE,
 )
 
 MEDIA_BUCKET = BucketSpec("media", served_prefix="products/")
@@ -141,6 +149,8 @@ BUCKETS: tuple[BucketSpec, ...] = (MEDIA_BUCKET, REPORTS_BUCKET)
 
 FULFILMENT_STATE_MACHINE = StateMachineSpec("fulfilment", "statemachines/fulfilment.asl.json")
 
-STATE_MACHINES: tuple[StateMachineSpec, ...] = (FULFILMENT_STATE_MACHINE,)
+RETURNS_STATE_MACHINE = StateMachineSpec("returns", "statemachines/returns.asl.json")
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (FULFILMENT_STATE_MACHINE, RETURNS_STATE_MACHINE)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import clock, config
+from chalicelib import clock
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.inventory.domain import COMMIT, RELEASE, RESTOCK
 from chalicelib.notifications import service as notifications
@@ -42,10 +42,11 @@ from chalicelib.orders.lifecycle import (
 from chalicelib.payments import service as payments
 from chalicelib.payments.gateway import GatewayError
 from chalicelib.payments.refunds import PAID as PAYOUT_PAID
+from chalicelib.returns import service as returns
+from chalicelib.shipping import service as shipping
 from chalicelib.shipping import tracking
 from chalicelib.shipping.adapters import courier
-from chalicelib.shipping.couriers import Address, BookingRejected, BookingRequest, Contact, CourierError
-from chalicelib.shipping.domain import ParcelItem
+from chalicelib.shipping.couriers import BookingRejected, CourierError
 
 SYSTEM = orders.SYSTEM
 Message = dict[str, Any]
@@ -124,31 +125,6 @@ def await_packing(order_id: str, token: str, message: Message) -> str:
     return "waiting for packing"
 
 
-def _booking_request(order: Order) -> BookingRequest:
-    address = order.shipping_address
-    shop = config.shop()
-    items = tuple(
-        ParcelItem(name=line.name, weight_grams=max(1, line.weight_grams // line.quantity),
-                   quantity=line.quantity, value=line.unit_price)
-        for line in order.lines
-    )
-    return BookingRequest(
-        order_id=order.order_id,
-        courier=order.shipping["courier"],
-        service=order.shipping["service"],
-        items=items,
-        origin_contact=Contact(name=shop.name, phone=shop.phone),
-        origin_address=Address(street=shop.street, city=shop.city, province=shop.province,
-                               postal_code=shop.postal_code),
-        destination_contact=Contact(name=address["recipient"], phone=address["phone"],
-                                    email=order.customer.get("email", "")),
-        destination_address=Address(street=address["street"], city=address["city"], province=address["province"],
-                                    postal_code=address["postal_code"], notes=address.get("notes", "")),
-        cash_on_delivery_amount=order.totals.total if order.payment_method == COD else 0,
-        insurance_value=order.totals.subtotal,
-    )
-
-
 def book_shipment(order_id: str, token: str, message: Message) -> str:
     """Book the courier; an outage is retried by the state machine with back-off, a refusal needs a person."""
     order = orders.load(order_id)
@@ -157,7 +133,7 @@ def book_shipment(order_id: str, token: str, message: Message) -> str:
         return "already booked"
     lifecycle.transition_for(lifecycle.SHIP, order.status, cancel_requested=order.cancel_requested)
     try:
-        booking = courier().book(_booking_request(order))
+        booking = courier().book(shipping.booking_request(order))
     except (BookingRejected, ValueError) as refused:
         workflow.fail(token, workflow.BOOKING_REJECTED, f"the courier refused the booking: {refused}")
         return "booking rejected"
@@ -195,17 +171,18 @@ def complete_order(order_id: str, token: str, message: Message) -> str:
 
 
 def flag_return(order_id: str, token: str, message: Message) -> str:
-    """Returned, rejected or no courier: the order waits for staff to decide on refund and restock."""
+    """Returned, rejected or no courier (a refused COD too): the parcel comes back to the shop as a return,
+    which staff receive and inspect like any other and which refunds what was paid."""
     order = orders.load(order_id)
+    courier_status = (order.shipment or {}).get("status", "unknown")
     if order.status != RETURNED:
-        courier_status = (order.shipment or {}).get("status", "unknown")
-        reason = f"courier reported '{courier_status}'"
-        orders.transition(order_id, lifecycle.RETURN, first=order, detail=reason,
-                          changes=lambda _: {"attention": f"{reason}: decide on refund and restock"})
+        order = orders.transition(order_id, lifecycle.RETURN, first=order,
+                                  detail=f"courier reported '{courier_status}'")
         metrics.add_metric(name="ParcelsReturned", unit=MetricUnit.Count, value=1)
         logger.warning("parcel returned", extra={"order_id": order_id, "courier_status": courier_status})
-    workflow.resume(token, {"flagged": True})
-    return "flagged for refund decision"
+    opened = returns.open_courier_return(order, courier_status=courier_status)
+    workflow.resume(token, {"flagged": True, "return_id": opened.return_id})
+    return f"returned to sender: {opened.return_id}"
 
 
 # The unpaid ends the workflow carries out, and what the customer is told.

@@ -68,7 +68,7 @@ def commit_movements(
         tx = db.transaction()
         try:
             with tx:
-                for sku, (before, after) in changes.items():
+                for before, after in changes.values():
                     repository.stage_level(tx, before, after)
                 for after, movement in steps:
                     repository.stage_ledger_line(tx, after, movement, clock.now_iso())

@@ -26,12 +26,22 @@ EXPIRED = "expired"
 REFUNDED = "refunded"
 REFUND_ACCOUNT_NEEDED = "refund_account_needed"  # the gateway cannot refund: the shop transfers, to which account?
 REFUND_PAID = "refund_paid"  # finance made that transfer
+RETURN_REQUESTED = "return_requested"  # the customer asked to send goods back: staff review it
+RETURN_APPROVED = "return_approved"  # send the parcel to the shop (or, refund only, nothing to send)
+RETURN_REJECTED = "return_rejected"  # staff said no, with a reason
+RETURN_RECEIVED = "return_received"  # the parcel arrived and was inspected: the refund comes next
+RETURN_CLOSED = "return_closed"  # done: refunded by the gateway, by a transfer, or nothing to refund
+RETURN_EXPIRED = "return_expired"  # the parcel never arrived in time: closed without a refund
 
 BANK_NAMES = {"bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
               "cimb": "CIMB Niaga", "bsi": "BSI", "danamon": "Danamon"}
 COURIER_NAMES = {"jne": "JNE", "jnt": "J&T", "j&t": "J&T", "sicepat": "SiCepat", "anteraja": "AnterAja",
                  "pos": "POS Indonesia", "tiki": "TIKI", "ninja": "Ninja Xpress", "lion": "Lion Parcel",
                  "gojek": "GoSend", "grab": "GrabExpress", "idexpress": "ID Express", "sap": "SAP Express"}
+RETURN_REASONS = {"damaged": "barang rusak", "wrong_item": "barang tidak sesuai pesanan",
+                  "not_as_described": "tidak sesuai deskripsi", "incomplete": "barang kurang/tidak lengkap",
+                  "changed_mind": "berubah pikiran", "other": "alasan lain",
+                  "returned_to_sender": "paket dikembalikan kurir"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,14 @@ def format_wib(iso_utc: str) -> str:
     """"2026-11-23T12:05:00.000Z" -> "23 Nov 2026 19:05 WIB": the shop's customers all read Jakarta time."""
     local = clock.parse_iso(iso_utc).astimezone(clock.JAKARTA)
     return f"{local.day} {MONTHS[local.month - 1]} {local.year} {local:%H:%M} WIB"
+
+
+def return_reason(code: str | None) -> str:
+    """A return's reason code in words ("damaged" -> "barang rusak"); an unknown code is shown as written."""
+    if not code:
+        return ""
+    text = str(code).strip()
+    return RETURN_REASONS.get(text.casefold(), text.replace("_", " "))
 
 
 def bank_name(code: str | None) -> str:
@@ -144,6 +162,42 @@ def _address(order: Mapping[str, Any]) -> str:
         return ""
     place = ", ".join(str(address[key]) for key in ("street", "city", "province", "postal_code") if address.get(key))
     return f"Dikirim ke: {address.get('recipient', _customer_name(order))}, {place}"
+
+
+def _return_ref(order: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """How a return is named: its id ("<order id>-R1" already names the order), else the order it belongs to."""
+    order_id = str(order["order_id"])
+    return_id = str(extra.get("return_id") or "").strip()
+    if not return_id:
+        return f"pesanan {order_id}"
+    return return_id if order_id in return_id else f"{return_id} (pesanan {order_id})"
+
+
+def _return_lines(lines: Any) -> str:
+    """The units on a return as a list: "- Kemeja Batik x2" (the SKU when the name is missing)."""
+    rows = []
+    for line in lines or []:
+        if not isinstance(line, Mapping):
+            continue
+        quantity = line.get("quantity")
+        if quantity is None:
+            quantity = int(line.get("restocked") or 0) + int(line.get("written_off") or 0) or 1
+        rows.append(f"- {line.get('name') or line.get('sku') or 'Barang'} x{quantity}")
+    return "\n".join(rows)
+
+
+def _sms_safe(text: str) -> str:
+    """Free text (a staff reason) goes into an SMS only when it is plain ASCII: the email always carries it."""
+    return text if text.isascii() else ""
+
+
+def _wib_or_empty(iso_utc: Any) -> str:
+    if not iso_utc:
+        return ""
+    try:
+        return format_wib(str(iso_utc))
+    except ValueError:
+        return ""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -360,6 +414,143 @@ def _refund_paid(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
                  f"Ref {reference}." if reference else ""),
     )
 
+def _return_requested(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    ref = _return_ref(order, extra)
+    reason = return_reason(extra.get("reason"))
+    lines = _return_lines(extra.get("lines"))
+    # A courier's return-to-sender is not the customer's request: nothing for them to hold back.
+    by_courier = str(extra.get("reason") or "").strip().casefold() == "returned_to_sender"
+    wait = "" if by_courier else " Mohon jangan mengirim barang dulu sebelum pengajuan retur disetujui."
+    return Message(
+        subject=f"Pengajuan retur {ref} kami terima",
+        text=_email(order, f"Pengajuan retur {ref} sudah kami terima.", f"Alasan: {reason}" if reason else "",
+                    f"Barang yang diretur:\n{lines}" if lines else "",
+                    f"Tim kami akan meninjau pengajuan ini dan mengabari hasilnya lewat email.{wait}"),
+        sms=_sms(f"{SHOP_NAME}: Pengajuan retur {ref} diterima dan sedang kami tinjau.",
+                 f"Alasan: {reason}." if reason else "",
+                 "" if by_courier else "Jangan kirim barang sebelum disetujui."),
+    )
+
+
+def _return_approved(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    ref = _return_ref(order, extra)
+    approved = f"Pengajuan retur {ref} sudah kami setujui."
+    if extra.get("refund_only"):
+        return Message(
+            subject=f"Retur {ref} disetujui: barang tidak perlu dikirim kembali",
+            text=_email(order, approved, "Anda tidak perlu mengirim barang kembali ke kami. Pengembalian dana "
+                        "sedang kami proses; kami kirim email lagi begitu dana dikembalikan."),
+            sms=_sms(f"{SHOP_NAME}: Retur {ref} disetujui. Barang tidak perlu dikirim kembali; pengembalian dana "
+                     "sedang kami proses."),
+        )
+
+    ship_to: Mapping[str, Any] = extra.get("ship_to") or {}
+    place = ", ".join(str(ship_to[key]) for key in ("street", "city", "province", "postal_code")
+                      if ship_to.get(key))
+    if place:
+        phone = f" ({ship_to['phone']})" if ship_to.get("phone") else ""
+        address = f"Alamat pengiriman retur:\n{ship_to.get('name') or SHOP_NAME}{phone}\n{place}"
+    else:
+        address = "Balas email ini untuk mendapatkan alamat pengiriman retur."
+    deadline = _wib_or_empty(extra.get("deadline"))
+    steps = ("Langkah berikutnya:\n"
+             f"1. Kemas barang dengan aman dan tulis nomor retur {ref} di dalam paket.\n"
+             "2. Kirim paket ke alamat toko di bawah ini dengan kurir pilihan Anda.\n"
+             "3. Masukkan nama kurir dan nomor resi di halaman pesanan Anda.")
+    wait = (f"Paket retur harus sudah kami terima sebelum {deadline}. Jika belum kami terima sampai batas waktu "
+            "itu, retur ditutup tanpa pengembalian dana." if deadline else "")
+    arrive = f", tiba maks. {deadline}." if deadline else "."  # the deadline is required: it fits one SMS
+    return Message(
+        subject=f"Retur {ref} disetujui: kirim barang ke {SHOP_NAME}",
+        text=_email(order, approved, steps, address, wait,
+                    "Pengembalian dana (jika ada) kami proses setelah paket kami terima dan periksa."),
+        sms=_sms(f"{SHOP_NAME}: Retur {ref} disetujui. Kirim ke alamat di email{arrive} Isi kurir & no. resi di "
+                 "halaman pesanan."),
+    )
+
+
+def _return_rejected(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    ref = _return_ref(order, extra)
+    reason = str(extra.get("reason") or "").strip()
+    return Message(
+        subject=f"Pengajuan retur {ref} ditolak",
+        text=_email(order, f"Mohon maaf, pengajuan retur {ref} tidak dapat kami setujui.",
+                    f"Alasan: {reason}" if reason else "",
+                    "Jika ada pertanyaan atau Anda ingin mengirim keterangan tambahan (misalnya foto barang), "
+                    "balas email ini dan tim kami akan membantu."),
+        sms=_sms(f"{SHOP_NAME}: Pengajuan retur {ref} ditolak.",
+                 f"Alasan: {_sms_safe(reason)}." if _sms_safe(reason) else "", "Info lengkap di email."),
+    )
+
+
+def _return_received(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    ref = _return_ref(order, extra)
+    lines = _return_lines(extra.get("lines"))
+    return Message(
+        subject=f"Paket retur {ref} sudah kami terima",
+        text=_email(order, f"Paket retur {ref} sudah kami terima dan barangnya sudah kami periksa.",
+                    f"Barang yang kami terima:\n{lines}" if lines else "",
+                    "Pengembalian dana (jika ada) kami proses berikutnya; kami kirim email lagi begitu selesai."),
+        sms=_sms(f"{SHOP_NAME}: Paket retur {ref} sudah kami terima dan periksa.",
+                 "Pengembalian dana (jika ada) segera kami proses."),
+    )
+
+
+def _return_closed(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    ref = _return_ref(order, extra)
+    by = str(extra.get("by") or "").strip().casefold()
+    stated = extra.get("amount") is not None
+    amount = int(extra.get("amount") or 0)
+    money = format_rupiah(amount)
+    closed = f"Retur {ref} sudah selesai."
+    if by == "none" or (stated and amount <= 0):
+        return Message(
+            subject=f"Retur {ref} selesai",
+            text=_email(order, f"Retur {ref} sudah selesai dan kami tutup.",
+                        "Tidak ada dana yang perlu dikembalikan untuk retur ini (misalnya pesanan bayar di tempat "
+                        "yang ditolak saat paket tiba).",
+                        "Jika menurut Anda seharusnya ada pengembalian dana, balas email ini."),
+            sms=_sms(f"{SHOP_NAME}: Retur {ref} selesai dan ditutup. Tidak ada dana yang perlu dikembalikan.",
+                     "Info di email."),
+        )
+    if amount > 0 and by == "gateway":
+        how = (f"Dana sebesar {money} sudah kami kembalikan ke metode pembayaran semula. Lama dana masuk ke "
+               "rekening, kartu atau e-wallet Anda tergantung bank atau penyedia pembayaran. Jika belum masuk "
+               "setelah 14 hari kerja, balas email ini.")
+        sms = _sms(f"{SHOP_NAME}: Retur {ref} selesai. Dana {money} dikembalikan ke metode pembayaran semula.",
+                   "Info di email.")
+    elif amount > 0 and by == "payout":
+        how = (f"Dana sebesar {money} sudah kami transfer ke rekening bank Anda. Jika dana belum masuk dalam "
+               "2 hari kerja, balas email ini.")
+        sms = _sms(f"{SHOP_NAME}: Retur {ref} selesai. Dana {money} sudah ditransfer ke rekening Anda.",
+                   "Info di email.")
+    elif amount > 0:
+        how = f"Pengembalian dana sebesar {money} sudah kami proses. Jika ada pertanyaan, balas email ini."
+        sms = _sms(f"{SHOP_NAME}: Retur {ref} selesai. Pengembalian dana {money} sudah kami proses.",
+                   "Info di email.")
+    else:
+        how = "Jika ada pertanyaan tentang retur ini, balas email ini."
+        sms = _sms(f"{SHOP_NAME}: Retur {ref} selesai.", "Info di email.")
+    return Message(
+        subject=f"Retur {ref} selesai" + (f": dana {money} dikembalikan" if amount > 0 else ""),
+        text=_email(order, closed, how, f"Terima kasih sudah berbelanja di {SHOP_NAME}."),
+        sms=sms,
+    )
+
+
+def _return_expired(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    ref = _return_ref(order, extra)
+    return Message(
+        subject=f"Retur {ref} ditutup: paket retur tidak kami terima",
+        text=_email(order,
+                    f"Batas waktu retur {ref} sudah lewat dan paket retur belum kami terima, jadi retur ini kami "
+                    "tutup tanpa pengembalian dana.",
+                    "Jika Anda sudah mengirim paketnya, balas email ini dengan nama kurir dan nomor resi, dan kami "
+                    "bantu periksa."),
+        sms=_sms(f"{SHOP_NAME}: Retur {ref} ditutup tanpa pengembalian dana: paket tidak kami terima sampai batas "
+                 "waktu.", "Sudah kirim? Balas email kami."),
+    )
+
 
 _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]] = {
     ORDER_PLACED: _order_placed,
@@ -371,6 +562,12 @@ _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]]
     REFUNDED: _refunded,
     REFUND_ACCOUNT_NEEDED: _refund_account_needed,
     REFUND_PAID: _refund_paid,
+    RETURN_REQUESTED: _return_requested,
+    RETURN_APPROVED: _return_approved,
+    RETURN_REJECTED: _return_rejected,
+    RETURN_RECEIVED: _return_received,
+    RETURN_CLOSED: _return_closed,
+    RETURN_EXPIRED: _return_expired,
 }
 EVENTS: tuple[str, ...] = tuple(_RENDERERS)
 
@@ -380,7 +577,12 @@ def render(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | None
 
     extra by event: order_placed {"payment": PaymentInstructions.to_dict()}, payment_received {"amount",
     "paid_at"}, shipped {"shipment": {"courier", "service", "waybill", "tracking_url"}}, delivered
-    {"delivered_at"}, cancelled {"reason", "refund_amount"}, refunded {"amount", "reason"}.
+    {"delivered_at"}, cancelled {"reason", "refund_amount"}, refunded {"amount", "reason"},
+    return_requested {"return_id", "lines": [{"sku", "name", "quantity"}], "reason"}, return_approved
+    {"return_id", "refund_only", "ship_to": {"name", "phone", "street", "city", "province", "postal_code"},
+    "deadline"}, return_rejected {"return_id", "reason"}, return_received {"return_id", "lines": [{"sku", "name",
+    "quantity", "restocked", "written_off"}]}, return_closed {"return_id", "amount", "by": "gateway" | "payout" |
+    "none"}, return_expired {"return_id"}.
     Raises ValueError for an event with no template.
     """
     try:

@@ -51,12 +51,16 @@ def _account_id() -> str:
     return aws.client("sts").get_caller_identity()["Account"]
 
 
-def state_machine_arn() -> str:
-    configured = os.environ.get(STATE_MACHINE_ARN)
+def machine_arn(spec: resources.StateMachineSpec, variable: str) -> str:
+    """A state machine's ARN: set by the infrastructure in `variable`, derived from its name locally."""
+    configured = os.environ.get(variable)
     if configured:
         return configured
-    name = resources.FULFILMENT_STATE_MACHINE.physical_name
-    return f"arn:aws:states:{config.region()}:{_account_id()}:stateMachine:{name}"
+    return f"arn:aws:states:{config.region()}:{_account_id()}:stateMachine:{spec.physical_name}"
+
+
+def state_machine_arn() -> str:
+    return machine_arn(resources.FULFILMENT_STATE_MACHINE, STATE_MACHINE_ARN)
 
 
 def start(order_id: str, *, cod: bool, payment_timeout_seconds: int) -> str:
@@ -89,8 +93,8 @@ def resume(token: str, output: dict[str, Any]) -> bool:
     return _answer("send_task_success", taskToken=token, output=json.dumps(output))
 
 
-def fail(token: str, error: str, cause: str) -> bool:
+def fail(token: str, error: str, cause: str, *, known: frozenset[str] = ERRORS) -> bool:
     """Fail a waiting step with an error name the state machine catches (PaymentFailed, OrderCancelled, ...)."""
-    if error not in ERRORS:
+    if error not in known:
         raise ValueError(f"{error!r} is not an error the state machine knows")
     return _answer("send_task_failure", taskToken=token, error=error, cause=cause[:32000])

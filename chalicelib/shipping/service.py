@@ -4,14 +4,49 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import config
 from chalicelib.auth import Principal
 from chalicelib.cart import service as carts
 from chalicelib.cart.domain import PricedCart
 from chalicelib.errors import ServiceUnavailable, Unprocessable, ValidationFailed
+from chalicelib.orders.domain import COD, Order
 from chalicelib.shipping.adapters import courier
-from chalicelib.shipping.couriers import BookingRejected, CourierError, find_service
+from chalicelib.shipping.couriers import Address, BookingRejected, BookingRequest, Contact, CourierError, find_service
 from chalicelib.shipping.domain import Destination, EmptyParcel, ParcelItem, ShippingService, UnknownDestination
 from chalicelib.validation import Fields, city, postal_code, province
+
+
+def booking_request(order: Order, *, units: dict[str, int] | None = None, reference: str | None = None,
+                    back_to_shop: bool = False) -> BookingRequest:
+    """The courier booking for an order's parcel: from the shop to the customer, or (`back_to_shop`, a return
+    pickup) from the customer back to the shop with only the returned `units` and nothing to collect."""
+    address = order.shipping_address
+    shop = config.shop()
+    items = tuple(
+        ParcelItem(name=line.name, weight_grams=max(1, line.weight_grams // line.quantity),
+                   quantity=line.quantity if units is None else units[line.sku], value=line.unit_price)
+        for line in order.lines if units is None or units.get(line.sku)
+    )
+    shop_contact = Contact(name=shop.name, phone=shop.phone)
+    shop_address = Address(street=shop.street, city=shop.city, province=shop.province, postal_code=shop.postal_code)
+    customer_contact = Contact(name=address["recipient"], phone=address["phone"], email=order.customer.get("email", ""))
+    customer_address = Address(street=address["street"], city=address["city"], province=address["province"],
+                               postal_code=address["postal_code"], notes=address.get("notes", ""))
+    origin, destination = (customer_contact, customer_address), (shop_contact, shop_address)
+    if not back_to_shop:
+        origin, destination = destination, origin
+    return BookingRequest(
+        order_id=reference or order.order_id,
+        courier=order.shipping["courier"],
+        service=order.shipping["service"],
+        items=items,
+        origin_contact=origin[0],
+        origin_address=origin[1],
+        destination_contact=destination[0],
+        destination_address=destination[1],
+        cash_on_delivery_amount=order.totals.total if order.payment_method == COD and not back_to_shop else 0,
+        insurance_value=sum(item.value * item.quantity for item in items),
+    )
 
 
 def parse_destination(fields: Fields) -> Destination:

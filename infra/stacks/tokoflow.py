@@ -115,7 +115,10 @@ class Access:
     sends_to: tuple[QueueSpec, ...] = ()
     starts_fulfilment: bool = False  # states:StartExecution (checkout, reconciliation)
     resumes_fulfilment: bool = False  # states:SendTask* with a task token
+    starts_returns: bool = False  # states:StartExecution of the returns state machine
+    resumes_returns: bool = False  # states:SendTask* for a return's waiting step
     uploads_media: bool = False  # presigned PUT and HEAD under the media bucket's served prefix
+    return_photos: bool = False  # presigned POST and GET of customers' return photos (private, under returns/)
     payment_gateway: bool = False  # Midtrans server key; the sandbox gateway's table when the stage uses it
     courier: bool = False  # Biteship API key when the stage uses Biteship
     courier_webhooks: bool = False  # the courier webhook secret
@@ -127,10 +130,10 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
     "APIHandler": Access(
         tables=(R.PRODUCTS, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
-                R.PAYMENT_LEDGER, R.PAYOUTS),
+                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS),
         sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE),
-        starts_fulfilment=True, resumes_fulfilment=True, uploads_media=True, payment_gateway=True, courier=True,
-        courier_webhooks=True,
+        starts_fulfilment=True, resumes_fulfilment=True, starts_returns=True, resumes_returns=True,
+        uploads_media=True, return_photos=True, payment_gateway=True, courier=True, courier_webhooks=True,
     ),
     # Verifies Cognito tokens against the pool's public JWKS over HTTPS: no AWS data at all.
     "JwtAuthorizer": Access(),
@@ -144,10 +147,15 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER),
                                 sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), starts_fulfilment=True,
                                 resumes_fulfilment=True, payment_gateway=True),
-    # Every Python step of the state machine: stock commit/release, booking, completion, refunds, attention.
-    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS),
+    # Every Python step of the state machine: stock commit/release, booking, completion, refunds, attention; a
+    # parcel returned to sender opens a return and starts its workflow.
+    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS),
                                sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), resumes_fulfilment=True,
-                               payment_gateway=True, courier=True),
+                               starts_returns=True, payment_gateway=True, courier=True),
+    # Every Python step of the returns state machine: decisions, inspection, refunds (gateway or payout), close.
+    "ReturnWorker": Access(tables=(R.ORDERS, R.RETURNS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS),
+                           sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), starts_returns=True,
+                           resumes_returns=True, payment_gateway=True),
     "CourierEvents": Access(tables=(R.ORDERS,), sends_to=(R.NOTIFICATIONS_QUEUE,), resumes_fulfilment=True),
     "NotificationSender": Access(tables=(R.NOTIFICATIONS,), notifies_customers=True),
 }
@@ -575,6 +583,8 @@ class TokoflowStack(cdk.Stack):
             config.COGNITO_APP_CLIENT_ID: self.user_pool_client.user_pool_client_id,
             config.MEDIA_PUBLIC_BASE_URL: f"https://{self.distribution.distribution_domain_name}",
             "TOKOFLOW_FULFILMENT_STATE_MACHINE_ARN": machine.state_machine_arn,
+            "TOKOFLOW_RETURNS_STATE_MACHINE_ARN":
+                self.state_machines[resources.RETURNS_STATE_MACHINE.name].state_machine_arn,
         })
         for variable in self.secrets:
             environment.pop(variable, None)  # never a value in the template
@@ -693,6 +703,17 @@ class TokoflowStack(cdk.Stack):
         if access.resumes_fulfilment:
             role.add_to_policy(iam.PolicyStatement(actions=list(TASK_RESPONSE_ACTIONS),
                                                    resources=[machine.state_machine_arn]))
+        returns_machine = self.state_machines[resources.RETURNS_STATE_MACHINE.name]
+        if access.starts_returns:
+            role.add_to_policy(iam.PolicyStatement(actions=["states:StartExecution"],
+                                                   resources=[returns_machine.state_machine_arn]))
+        if access.resumes_returns:
+            role.add_to_policy(iam.PolicyStatement(actions=list(TASK_RESPONSE_ACTIONS),
+                                                   resources=[returns_machine.state_machine_arn]))
+        if access.return_photos:
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[self.buckets[resources.MEDIA_BUCKET.name].arn_for_objects("returns/*")]))
         if access.uploads_media:
             media = resources.MEDIA_BUCKET
             role.add_to_policy(iam.PolicyStatement(

@@ -12,9 +12,11 @@ PACKAGE = ROOT / "chalicelib"
 ROLES = {"domain", "repository", "service", "routes", "adapters"}
 # The only places one area uses another's repository, each for a reason ARCHITECTURE.md gives: checkout stages
 # the cart, the order and the voucher into its one transaction; the catalog opens a new SKU's stock in the
-# product's transaction; the cart prices itself from batched reads of products, stock levels and vouchers.
+# product's transaction; the cart prices itself from batched reads of products, stock levels and vouchers; each
+# step of a return is one transaction with its line on the order's timeline.
 STAGED_BY_CHECKOUT = {("checkout", "cart"), ("checkout", "orders"), ("checkout", "vouchers"),
-                      ("catalog", "inventory"), ("cart", "catalog"), ("cart", "inventory"), ("cart", "vouchers")}
+                      ("catalog", "inventory"), ("cart", "catalog"), ("cart", "inventory"), ("cart", "vouchers"),
+                      ("returns", "orders")}
 
 
 def area_modules() -> list[Path]:
