@@ -19,7 +19,16 @@ from chalicelib.orders.domain import access_token_from, checked_order_id
 from chalicelib.payments import service
 from chalicelib.payments.refunds import BANKS, PAYOUT_STATUSES, BankAccount, account_number
 from chalicelib.validation import ID_PATTERN, Fields, contact_name, query_int
-from chalicelib.web import api, jwt_authorizer, optional_principal, query_params, raw_body, read_json, signed_in
+from chalicelib.web import (
+    api,
+    json_response,
+    jwt_authorizer,
+    optional_principal,
+    query_params,
+    raw_body,
+    read_json,
+    signed_in,
+)
 
 payment_routes = Blueprint(__name__)
 
@@ -91,3 +100,19 @@ def payout_paid(payout_id: str) -> Any:
     fields.reject_unknown({"reference"})
     reference = fields.text("reference", max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9 ._/\-]{2,63}")
     return service.mark_payout_paid(payout_id, reference=reference, actor=principal.sub)
+
+
+@payment_routes.route("/admin/orders/{order_id}/refunds", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def refund(order_id: str) -> Any:
+    """Finance gives part of an order's money back (goodwill, a price error) under its own refund key: asking
+    again with the same key answers the same refund; more than captured minus refunded is refused (422)."""
+    principal = signed_in(payment_routes.current_request, FINANCE, ADMIN)
+    order = orders.load(checked_order_id(order_id))
+    fields = read_json(payment_routes.current_request)
+    fields.reject_unknown({"amount", "reason", "refund_key"})
+    amount = fields.integer("amount", min_value=1)
+    reason = fields.text("reason", min_len=3, max_len=200)
+    key = fields.text("refund_key", pattern=ID_PATTERN, max_len=64)
+    return json_response(service.refund(order, amount=amount, reason=reason, refund_key=f"manual-{key}",
+                                        actor=principal.sub), status=201)
