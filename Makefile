@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ROLE ?= customer
 
-.PHONY: run test unit functional e2e lint bench token import-catalog pay pack ship payout outbox clean
+.PHONY: run test unit functional e2e lint bench token import-catalog pay pack ship payout outbox clean \
+	return return-approve return-reject return-send return-receive returns
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +75,30 @@ ship: $(STAMP)
 ## payout: pay back a refund the gateway cannot make (customer's account, then finance): make payout ORDER=TK-...
 payout: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli payout $(ORDER) $(LOCAL_API)
+
+## return: the customer asks to return a delivered order: make return ORDER=TK-... [SKU=... QTY=1 REASON=damaged]
+return: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli return-request $(ORDER) $(if $(SKU),--sku $(SKU)) $(if $(QTY),--quantity $(QTY)) $(if $(REASON),--reason $(REASON)) $(LOCAL_API)
+
+## return-approve: staff approve a return: make return-approve RETURN=TK-...-R1 [REFUND_ONLY=1]
+return-approve: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli return-approve $(RETURN) $(if $(REFUND_ONLY),--refund-only) $(LOCAL_API)
+
+## return-reject: staff reject a return: make return-reject RETURN=TK-...-R1 REASON="..."
+return-reject: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli return-approve $(RETURN) --reject "$(or $(REASON),tidak memenuhi syarat retur)" $(LOCAL_API)
+
+## return-send: the customer sends the parcel back (waybill), or PICKUP=1 staff book a pickup: make return-send RETURN=...
+return-send: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli return-send $(RETURN) $(if $(WAYBILL),--waybill $(WAYBILL)) $(if $(PICKUP),--pickup) $(LOCAL_API)
+
+## return-receive: staff receive and inspect the parcel: make return-receive RETURN=... [WRITE_OFF=1]
+return-receive: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli return-receive $(RETURN) $(if $(WRITE_OFF),--write-off $(WRITE_OFF)) $(LOCAL_API)
+
+## returns: an order's returns, their steps and refunds: make returns ORDER=TK-...
+returns: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli returns $(ORDER) --moto http://127.0.0.1:$(or $(MOTO_PORT),4566)
 
 ## outbox: the notifications customers received: make outbox [ORDER=TK-...]
 outbox: $(STAMP)

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING
 import click
 
 from chalicelib.auth.domain import ROLES  # pure module: reads no environment at import
-from tools.drive import courier, pack, pay, payout
+from tools.drive import (
+    courier,
+    pack,
+    pay,
+    payout,
+    return_approve,
+    return_receive,
+    return_request,
+    return_send,
+    show_returns,
+)
 
 if TYPE_CHECKING:
     from chalicelib.catalog.csv_import import RejectedRow
@@ -194,7 +204,7 @@ def outbox(order_id: str | None, limit: int) -> None:
         click.echo(f"  SMS ({len(item['sms'])} chars): {item['sms']}")
 
 
-for command in (pay, pack, courier, payout):
+for command in (pay, pack, courier, payout, return_request, return_approve, return_send, return_receive, show_returns):
     cli.add_command(command)
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -149,3 +150,124 @@ def payout(order_id: str, bank: str, account_number: str, holder: str | None, re
         body = json.dumps({"reference": reference or f"TRF-{order_id}"}).encode()
         status, text = post(f"{api}/admin/payouts/{item.payout_id}/paid", body, finance)
         click.echo(f"finance paid {item.payout_id} -> HTTP {status} {text[:300]}")
+
+
+# ---- returns --------------------------------------------------------------------------------------------------
+
+
+def _staff(role: str = "staff") -> dict[str, str]:
+    from chalicelib.auth import mint_dev_token
+
+    return {"Authorization": f"Bearer {mint_dev_token(role=role, sub=f'{role}-cli')}"}
+
+
+def _show(label: str, status: int, text: str) -> dict[str, Any]:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {}
+    if status >= 400 or not isinstance(body, dict):
+        click.echo(f"{label} -> HTTP {status} {text[:300]}")
+        return {}
+    refund = body.get("refund") or {}
+    extra = f", refund Rp{refund.get('amount', 0):,} by {refund.get('by')}" if refund else ""
+    click.echo(f"{label} -> HTTP {status}: return {body.get('return_id')} is {body.get('status')}{extra}")
+    return body
+
+
+@click.command("return-request")
+@click.argument("order_id")
+@click.option("--sku", default=None, help="SKU to return (default: the order's first line).")
+@click.option("--quantity", default=1, show_default=True)
+@click.option("--reason", default="damaged", show_default=True,
+              type=click.Choice(["damaged", "wrong_item", "not_as_described", "incomplete", "changed_mind", "other"]))
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def return_request(order_id: str, sku: str | None, quantity: int, reason: str, api: str, moto_url: str) -> None:
+    """The customer asks to return units of a delivered ORDER_ID (staff act for the guest here)."""
+    use_local_stack(moto_url)
+    order = _load_order(order_id)
+    body = {"lines": [{"sku": sku or order.lines[0].sku, "quantity": quantity}], "reason": reason,
+            "note": "dikirim dari make return"}
+    status, text = post(f"{api}/orders/{order_id}/returns", json.dumps(body).encode(), _staff())
+    _show("return requested", status, text)
+
+
+@click.command("return-approve")
+@click.argument("return_id")
+@click.option("--refund-only", is_flag=True, help="Refund without asking for the goods back.")
+@click.option("--reject", "reject_reason", default=None, help="Reject with this reason instead.")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def return_approve(return_id: str, refund_only: bool, reject_reason: str | None, api: str, moto_url: str) -> None:
+    """Staff decide on RETURN_ID: approve (the goods come back), refund only, or reject with a reason."""
+    use_local_stack(moto_url)
+    if reject_reason:
+        status, text = post(f"{api}/admin/returns/{return_id}/reject",
+                            json.dumps({"reason": reject_reason}).encode(), _staff())
+        _show("rejected", status, text)
+        return
+    status, text = post(f"{api}/admin/returns/{return_id}/approve",
+                        json.dumps({"refund_only": refund_only}).encode(), _staff())
+    _show("approved", status, text)
+
+
+@click.command("return-send")
+@click.argument("return_id")
+@click.option("--courier", "courier_code", default="JNE", show_default=True)
+@click.option("--waybill", default=None, help="The customer's waybill (default: a made-up JNE one).")
+@click.option("--pickup", is_flag=True, help="Staff book a pickup with the order's courier instead.")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def return_send(return_id: str, courier_code: str, waybill: str | None, pickup: bool, api: str, moto_url: str
+                ) -> None:
+    """The parcel goes back: the customer enters the courier and waybill, or staff book a pickup."""
+    use_local_stack(moto_url)
+    order_id = return_id.rsplit("-R", 1)[0]
+    if pickup:
+        status, text = post(f"{api}/admin/returns/{return_id}/pickup", b"", _staff())
+        _show("pickup booked", status, text)
+        return
+    body = {"courier": courier_code, "waybill_id": waybill or f"JNE{uuid.uuid4().int % 10**10:010d}"}
+    status, text = post(f"{api}/orders/{order_id}/returns/{return_id}/shipment", json.dumps(body).encode(),
+                        _staff())
+    _show("sent back", status, text)
+
+
+@click.command("return-receive")
+@click.argument("return_id")
+@click.option("--write-off", default=0, show_default=True, help="Units of each line written off instead.")
+@click.option("--reason", default="rusak, tidak layak jual", show_default=True, help="Why units are written off.")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def return_receive(return_id: str, write_off: int, reason: str, api: str, moto_url: str) -> None:
+    """Staff receive RETURN_ID's parcel: every unit restocked, or WRITE_OFF units per line written off."""
+    use_local_stack(moto_url)
+    from chalicelib.returns import repository
+
+    ret = repository.get(return_id)
+    if ret is None:
+        raise click.ClickException(f"return {return_id} not found")
+    lines = [{"sku": line.sku, "restock": line.quantity - min(write_off, line.quantity),
+              "write_off": min(write_off, line.quantity), "write_off_reason": reason if write_off else ""}
+             for line in ret.lines]
+    status, text = post(f"{api}/admin/returns/{return_id}/receive", json.dumps({"lines": lines}).encode(), _staff())
+    _show("received", status, text)
+
+
+@click.command("returns")
+@click.argument("order_id")
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def show_returns(order_id: str, moto_url: str) -> None:
+    """ORDER_ID's returns, their steps and refunds, and the order's refunded total."""
+    use_local_stack(moto_url)
+    from chalicelib.returns import repository
+
+    order = _load_order(order_id)
+    click.echo(f"order {order_id}: {order.status}, refunded Rp{order.refunded_total:,}")
+    for ret in repository.of_order(order_id):
+        refund = ret.refund or {}
+        click.echo(f"  {ret.return_id} {ret.status} ({ret.reason})"
+                   + (f", refund Rp{refund.get('amount', 0):,} by {refund.get('by')}" if refund else ""))
+        for entry in ret.history:
+            click.echo(f"    {entry.at}  {entry.status:<10} {entry.note}")
