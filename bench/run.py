@@ -1,7 +1,9 @@
-"""`make bench`: print the cold import cost of the app, the AWS requests each API operation makes, and what one
-order's whole journey costs (requests, state transitions, invocations, dollars per 1,000 orders).
+"""`make bench`: print the cold import cost of the app, the AWS requests each API operation makes, what one
+order's whole journey costs and what one return costs (requests, state transitions, invocations, dollars per
+1,000 orders and per 1,000 returns).
 
-Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests] [--skip-journey]
+Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
+                           [--skip-journey] [--skip-returns]
 """
 
 from __future__ import annotations
@@ -59,21 +61,32 @@ def print_requests() -> None:
     print()
 
 
-def print_journey() -> None:
-    """Section (c): two complete order journeys (bank transfer, cash on delivery) and their cost per 1,000 orders."""
+def print_journeys(*, orders: bool = True, returns: bool = True) -> None:
+    """Section (c): two complete order journeys (bank transfer, cash on delivery) and their cost per 1,000 orders;
+    section (d): two returns (card refunded by the gateway, bank transfer by a payout) and their cost per 1,000
+    returns. Both measured in one mocked account."""
+    from dataclasses import replace
+
     from bench import journey
 
-    journey.print_journeys(journey.measure_journeys())
+    measured = journey.measure(orders=orders, returns=returns)
+    if orders:
+        journey.print_journeys(measured.orders)
+    if returns:  # the prices and assumptions are printed once, in (c) when there is one
+        section = journey.RETURNS if orders else replace(journey.RETURNS, prices_in="")
+        journey.print_journeys(measured.returns, section=section)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
-                                     description="cold import cost, AWS requests per operation, per order journey")
+                                     description="cold import cost, AWS requests per operation, per order journey,"
+                                                 " per return")
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per app (default 15)")
     parser.add_argument("--importtime-runs", type=int, default=3, help="-X importtime runs (default 3)")
     parser.add_argument("--skip-cold-import", action="store_true")
     parser.add_argument("--skip-requests", action="store_true")
-    parser.add_argument("--skip-journey", action="store_true")
+    parser.add_argument("--skip-journey", action="store_true", help="no (c), the per order journeys")
+    parser.add_argument("--skip-returns", action="store_true", help="no (d), the per return costs")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -85,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_cold_import(args.runs, args.importtime_runs)
     if not args.skip_requests:
         print_requests()
-    if not args.skip_journey:
-        print_journey()
+    if not (args.skip_journey and args.skip_returns):
+        print_journeys(orders=not args.skip_journey, returns=not args.skip_returns)
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     return 0
 
