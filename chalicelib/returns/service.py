@@ -131,12 +131,14 @@ def _save_with_order(ret: Return, after: Return, order: Order, order_after: Orde
 
 def _advance(return_id: str, event: str, *, actor: str, detail: str = "",
              changes: Callable[[Return], dict[str, Any]] | None = None, release: bool = False,
-             movements: Callable[[Return], list[Movement]] | None = None) -> Return:
+             movements: Callable[[Return], list[Movement]] | None = None,
+             first: Return | None = None) -> tuple[Return, Order]:
     """Apply `event` to the return and note it on the order's timeline in one transaction, deciding again on a
     fresh read after a lost race; `release` gives the return's units back to the order (rejected, expired).
-    The return as stored afterwards, with the task token its workflow waits with."""
+    The return as stored afterwards (with the task token its workflow waits with) and the order as saved;
+    `first` saves a read when the caller holds the return already."""
     for _ in range(ATTEMPTS):
-        ret = _load(return_id)
+        ret, first = first or _load(return_id), None
         at = clock.now_iso()
         after = ret.apply(event, at=at, actor=actor, detail=detail, **(changes(ret) if changes else {}))
         order = orders.load(ret.order_id)
@@ -146,11 +148,11 @@ def _advance(return_id: str, event: str, *, actor: str, detail: str = "",
         if _save_with_order(ret, after, order, order_after, movements(after) if movements else None):
             stored = repository.get(return_id)
             assert stored is not None
-            return stored
+            return stored, order_after
     raise Conflict(f"return {return_id} keeps changing; try again", code="return_conflict")
 
 
-def _open(order: Order, build: Callable[[Order], Return], *, actor: str) -> Return:
+def _open(order: Order, build: Callable[[Order], Return], *, actor: str) -> tuple[Return, Order]:
     """Create a return and claim its units on the order in one transaction, re-checking on a fresh order."""
     for _ in range(ATTEMPTS):
         ret = build(order)
@@ -159,7 +161,7 @@ def _open(order: Order, build: Callable[[Order], Return], *, actor: str) -> Retu
             detail=f"{ret.return_id} {ret.history[-1].note}",
             returned_units=claim(order, ret.units), return_count=order.return_count + 1)
         if _save_with_order(ret, ret, order, order_after):
-            return ret
+            return ret, order_after
         order = orders.load(order.order_id)
     raise Conflict(f"order {order.order_id} keeps changing; try again", code="order_conflict")
 
@@ -200,9 +202,10 @@ def request_return(order: Order, *, units: Mapping[str, int], reason: str, note:
         entry = HistoryEntry(at=now, status=REQUESTED, note=f"requested: {_lines_text(ret)} ({reason})", actor=actor)
         return replace(ret, history=(entry,))
 
-    ret = _open(order, build, actor=actor)
+    ret, order = _open(order, build, actor=actor)
     _start(ret)
-    _notify("return_requested", ret, {"lines": [line.to_dict() for line in ret.lines], "reason": ret.reason})
+    _notify("return_requested", ret, {"lines": [line.to_dict() for line in ret.lines], "reason": ret.reason},
+            order)
     metrics.add_metric(name="ReturnsRequested", unit=MetricUnit.Count, value=1)
     uploads = [_photo_upload(key, kind) for key, kind in zip(ret.photos, photo_types, strict=True)]
     return {**ret.to_dict(), "photo_uploads": uploads}
@@ -234,8 +237,8 @@ def send_back(order: Order, return_id: str, *, courier_code: str, waybill_id: st
     parcel = {"by": "customer", "courier": courier_code, "waybill_id": waybill_id, "at": clock.now_iso()}
     if ret.parcel == {**parcel, "at": (ret.parcel or {}).get("at")}:
         return ret.to_dict()
-    stored = _advance(return_id, SEND_BACK, actor=actor, detail=f"{courier_code} waybill {waybill_id}",
-                      changes=lambda _: {"parcel": parcel})
+    stored, _ = _advance(return_id, SEND_BACK, actor=actor, detail=f"{courier_code} waybill {waybill_id}",
+                         changes=lambda _: {"parcel": parcel}, first=ret)
     return stored.to_dict()
 
 
@@ -278,8 +281,10 @@ def approve(return_id: str, *, actor: str, refund_only: bool, shop_at_fault: boo
     if current.status == APPROVED and current.refund_only == refund_only:
         return current.to_dict()
     fault = current.shop_at_fault if shop_at_fault is None else shop_at_fault
-    stored = _advance(return_id, APPROVE, actor=actor, detail=("refund without return" if refund_only else note),
-                      changes=lambda _: {"refund_only": refund_only, "shop_at_fault": fault, "decision_note": note})
+    stored, order = _advance(return_id, APPROVE, actor=actor,
+                             detail=("refund without return" if refund_only else note), first=current,
+                             changes=lambda _: {"refund_only": refund_only, "shop_at_fault": fault,
+                                                "decision_note": note})
     _wake(stored, _decided(stored))
     shop = config.shop()
     deadline = None if refund_only else clock.iso(clock.parse_iso(stored.updated_at)
@@ -287,7 +292,7 @@ def approve(return_id: str, *, actor: str, refund_only: bool, shop_at_fault: boo
     _notify("return_approved", stored, {"refund_only": refund_only, "deadline": deadline,
                                         "ship_to": {"name": shop.name, "phone": shop.phone, "street": shop.street,
                                                     "city": shop.city, "province": shop.province,
-                                                    "postal_code": shop.postal_code}})
+                                                    "postal_code": shop.postal_code}}, order)
     return stored.to_dict()
 
 
@@ -296,10 +301,10 @@ def reject(return_id: str, *, actor: str, reason: str) -> dict[str, Any]:
     current = _load(return_id)
     if current.status == REJECTED:
         return current.to_dict()
-    stored = _advance(return_id, REJECT, actor=actor, detail=reason, release=True,
-                      changes=lambda _: {"decision_note": reason})
+    stored, order = _advance(return_id, REJECT, actor=actor, detail=reason, release=True, first=current,
+                             changes=lambda _: {"decision_note": reason})
     _wake(stored, _decided(stored))
-    _notify("return_rejected", stored, {"reason": reason})
+    _notify("return_rejected", stored, {"reason": reason}, order)
     return stored.to_dict()
 
 
@@ -320,7 +325,7 @@ def book_pickup(return_id: str, *, actor: str) -> dict[str, Any]:
     except CourierError as outage:
         raise ServiceUnavailable(f"the courier is unavailable: {outage}") from None
     parcel = {"by": "pickup", **booking.to_dict(), "at": clock.now_iso()}
-    stored = _advance(return_id, SEND_BACK, actor=actor,
+    stored, _ = _advance(return_id, SEND_BACK, actor=actor, first=ret,
                       detail=f"pickup booked with {booking.courier} {booking.service}, waybill {booking.waybill_id}",
                       changes=lambda _: {"parcel": parcel})
     return stored.to_dict()
@@ -350,10 +355,10 @@ def receive(return_id: str, *, results: Mapping[str, tuple[int, int, str]], acto
         return moved
 
     summary = ", ".join(f"{line.sku} {line.restocked} restocked, {line.written_off} written off" for line in inspected)
-    stored = _advance(return_id, RECEIVE, actor=actor, detail=summary, changes=lambda _: {"lines": inspected},
-                      movements=stock)
+    stored, order = _advance(return_id, RECEIVE, actor=actor, detail=summary, first=current,
+                             changes=lambda _: {"lines": inspected}, movements=stock)
     _wake(stored, {"received": True})
-    _notify("return_received", stored, {"lines": [line.to_dict() for line in stored.lines]})
+    _notify("return_received", stored, {"lines": [line.to_dict() for line in stored.lines]}, order)
     return stored.to_dict()
 
 
@@ -379,7 +384,7 @@ def open_courier_return(order: Order, *, courier_status: str) -> Return:
                       shop_at_fault=courier_status != "rejected", created_at=now, updated_at=now,
                       customer_id=current.customer_id, history=(entry,))
 
-    ret = _open(order, build, actor="courier")
+    ret, _ = _open(order, build, actor="courier")
     _start(ret)
     metrics.add_metric(name="ReturnsToSender", unit=MetricUnit.Count, value=1)
     return ret
@@ -463,9 +468,10 @@ def refund_return(return_id: str, token: str, message: Message) -> str:
         note = {"gateway": f"Rp{given_amount:,} refunded to the original payment",
                 "payout": f"Rp{given_amount:,} by bank transfer, waiting for finance",
                 "none": "nothing was paid for it: nothing to refund"}[by]
-        ret = _advance(return_id, REFUND, actor="returns", detail=note, changes=lambda _: {"refund": refund})
+        ret, order = _advance(return_id, REFUND, actor="returns", detail=note, first=ret,
+                              changes=lambda _: {"refund": refund})
         if by == "gateway":
-            _notify_refunded(ret)
+            _notify_refunded(ret, order)
     refund = ret.refund or {}
     output: dict[str, Any] = {"amount": refund.get("amount", 0), "by": refund.get("by")}
     if refund.get("payout_id"):
@@ -474,9 +480,8 @@ def refund_return(return_id: str, token: str, message: Message) -> str:
     return f"refund {refund.get('by')} Rp{refund.get('amount', 0):,}"
 
 
-def _notify_refunded(ret: Return) -> None:
+def _notify_refunded(ret: Return, order: Order) -> None:
     refund = ret.refund or {}
-    order = orders.load(ret.order_id)
     notifications.request("refunded", order.to_dict(), {"amount": refund.get("amount", 0),
                                                         "reason": f"retur {ret.return_id}"}, key=ret.return_id)
 
@@ -492,9 +497,9 @@ def await_payout(return_id: str, token: str, message: Message) -> str:
 def close_return(return_id: str, token: str, message: Message) -> str:
     ret = _load(return_id)
     if ret.status != CLOSED:
-        ret = _advance(return_id, CLOSE, actor="returns")
+        ret, order = _advance(return_id, CLOSE, actor="returns", first=ret)
         refund = ret.refund or {}
-        _notify("return_closed", ret, {"amount": refund.get("amount", 0), "by": refund.get("by", "none")})
+        _notify("return_closed", ret, {"amount": refund.get("amount", 0), "by": refund.get("by", "none")}, order)
         metrics.add_metric(name="ReturnsClosed", unit=MetricUnit.Count, value=1)
     workflow.resume(token, {"closed": True})
     return "closed"
@@ -504,8 +509,8 @@ def expire_return(return_id: str, token: str, message: Message) -> str:
     """The parcel never came: the return expires and its units may be returned again."""
     ret = _load(return_id)
     if ret.status in (APPROVED, SENT_BACK):
-        ret = _advance(return_id, EXPIRE, actor="returns", release=True)
-        _notify("return_expired", ret)
+        ret, order = _advance(return_id, EXPIRE, actor="returns", release=True, first=ret)
+        _notify("return_expired", ret, None, order)
     elif ret.status in (RECEIVED, REFUNDING, CLOSED):  # received just as the wait ran out: not lost, a person looks
         raise StepRefused(f"return {return_id} was {ret.status} as its wait ran out", details={"status": ret.status})
     workflow.resume(token, {"expired": ret.status != RECEIVED})
@@ -518,7 +523,7 @@ def needs_attention(return_id: str, token: str, message: Message) -> str:
     cause = f"{failure.get('Error') or 'the workflow stopped'}: {failure.get('Cause') or 'no cause given'}"
     ret = repository.get(return_id)
     if ret is not None and ret.allows(FLAG) and ret.attention != cause:
-        _advance(return_id, FLAG, actor="returns", detail=cause)
+        _advance(return_id, FLAG, actor="returns", detail=cause, first=ret)
     metrics.add_metric(name="ReturnsNeedingAttention", unit=MetricUnit.Count, value=1)
     logger.error("return needs attention", extra={"return_id": return_id, "cause": cause})
     workflow.resume(token, {"flagged": True})
