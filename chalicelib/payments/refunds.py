@@ -20,10 +20,6 @@ AWAITING_ACCOUNT, PENDING, PAID = "awaiting_account", "pending", "paid"
 PAYOUT_STATUSES = (AWAITING_ACCOUNT, PENDING, PAID)
 
 
-class RefundRefused(Exception):
-    """The gateway will not refund this payment (method, window or state): pay the customer out instead."""
-
-
 @dataclass(frozen=True)
 class RefundCapability:
     """What the gateway's refund API accepts for one payment type."""

@@ -14,7 +14,7 @@ import requests
 from chalicelib import clock
 from chalicelib.auth import mint_dev_token
 from chalicelib.orders.repository import OrderModel
-from chalicelib.payments.refunds import RefundRefused
+from chalicelib.payments.gateway import RefundRefused
 from chalicelib.payments.sandbox import SandboxGateway
 from chalicelib.returns import repository as returns
 from tests.e2e.shop import TIMEOUT, staff_headers, stock_of
