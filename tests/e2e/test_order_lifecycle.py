@@ -716,12 +716,14 @@ def test_once_the_customer_asked_to_cancel_staff_packing_is_refused_and_the_orde
     assert asked.status_code == 202, asked.text
     assert_json_error(packing, 409, "not_ready_to_pack")
     assert "cancel" in packing.json()["error"]["message"].lower()  # asked to cancel, or already CANCELLED
-    cancelled = wait_status(order_id, "CANCELLED")
+    wait_status(order_id, "CANCELLED")
     wait_for("the refund to be recorded", lambda: ledger.balance(order_id) == 0)
     assert sorted((row["kind"], row["amount"]) for row in money(order_id)) == [("payment_received", total),
                                                                                ("refund", -total)]
     assert stock_of(api, sku)["on_hand"] == before["on_hand"]
-    assert [entry.event for entry in cancelled.timeline][-2:] == ["request_cancel", "cancel"]
+    cancelled = load(order_id)  # a cancelled order keeps its status; the refund is on its timeline
+    assert (cancelled.status, cancelled.refunded_total) == ("CANCELLED", total)
+    assert [entry.event for entry in cancelled.timeline][-3:] == ["request_cancel", "cancel", "refund_in_full"]
     wait_notified(order_id, "payment_received", "cancelled")
 
 
