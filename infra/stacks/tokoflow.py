@@ -795,6 +795,16 @@ class TokoflowStack(cdk.Stack):
         attention = self._alarm(
             "orders-needing-attention", metric=self._app_metric("OrdersNeedingAttention"), threshold=1,
             description="An order was flagged for a person (courier refused, refund failed, ...)")
+        returns_machine = self.state_machines[resources.RETURNS_STATE_MACHINE.name]
+        returns_failed = self._alarm(
+            "return-executions-failed", metric=returns_machine.metric_failed(period=five_minutes, statistic="Sum"),
+            threshold=1, description="A return's execution failed: the return needs a person (see its history)")
+        returns_attention = self._alarm(
+            "returns-needing-attention", metric=self._app_metric("ReturnsNeedingAttention"), threshold=1,
+            description="A return was flagged for a person (a refund step kept failing, ...)")
+        returns_unstarted = self._alarm(
+            "return-workflows-not-started", metric=self._app_metric("ReturnWorkflowStartFailures"), threshold=1,
+            description="A return was stored but its workflow did not start: approving or rejecting it starts it")
 
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self.settings.prefix,
                                          default_interval=cdk.Duration.hours(24))
@@ -802,7 +812,8 @@ class TokoflowStack(cdk.Stack):
                       if isinstance(child, cloudwatch.Alarm) and child.node.id.endswith("DlqAlarm")]
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(
             title="Alarms", width=24,
-            alarms=[api_5xx, api_latency, workflow_failed, signatures, attention, *dlq_alarms]))
+            alarms=[api_5xx, api_latency, workflow_failed, signatures, attention, returns_failed, returns_attention,
+                    returns_unstarted, *dlq_alarms]))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="API requests and errors", width=8, left=[
                 api_metric("Count", "Sum"), api_metric("4XXError", "Sum"), api_metric("5XXError", "Sum")]),
@@ -829,6 +840,13 @@ class TokoflowStack(cdk.Stack):
             cloudwatch.GraphWidget(title="Stock and webhooks", width=12, left=[
                 self._app_metric(name) for name in ("LowStockAlerts", "StockOuts", "ParcelsReturned",
                                                     "WebhookSignatureFailures", "PaymentChargeFailures")]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Returns", width=12, left=[
+                self._app_metric(name) for name in ("ReturnsRequested", "ReturnsToSender", "ReturnsClosed",
+                                                    "ReturnsNeedingAttention")]),
+            cloudwatch.GraphWidget(title="Money going back", width=12, left=[
+                self._app_metric(name) for name in ("RefundsByGateway", "PayoutsOpened")]),
         )
 
     def _outputs(self) -> None:

@@ -377,8 +377,10 @@ def test_alarms_watch_the_api_the_workflow_and_the_app_metrics(raw: dict[str, An
 
     assert find("AWS/ApiGateway", "5XXError")["Statistic"] == "Sum"
     assert find("AWS/ApiGateway", "Latency")["ExtendedStatistic"] == "p99"
-    assert find("AWS/States", "ExecutionsFailed")["Threshold"] == 1
-    for metric in ("WebhookSignatureFailures", "OrdersNeedingAttention"):
+    failed = [a for a in alarms if (a.get("Namespace"), a.get("MetricName")) == ("AWS/States", "ExecutionsFailed")]
+    assert len(failed) == 2 and all(alarm["Threshold"] == 1 and alarm["AlarmActions"] for alarm in failed)
+    for metric in ("WebhookSignatureFailures", "OrdersNeedingAttention", "ReturnsNeedingAttention",
+                   "ReturnWorkflowStartFailures"):
         assert find("TokoFlow", metric)["Dimensions"] == [{"Name": "service", "Value": "tokoflow"}]
     assert len(of_type(raw, "AWS::CloudWatch::Dashboard")) == 1
 
