@@ -29,6 +29,7 @@ REFUND_PAID = "refund_paid"  # finance made that transfer
 RETURN_REQUESTED = "return_requested"  # the customer asked to send goods back: staff review it
 RETURN_APPROVED = "return_approved"  # send the parcel to the shop (or, refund only, nothing to send)
 RETURN_REJECTED = "return_rejected"  # staff said no, with a reason
+RETURN_ON_ITS_WAY = "return_on_its_way"  # the customer entered a waybill, or staff booked a pickup
 RETURN_RECEIVED = "return_received"  # the parcel arrived and was inspected: the refund comes next
 RETURN_CLOSED = "return_closed"  # done: refunded by the gateway, by a transfer, or nothing to refund
 RETURN_EXPIRED = "return_expired"  # the parcel never arrived in time: closed without a refund
@@ -483,6 +484,25 @@ def _return_rejected(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Mess
     )
 
 
+def _return_on_its_way(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    ref = _return_ref(order, extra)
+    carrier = courier_name(str(extra.get("courier") or "") or None)
+    waybill = str(extra.get("waybill_id") or "").strip()
+    resi = f" dengan resi {waybill}" if waybill else ""
+    if extra.get("by") == "pickup":
+        first = (f"Kurir {carrier} akan menjemput paket retur {ref} di alamat pengiriman pesanan Anda{resi}. "
+                 "Siapkan barangnya dalam kemasan yang aman.")
+        sms = f"{SHOP_NAME}: Kurir {carrier} akan menjemput paket retur {ref}{resi}."
+    else:
+        first = f"Terima kasih, paket retur {ref} tercatat dikirim lewat {carrier}{resi}."
+        sms = f"{SHOP_NAME}: Paket retur {ref} tercatat dikirim lewat {carrier}{resi}."
+    return Message(
+        subject=f"Paket retur {ref} dalam perjalanan ke {SHOP_NAME}",
+        text=_email(order, first, "Begitu paket tiba, kami periksa barangnya dan mengabari Anda."),
+        sms=_sms(sms, "Kami kabari saat paket tiba."),
+    )
+
+
 def _return_received(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
     ref = _return_ref(order, extra)
     lines = _return_lines(extra.get("lines"))
@@ -565,6 +585,7 @@ _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]]
     RETURN_REQUESTED: _return_requested,
     RETURN_APPROVED: _return_approved,
     RETURN_REJECTED: _return_rejected,
+    RETURN_ON_ITS_WAY: _return_on_its_way,
     RETURN_RECEIVED: _return_received,
     RETURN_CLOSED: _return_closed,
     RETURN_EXPIRED: _return_expired,
@@ -580,7 +601,8 @@ def render(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | None
     {"delivered_at"}, cancelled {"reason", "refund_amount"}, refunded {"amount", "reason"},
     return_requested {"return_id", "lines": [{"sku", "name", "quantity"}], "reason"}, return_approved
     {"return_id", "refund_only", "ship_to": {"name", "phone", "street", "city", "province", "postal_code"},
-    "deadline"}, return_rejected {"return_id", "reason"}, return_received {"return_id", "lines": [{"sku", "name",
+    "deadline"}, return_rejected {"return_id", "reason"}, return_on_its_way {"return_id", "by": "customer" | "pickup",
+    "courier", "waybill_id"}, return_received {"return_id", "lines": [{"sku", "name",
     "quantity", "restocked", "written_off"}]}, return_closed {"return_id", "amount", "by": "gateway" | "payout" |
     "none"}, return_expired {"return_id"}.
     Raises ValueError for an event with no template.

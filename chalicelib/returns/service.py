@@ -237,8 +237,9 @@ def send_back(order: Order, return_id: str, *, courier_code: str, waybill_id: st
     parcel = {"by": "customer", "courier": courier_code, "waybill_id": waybill_id, "at": clock.now_iso()}
     if ret.parcel == {**parcel, "at": (ret.parcel or {}).get("at")}:
         return ret.to_dict()
-    stored, _ = _advance(return_id, SEND_BACK, actor=actor, detail=f"{courier_code} waybill {waybill_id}",
-                         changes=lambda _: {"parcel": parcel}, first=ret)
+    stored, order = _advance(return_id, SEND_BACK, actor=actor, detail=f"{courier_code} waybill {waybill_id}",
+                             changes=lambda _: {"parcel": parcel}, first=ret)
+    _notify("return_on_its_way", stored, {"by": "customer", "courier": courier_code, "waybill_id": waybill_id}, order)
     return stored.to_dict()
 
 
@@ -325,9 +326,12 @@ def book_pickup(return_id: str, *, actor: str) -> dict[str, Any]:
     except CourierError as outage:
         raise ServiceUnavailable(f"the courier is unavailable: {outage}") from None
     parcel = {"by": "pickup", **booking.to_dict(), "at": clock.now_iso()}
-    stored, _ = _advance(return_id, SEND_BACK, actor=actor, first=ret,
-                      detail=f"pickup booked with {booking.courier} {booking.service}, waybill {booking.waybill_id}",
-                      changes=lambda _: {"parcel": parcel})
+    stored, order = _advance(return_id, SEND_BACK, actor=actor, first=ret,
+                             detail=f"pickup booked with {booking.courier} {booking.service}, "
+                                    f"waybill {booking.waybill_id}",
+                             changes=lambda _: {"parcel": parcel})
+    _notify("return_on_its_way", stored, {"by": "pickup", "courier": booking.courier,
+                                          "waybill_id": booking.waybill_id}, order)
     return stored.to_dict()
 
 

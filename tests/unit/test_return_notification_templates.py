@@ -249,3 +249,14 @@ def test_return_rendering_is_pure_and_repeatable() -> None:
     order, extra = sample_order(), requested()
     assert render("return_requested", order, extra) == render("return_requested", order, extra)
     assert order == sample_order() and extra == requested()  # nothing passed in is modified
+
+
+@pytest.mark.parametrize("by", ["customer", "pickup"])
+def test_a_return_on_its_way_names_the_courier_and_waybill_and_fits_one_sms(by: str) -> None:
+    order = {"order_id": "TK-261201-ABC123", "customer": {"name": "Sari Dewi"}}
+    message = render("return_on_its_way", order, {"return_id": "TK-261201-ABC123-R1", "by": by,
+                                                  "courier": "jne", "waybill_id": "JNE0012345678"})
+    assert "TK-261201-ABC123-R1" in message.subject and "JNE0012345678" in message.text
+    assert "JNE" in message.sms and len(message.sms) <= 160 and message.sms.isascii()
+    assert ("menjemput" in message.text) == (by == "pickup")
+    assert render("return_on_its_way", order, {}).subject  # no extra at all still renders
