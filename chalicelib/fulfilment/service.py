@@ -40,7 +40,7 @@ from chalicelib.orders.lifecycle import (
     TransitionRefused,
 )
 from chalicelib.payments import service as payments
-from chalicelib.payments.gateway import GatewayError
+from chalicelib.payments.gateway import GatewayError, RefundDeferred
 from chalicelib.payments.refunds import PAID as PAYOUT_PAID
 from chalicelib.returns import service as returns
 from chalicelib.shipping import service as shipping
@@ -68,6 +68,9 @@ def handle_task(message: Message) -> str:
         return f"unknown task {task}"
     try:
         return handler(order_id, token, message)
+    except RefundDeferred as deferred:  # the gateway's quiet hours: the state machine asks again later
+        workflow.fail(token, workflow.REFUND_DEFERRED, f"{task}: {deferred}")
+        return f"deferred ({deferred})"
     except (GatewayError, CourierError) as error:  # an outage: worth the state machine's retry with back-off
         workflow.fail(token, workflow.WORKER_ERROR, f"{task}: {error}")
         return f"retry ({error})"

@@ -38,8 +38,9 @@ COURIER_UNAVAILABLE = "CourierUnavailable"  # the courier is down: retried with 
 BOOKING_REJECTED = "BookingRejected"  # the courier refused the parcel: a person decides
 STEP_REFUSED = "StepRefused"  # the order is in no state for this step: a person decides
 UNKNOWN_TASK = "UnknownTask"
+REFUND_DEFERRED = "RefundDeferred"  # the gateway takes no refunds of this type now (ShopeePay at night): retried later
 ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, ORDER_CANCELLED, WORKER_ERROR, COURIER_UNAVAILABLE,
-                    BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK})
+                    BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK, REFUND_DEFERRED})
 # Result fields the state machine reads: WaitForDelivery's outcome picks CompleteOrder or FlagReturnedParcel.
 OUTCOME, DELIVERED = "outcome", "delivered"
 # A cancel whose money goes back by bank transfer names its payout; the state machine then waits for it.

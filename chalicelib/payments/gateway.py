@@ -13,6 +13,11 @@ class GatewayError(Exception):
     """The gateway could not be reached or refused the request; safe to retry later."""
 
 
+class RefundDeferred(GatewayError):
+    """The gateway takes no refunds of this payment type at this hour (ShopeePay, 23:55-06:00 WIB): the same
+    refund, with the same refund key, is tried again once the quiet hours end."""
+
+
 class RefundRefused(GatewayError):
     """The gateway will never refund this payment (its method, its window, its state): no retry helps; the shop
     pays the customer out by bank transfer instead."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 GATEWAY, PAYOUT = "gateway", "payout"
 # A payout's life: the customer gives a bank account, finance transfers and confirms with its reference.
@@ -28,22 +29,23 @@ class RefundCapability:
     by_gateway: bool  # refundable through the gateway's API at all
     window_days: int | None = None  # days after payment the API still refunds; None: no published limit
     partial: bool = True  # several partial refunds allowed
+    quiet_hours: tuple[str, str] | None = None  # ("23:55", "06:00") WIB: no refunds between, wait for the end
 
     def to_dict(self) -> dict[str, object]:
         return {"payment_type": self.payment_type, "by_gateway": self.by_gateway, "window_days": self.window_days,
-                "partial": self.partial}
+                "partial": self.partial, "quiet_hours": list(self.quiet_hours) if self.quiet_hours else None}
 
 
-def _cap(payment_type: str, by_gateway: bool, window_days: int | None = None, partial: bool = True
-         ) -> RefundCapability:
-    return RefundCapability(payment_type, by_gateway, window_days, partial)
+def _cap(payment_type: str, by_gateway: bool, window_days: int | None = None, partial: bool = True,
+         quiet_hours: tuple[str, str] | None = None) -> RefundCapability:
+    return RefundCapability(payment_type, by_gateway, window_days, partial, quiet_hours)
 
 
 # Midtrans' published facts (QRIS: the shorter off-us window; on-us GoPay 45 and ShopeePay 365 days are longer).
 DEFAULT_CAPABILITIES: Mapping[str, RefundCapability] = {cap.payment_type: cap for cap in (
     _cap("credit_card", True),
     _cap("gopay", True),
-    _cap("shopeepay", True),
+    _cap("shopeepay", True, quiet_hours=("23:55", "06:00")),
     _cap("dana", True, window_days=45),
     _cap("ovo", True, window_days=7),
     _cap("qris", True, window_days=7),
@@ -76,8 +78,38 @@ def capabilities_from(text: str | None) -> dict[str, RefundCapability]:
             raise ValueError(f"entry {entry['payment_type']}: window_days must be a whole number of days or null")
         if not isinstance(partial, bool):
             raise ValueError(f"entry {entry['payment_type']}: partial must be true or false")
-        table[entry["payment_type"]] = RefundCapability(entry["payment_type"], entry["by_gateway"], window, partial)
+        quiet = entry.get("quiet_hours")
+        if quiet is not None:
+            if not (isinstance(quiet, list) and len(quiet) == 2 and all(isinstance(at, str) for at in quiet)):
+                raise ValueError(f"entry {entry['payment_type']}: quiet_hours must be [\"HH:MM\", \"HH:MM\"] (WIB)")
+            try:
+                [time.fromisoformat(at) for at in quiet]
+            except ValueError:
+                raise ValueError(f"entry {entry['payment_type']}: quiet_hours must be [\"HH:MM\", \"HH:MM\"] "
+                                 "(WIB)") from None
+        table[entry["payment_type"]] = RefundCapability(entry["payment_type"], entry["by_gateway"], window, partial,
+                                                        (quiet[0], quiet[1]) if quiet else None)
     return table
+
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def quiet_until(capability: RefundCapability | None, now: datetime) -> datetime | None:
+    """When the gateway takes refunds of this type again if `now` falls in its quiet hours (ShopeePay refuses
+    refunds between 23:55 and 06:00 WIB), else None. The hours are Jakarta wall-clock times and may span
+    midnight."""
+    if capability is None or not capability.quiet_hours:
+        return None
+    start, end = (time.fromisoformat(at) for at in capability.quiet_hours)
+    local = now.astimezone(WIB)
+    clock_time = local.time().replace(tzinfo=None)
+    spans_midnight = start > end
+    inside = (clock_time >= start or clock_time < end) if spans_midnight else start <= clock_time < end
+    if not inside:
+        return None
+    opens_on = local.date() + timedelta(days=1) if spans_midnight and clock_time >= start else local.date()
+    return datetime.combine(opens_on, end, tzinfo=WIB)
 
 
 def route(payment_type: str, *, paid_at: datetime | None, now: datetime, amount: int, paid: int,

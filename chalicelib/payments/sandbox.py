@@ -28,10 +28,11 @@ from chalicelib.payments.gateway import (
     GatewayError,
     GatewayStatus,
     PaymentInstructions,
+    RefundDeferred,
     RefundRefused,
     RefundResult,
 )
-from chalicelib.payments.refunds import DEFAULT_CAPABILITIES
+from chalicelib.payments.refunds import DEFAULT_CAPABILITIES, quiet_until
 from chalicelib.payments.repository import SandboxPaymentModel
 
 PROVIDER = "sandbox"
@@ -140,6 +141,9 @@ class SandboxGateway:
                                     f"{item.payment_type} has passed")
             if _refunded(item) and not capability.partial:
                 raise RefundRefused(f"sandbox (412): {item.payment_type} allows one refund only")
+            opens = quiet_until(capability, clock.now())
+            if opens is not None:
+                raise RefundDeferred(f"sandbox: {item.payment_type} takes no refunds until {opens:%H:%M} WIB")
             remaining = _gross(item) - _refunded(item)
             if amount <= 0 or amount > remaining:
                 raise GatewayError(f"sandbox (412): refund amount {amount} exceeds the refundable {remaining}")

@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib import clock, config, resources
-from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized, ValidationFailed
 from chalicelib.inbox import service as inbox
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
@@ -25,7 +25,7 @@ from chalicelib.orders.lifecycle import CANCELLED, EXPIRED, PAYMENT_FAILED, PEND
 from chalicelib.payments import notification, refunds, repository
 from chalicelib.payments import repository as ledger
 from chalicelib.payments.adapters import payment_gateway, server_key
-from chalicelib.payments.gateway import ChargeRequest, GatewayError, GatewayStatus, RefundRefused
+from chalicelib.payments.gateway import ChargeRequest, GatewayError, GatewayStatus, RefundDeferred, RefundRefused
 from chalicelib.payments.refunds import BankAccount, Payout
 
 MIDTRANS = "midtrans"
@@ -261,19 +261,25 @@ def give_back(order: Order, *, reason: str, refund_key: str, amount: int | None 
             orders.commit_refund(order.order_id, refund_key, amount, captured=0, reason=reason, actor=actor,
                                  first=order)
         return GivenBack()
-    committed = orders.commit_refund(order.order_id, refund_key, amount, captured=held_for, reason=reason,
-                                     actor=actor, first=order)
-    if committed <= 0:
-        return GivenBack()
     done = [row for row in rows if row["kind"] == ledger.REFUND and row["reference"] == refund_key]
-    if done:  # refunded on an earlier try; the ledger holds it
+    if done and refund_key in order.refunds:  # refunded on an earlier try; the ledger holds it
         return GivenBack(refunded=-done[0]["amount"])
     received = [row for row in rows if row["kind"] == ledger.PAYMENT_RECEIVED]
     payment_type = str(received[0]["method"] or order.payment_method) if received else order.payment_method
     paid_at = clock.parse_iso(received[0]["at"]) if received else None
     paid = sum(row["amount"] for row in received)
-    way = refunds.route(payment_type, paid_at=paid_at, now=clock.now(), amount=committed, paid=paid,
-                        capabilities=_capabilities())
+    capabilities = _capabilities()
+    way = refunds.route(payment_type, paid_at=paid_at, now=clock.now(), amount=amount or held_for, paid=paid,
+                        capabilities=capabilities)
+    opens = refunds.quiet_until(capabilities.get(payment_type), clock.now()) if way == refunds.GATEWAY else None
+    if opens is not None:  # nothing promised yet: the same refund is asked again once the gateway takes it
+        raise RefundDeferred(f"{payment_type} refunds are not taken until {opens:%H:%M} WIB ({clock.iso(opens)})")
+    committed = orders.commit_refund(order.order_id, refund_key, amount, captured=held_for, reason=reason,
+                                     actor=actor, first=order)
+    if committed <= 0:
+        return GivenBack()
+    if done:  # the gateway's report of this refund was recorded before the order knew of it
+        return GivenBack(refunded=-done[0]["amount"])
     if way == refunds.GATEWAY:
         try:
             result = payment_gateway().refund(order.order_id, amount=committed, reason=reason, refund_key=refund_key)
@@ -292,8 +298,16 @@ def give_back(order: Order, *, reason: str, refund_key: str, amount: int | None 
 
 
 def refund(order: Order, *, amount: int, reason: str, refund_key: str, actor: str) -> dict[str, object]:
-    """Staff give part of an order's money back (goodwill, a price error): the same paths and caps as a return."""
-    given = give_back(order, reason=reason, refund_key=refund_key, amount=amount, actor=actor)
+    """Staff give part of an order's money back (goodwill, a price error): the same paths and caps as a return.
+    A gateway that is down or takes no refunds at this hour is a 503 naming when to try again (same key)."""
+    try:
+        given = give_back(order, reason=reason, refund_key=refund_key, amount=amount, actor=actor)
+    except RefundDeferred as deferred:
+        raise ServiceUnavailable(f"{deferred}: ask again then with the same refund_key", code="refund_deferred"
+                                 ) from None
+    except GatewayError as outage:
+        raise ServiceUnavailable(f"the payment gateway did not answer ({outage}): ask again with the same "
+                                 "refund_key, it never refunds twice") from None
     if given.refunded:
         notifications.request("refunded", orders.load(order.order_id).to_dict(),
                               {"amount": given.refunded, "reason": reason}, key=refund_key)

@@ -30,7 +30,7 @@ from chalicelib.orders import service as orders
 from chalicelib.orders.domain import Order
 from chalicelib.orders.lifecycle import TransitionRefused
 from chalicelib.payments import service as payments
-from chalicelib.payments.gateway import GatewayError
+from chalicelib.payments.gateway import GatewayError, RefundDeferred
 from chalicelib.payments.refunds import PAID as PAYOUT_PAID
 from chalicelib.returns import repository, workflow
 from chalicelib.returns.domain import (
@@ -406,6 +406,9 @@ def handle_task(message: Message) -> str:
         return f"unknown task {task}"
     try:
         return handler(return_id, token, message)
+    except RefundDeferred as deferred:  # the gateway's quiet hours: the state machine asks again later
+        workflow.fail(token, workflow.REFUND_DEFERRED, f"{task}: {deferred}")
+        return f"deferred ({deferred})"
     except (GatewayError, CourierError) as error:  # an outage: worth the state machine's retry with back-off
         workflow.fail(token, workflow.WORKER_ERROR, f"{task}: {error}")
         return f"retry ({error})"

@@ -31,7 +31,8 @@ TASKS = frozenset({AWAIT_DECISION, AWAIT_PARCEL, REFUND_RETURN, AWAIT_PAYOUT, CL
 WORKER_ERROR = order_workflow.WORKER_ERROR
 STEP_REFUSED = order_workflow.STEP_REFUSED
 UNKNOWN_TASK = order_workflow.UNKNOWN_TASK
-ERRORS = frozenset({WORKER_ERROR, STEP_REFUSED, UNKNOWN_TASK})
+REFUND_DEFERRED = order_workflow.REFUND_DEFERRED  # retried after the gateway's quiet hours
+ERRORS = frozenset({WORKER_ERROR, STEP_REFUSED, UNKNOWN_TASK, REFUND_DEFERRED})
 # Result fields the state machine reads: the staff decision, and the payout a refund waits for.
 DECISION, APPROVE, REFUND_ONLY, REJECT = "decision", "approve", "refund_only", "reject"
 PAYOUT_ID = order_workflow.PAYOUT_ID

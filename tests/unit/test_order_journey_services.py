@@ -171,6 +171,38 @@ def test_a_card_refund_the_gateway_refuses_for_good_becomes_a_payout_instead_of_
     assert shop.orders.get(ORDER_ID).status == "CANCELLED"  # type: ignore[union-attr]
 
 
+def test_a_shopeepay_refund_at_night_waits_for_0600_wib_without_promising_anything(
+        shop: ShopFakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import clock
+
+    order = paid_and_ready_to_pack(shop, "shopeepay")
+    fulfilment.request_cancel(order, actor="customer")
+    monkeypatch.setattr(clock, "now", lambda: clock.parse_iso("2026-12-01T17:30:00Z"))  # 00:30 WIB
+    night = fulfilment.handle_task(task("cancel_order", token="cancel-1"))
+    monkeypatch.setattr(clock, "now", lambda: clock.parse_iso("2026-12-01T23:05:00Z"))  # 06:05 WIB
+    morning = fulfilment.handle_task(task("cancel_order", token="cancel-2"))
+
+    assert night.startswith("deferred") and "06:00 WIB" in night
+    assert ("fail", "cancel-1", "RefundDeferred") in shop.answers
+    assert morning == f"cancelled, refunded Rp{order.totals.total:,}" and len(shop.gateway.refunds) == 1
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None and stored.refunds == {f"refund-{ORDER_ID}": order.totals.total}
+
+
+def test_finance_asking_for_a_shopeepay_refund_at_night_gets_a_503_naming_when_and_nothing_is_promised(
+        shop: ShopFakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import clock
+    from chalicelib.errors import ServiceUnavailable
+
+    order = paid_and_ready_to_pack(shop, "shopeepay")
+    shop.orders.add(replace(shop.orders.get(ORDER_ID), status="COMPLETED"))  # type: ignore[type-var]
+    monkeypatch.setattr(clock, "now", lambda: clock.parse_iso("2026-12-01T17:30:00Z"))  # 00:30 WIB
+    with pytest.raises(ServiceUnavailable) as deferred:
+        payments.refund(order, amount=10_000, reason="goodwill", refund_key="manual-1", actor="finance-1")
+    assert deferred.value.code == "refund_deferred" and "06:00 WIB" in deferred.value.message
+    assert shop.orders.get(ORDER_ID).refunds == {} and shop.gateway.refunds == []  # type: ignore[union-attr]
+
+
 def test_cancelling_an_unpaid_order_releases_the_reservation_and_voids_the_charge(shop: ShopFakes) -> None:
     shop.orders.add(replace(an_order(), payment={"va_number": "1234"}))
     fulfilment.handle_task(task("await_payment", token="pay-token"))

@@ -12,6 +12,7 @@ from chalicelib.payments.refunds import (
     PAYOUT,
     account_number,
     capabilities_from,
+    quiet_until,
     route,
 )
 
@@ -77,3 +78,29 @@ def test_account_numbers_are_kept_as_digits(given: str, expected: str) -> None:
 def test_an_account_number_that_is_not_6_to_20_digits_is_refused(given: object) -> None:
     with pytest.raises(ValueError):
         account_number(given)
+
+
+WIB_NIGHT = datetime(2026, 12, 1, 16, 58, tzinfo=UTC)  # 23:58 WIB
+
+
+@pytest.mark.parametrize(("utc", "opens"), [
+    (datetime(2026, 12, 1, 16, 55, tzinfo=UTC), "2026-12-02T06:00:00+07:00"),  # 23:55 WIB: closed from the start
+    (WIB_NIGHT, "2026-12-02T06:00:00+07:00"),
+    (datetime(2026, 12, 1, 20, 0, tzinfo=UTC), "2026-12-02T06:00:00+07:00"),  # 03:00 WIB, after midnight
+    (datetime(2026, 12, 1, 22, 59, tzinfo=UTC), "2026-12-02T06:00:00+07:00"),  # 05:59 WIB
+    (datetime(2026, 12, 1, 23, 0, tzinfo=UTC), None),  # 06:00 WIB: open again
+    (datetime(2026, 12, 1, 16, 54, tzinfo=UTC), None),  # 23:54 WIB
+    (NOW, None),  # 10:00 WIB
+])
+def test_shopeepay_takes_no_refunds_between_2355_and_0600_jakarta_time(utc: datetime, opens: str | None) -> None:
+    until = quiet_until(DEFAULT_CAPABILITIES["shopeepay"], utc)
+    assert (until.isoformat() if until else None) == opens
+
+
+def test_other_types_have_no_quiet_hours_and_configuration_may_set_them() -> None:
+    assert quiet_until(DEFAULT_CAPABILITIES["gopay"], WIB_NIGHT) is None
+    table = capabilities_from('[{"payment_type": "gopay", "by_gateway": true, "quiet_hours": ["01:00", "02:00"]}]')
+    assert quiet_until(table["gopay"], datetime(2026, 12, 1, 18, 30, tzinfo=UTC)) is not None  # 01:30 WIB
+    assert quiet_until(table["gopay"], WIB_NIGHT) is None
+    with pytest.raises(ValueError, match="quiet_hours"):
+        capabilities_from('[{"payment_type": "gopay", "by_gateway": true, "quiet_hours": ["25:00", "02:00"]}]')
