@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
@@ -12,6 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import resources
 from chalicelib.db import meta_for
+from chalicelib.errors import ValidationFailed
 from chalicelib.returns.domain import HistoryEntry, Return, ReturnLine
 
 
@@ -144,6 +148,29 @@ def of_order(order_id: str) -> list[Return]:
     return [to_return(item) for item in ReturnModel.by_order.query(order_id)]
 
 
-def in_status(status: str, *, limit: int) -> list[Return]:
-    """Oldest first: staff work the queue in the order customers asked."""
-    return [to_return(item) for item in ReturnModel.by_status.query(status, scan_index_forward=True, limit=limit)]
+def in_status(status: str, *, limit: int, cursor: str | None = None) -> tuple[list[Return], str | None]:
+    """One page, oldest first (staff work the queue in the order customers asked), and the next page's cursor."""
+    result = ReturnModel.by_status.query(status, scan_index_forward=True, limit=limit,
+                                         last_evaluated_key=_decode(cursor, status))
+    items = [to_return(item) for item in result]
+    return items, _encode(result.last_evaluated_key)
+
+
+def _encode(key: dict[str, Any] | None) -> str | None:
+    """Only the return id and creation time go into a cursor; the status is the query's own."""
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps([key["return_id"]["S"], key["created_at"]["S"]]).encode()).decode()
+
+
+def _decode(cursor: str | None, status: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error):
+        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
+    if (not isinstance(position, list) or len(position) != 2
+            or not all(isinstance(part, str) and 0 < len(part) <= 64 for part in position)):
+        raise ValidationFailed("cursor", "is not a cursor this API returned")
+    return {"return_id": {"S": position[0]}, "created_at": {"S": position[1]}, "status": {"S": status}}

@@ -105,8 +105,11 @@ def send_back(order_id: str, return_id: str) -> Any:
 def returns_in_status() -> Any:
     staff(return_routes.current_request)
     params = query_params(return_routes.current_request)
-    status = Fields(params).text("status", required=False, default="requested", choices=STATUSES)
-    return service.in_status(status, limit=query_int(params, "limit", default=50, min_value=1, max_value=100))
+    fields = Fields(params)
+    status = fields.text("status", required=False, default="requested", choices=STATUSES)
+    cursor = fields.text("cursor", required=False, default="", max_len=1000) or None
+    return service.in_status(status, limit=query_int(params, "limit", default=50, min_value=1, max_value=100),
+                             cursor=cursor)
 
 
 @return_routes.route("/admin/returns/{return_id}", methods=["GET"], authorizer=jwt_authorizer)

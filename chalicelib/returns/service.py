@@ -256,8 +256,9 @@ def staff_view(return_id: str) -> dict[str, Any]:
     return {**ret.to_dict(), "photos": links}
 
 
-def in_status(status: str, *, limit: int) -> dict[str, Any]:
-    return {"items": [ret.to_dict() for ret in repository.in_status(status, limit=limit)]}
+def in_status(status: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    items, next_cursor = repository.in_status(status, limit=limit, cursor=cursor)
+    return {"items": [ret.to_dict() for ret in items], "next_cursor": next_cursor}
 
 
 def _decided(ret: Return) -> dict[str, Any]:

@@ -257,3 +257,21 @@ def test_finance_refunds_part_of_an_order_once_per_key_and_never_more_than_was_p
     assert bad.status_code == 400
     assert [row["amount"] for row in ledger.entries(order_id) if row["kind"] == "refund"] == [-10_000]
     assert orders.get(order_id).refunded_total == 10_000
+
+
+def test_staff_page_through_the_returns_queue_oldest_first_and_a_forged_cursor_is_a_400(
+        client: Any, auth_header: Any) -> None:
+    placed = delivered_order(client, auth_header)
+    asked = [a_return(client, placed, {SKU: 1}), a_return(client, placed, {SKU: 1}),
+             a_return(client, placed, {OTHER: 1})]
+    staff = auth_header("staff")
+
+    first = body_of(send(client, "GET", "/admin/returns?status=requested&limit=2", headers=staff))
+    rest = body_of(send(client, "GET", f"/admin/returns?status=requested&limit=2&cursor={first['next_cursor']}",
+                        headers=staff))
+    forged = send(client, "GET", "/admin/returns?status=requested&cursor=bm90LWEtY3Vyc29y", headers=staff)
+    unknown = send(client, "GET", "/admin/returns?status=lost", headers=staff)
+
+    assert [item["return_id"] for item in first["items"] + rest["items"]] == asked
+    assert rest["next_cursor"] is None
+    assert (forged.status_code, unknown.status_code) == (400, 400)
