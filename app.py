@@ -14,6 +14,7 @@ from chalicelib.notifications.routes import notification_routes
 from chalicelib.observability import correlation_middleware, logger, metrics
 from chalicelib.orders.routes import order_routes
 from chalicelib.payments.routes import payment_routes
+from chalicelib.reports.routes import report_routes
 from chalicelib.returns.routes import return_routes
 from chalicelib.shipping.routes import shipping_routes
 from chalicelib.vouchers.routes import voucher_routes
@@ -44,4 +45,5 @@ app.register_blueprint(voucher_routes)
 app.register_blueprint(payment_routes)
 app.register_blueprint(fulfilment_routes)
 app.register_blueprint(return_routes)
+app.register_blueprint(report_routes)
 app.register_blueprint(notification_routes)

@@ -21,6 +21,12 @@ def now_iso() -> str:
     return iso(now())
 
 
+def business_day(moment: str | datetime) -> str:
+    """The shop's business day (YYYY-MM-DD in Asia/Jakarta) of a UTC moment or ISO-8601 text."""
+    at = parse_iso(moment) if isinstance(moment, str) else moment
+    return at.astimezone(JAKARTA).date().isoformat()
+
+
 def parse_iso(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
@@ -28,4 +34,4 @@ def parse_iso(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-__all__ = ["JAKARTA", "UTC", "datetime", "iso", "now", "now_iso", "parse_iso"]
+__all__ = ["JAKARTA", "UTC", "business_day", "datetime", "iso", "now", "now_iso", "parse_iso"]

@@ -59,6 +59,7 @@ def payment_window_seconds() -> int:
     return int(os.environ.get(PAYMENT_WINDOW_MINUTES) or "60") * 60
 
 
+FINANCE_EMAIL = "TOKOFLOW_FINANCE_EMAIL"  # who is emailed when a monthly sales report is ready
 RETURN_WINDOW_DAYS = "TOKOFLOW_RETURN_WINDOW_DAYS"  # days after delivery a customer may ask to return (7)
 RETURN_PARCEL_WAIT_DAYS = "TOKOFLOW_RETURN_PARCEL_WAIT_DAYS"  # days an approved return waits for its parcel (14)
 RETURN_PARCEL_WAIT_SECONDS = "TOKOFLOW_RETURN_PARCEL_WAIT_SECONDS"  # overrides days; lets tests time out quickly

@@ -99,6 +99,7 @@ ORDERS = TableSpec(
         IndexSpec("by-customer", Key("customer_id"), Key("created_at")),
         IndexSpec("by-status", Key("status"), Key("created_at")),
         IndexSpec("by-shipment", Key("shipment_ref")),
+        IndexSpec("by-activity", Key("activity_day"), Key("updated_at")),
     ),
     critical=True,
 )
@@ -117,6 +118,11 @@ RETURNS = TableSpec("returns", Key("return_id"),
                     indexes=(IndexSpec("by-order", Key("order_id"), Key("created_at")),
                              IndexSpec("by-status", Key("status"), Key("created_at"))),
                     critical=True)
+# Per-day counters for sales reports, the markers that count each order fact once, first purchases.
+ROLLUPS = TableSpec("report-rollups", Key("pk"), Key("sk"), critical=True)
+# Sales reports built for finance: status and files (the files themselves are in the reports bucket).
+REPORTS = TableSpec("reports", Key("report_id"),
+                    indexes=(IndexSpec("by-period", Key("period"), Key("date_from")),))
 # The sandbox payment gateway's own books (what a real gateway keeps on its side); unused with Midtrans.
 SANDBOX_PAYMENTS = TableSpec("sandbox-payments", Key("order_id"))
 # Customer notifications: one item per (order, event), so a redelivered event never notifies twice.
@@ -125,7 +131,7 @@ NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
 
 TABLES: tuple[TableSpec, ...] = (
     PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER, PAYOUTS,
-    RETURNS, SANDBOX_PAYMENTS, NOTIFICATIONS,
+    RETURNS, ROLLUPS, REPORTS, SANDBOX_PAYMENTS, NOTIFICATIONS,
 )
 
 LOW_STOCK_QUEUE = QueueSpec("low-stock")
@@ -136,10 +142,12 @@ COURIER_EVENTS_QUEUE = QueueSpec("courier-events", visibility_timeout_seconds=90
 NOTIFICATIONS_QUEUE = QueueSpec("notifications", visibility_timeout_seconds=90)
 # Python steps of the returns state machine.
 RETURN_TASKS_QUEUE = QueueSpec("return-tasks", visibility_timeout_seconds=90)
+# Report builds finance asks for (and the schedules queue): one message per report, built by a worker.
+REPORT_BUILDS_QUEUE = QueueSpec("report-builds", visibility_timeout_seconds=900, max_receive_count=3)
 
 QUEUES: tuple[QueueSpec, ...] = (
     LOW_STOCK_QUEUE, FULFILMENT_TASKS_QUEUE, PAYMENT_EVENTS_QUEUE, COURIER_EVENTS_QUEUE, NOTIFICATIONS_QUEUE,
-    RETURN_TASKS_QUEUE,
+    RETURN_TASKS_QUEUE, REPORT_BUILDS_QUEUE,
 )
 
 MEDIA_BUCKET = BucketSpec("media", served_prefix="products/")

@@ -12,6 +12,7 @@ from chalicelib.cart.repository import Cart
 from chalicelib.catalog import repository as catalog
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.inventory import repository as stock
+from chalicelib.tallies import service as tallies
 from chalicelib.vouchers import repository as vouchers
 from chalicelib.vouchers.domain import normalise_code, problem
 
@@ -71,7 +72,9 @@ def view(cart: Cart, priced_cart: PricedCart | None = None) -> dict[str, Any]:
 
 def create(principal: Principal | None) -> dict[str, Any]:
     owner = principal.sub if principal and principal.role == "customer" else None
-    return view(repository.new_cart(owner))
+    cart = repository.new_cart(owner)
+    tallies.cart_created(cart.created_at)
+    return view(cart)
 
 
 def get(cart_id: str, principal: Principal | None) -> dict[str, Any]:

@@ -46,6 +46,15 @@ def get_product(product_id: str) -> Any:
     return service.get_product(_product_id(product_id))
 
 
+@catalog_routes.route("/products/{product_id}/views", methods=["POST"])
+@api
+def product_viewed(product_id: str) -> Any:
+    """The storefront says a shopper looked at the product: counted for the conversion report (202)."""
+    expect_no_body(_request())
+    service.count_view(_product_id(product_id))
+    return json_response({"status": "counted"}, status=202)
+
+
 @catalog_routes.route("/categories", methods=["GET"])
 @api
 def list_categories() -> Any:

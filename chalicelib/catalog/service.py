@@ -18,6 +18,7 @@ from chalicelib.db import Transaction
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.inventory import repository as stock
 from chalicelib.inventory.domain import DEFAULT_LOW_STOCK_THRESHOLD, INITIAL, Movement, StockLevel
+from chalicelib.tallies import service as tallies
 from chalicelib.validation import Fields
 
 IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -117,6 +118,14 @@ def browse(browse_query: Browse) -> dict[str, Any]:
 
 def list_for_staff(status: str) -> dict[str, Any]:
     return {"items": [product.to_dict() for product in repository.by_status(status)]}
+
+
+def count_view(product_id: str) -> None:
+    """A product page view, for the conversion report; only published products count (404 otherwise)."""
+    product, _ = _load(product_id)
+    if product.status != ACTIVE:
+        raise NotFound(f"product {product_id} not found", code="product_not_found")
+    tallies.product_viewed(product_id, product.name)
 
 
 def categories() -> dict[str, Any]:

@@ -37,6 +37,7 @@ class CheckoutRequest:
     service: str
     payment_method: str
     channel: str | None
+    utm_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,7 +47,8 @@ def parse_request(fields: Fields) -> CheckoutRequest:
     """The checkout body, with names, phones and the address read by the same rules courier booking applies
     (chalicelib.validation), so an order that is placed can always be booked; phones are stored as +62...
     """
-    fields.reject_unknown({"cart_id", "customer", "shipping_address", "shipping", "payment_method", "channel"})
+    fields.reject_unknown({"cart_id", "customer", "shipping_address", "shipping", "payment_method", "channel",
+                           "utm_source"})
     customer = fields.obj("customer")
     customer.reject_unknown({"name", "email", "phone"})
     address = fields.obj("shipping_address")
@@ -73,6 +75,7 @@ def parse_request(fields: Fields) -> CheckoutRequest:
         service=shipping.text("service", max_len=40),
         payment_method=fields.text("payment_method", choices=PAYMENT_METHODS),
         channel=fields.text("channel", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.:/ ]+"),
+        utm_source=fields.text("utm_source", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.]+"),
     )
 
 
@@ -138,5 +141,6 @@ def build_order(
         payment_deadline=None if cod else clock.iso(now + timedelta(seconds=payment_window_seconds)),
         voucher_code=priced.applied_voucher.code if priced.applied_voucher else None,
         channel=request.channel,
+        utm_source=request.utm_source,
         timeline=(TimelineEntry(at=at, status=status, note=note, actor=customer_id or "guest"),),
     )

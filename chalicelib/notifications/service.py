@@ -81,6 +81,18 @@ def deliver(message_body: Mapping[str, Any]) -> str:
         phone=customer.get("phone") or None,
         message=message,
     )
+    return _send_once(outgoing)
+
+
+def tell_staff(reference: str, event: str, *, email: str, subject: str, text: str) -> str:
+    """An email to shop staff (finance: a report is ready), sent at most once per (reference, event)."""
+    message = templates.Message(subject=subject, text=text, sms="")
+    return _send_once(OutgoingNotification(notification_id=notification_id(reference, event), order_id=reference,
+                                           event=event, email=email, phone=None, message=message))
+
+
+def _send_once(outgoing: OutgoingNotification) -> str:
+    event = outgoing.event
     sender = notifier()
     if not repository.claim(outgoing, channel=getattr(sender, "channel", "email+sms"), now=clock.now_iso()):
         logger.info("notification already sent", extra={"notification_id": outgoing.notification_id})
@@ -107,4 +119,4 @@ def outbox(order_id: str | None = None, limit: int = 50) -> list[NotificationRec
 
 
 __all__ = ["DUPLICATE", "FAILED", "PENDING", "SENT", "DeliveryInProgress", "NotificationRecord",
-           "deliver", "notification_id", "outbox", "request"]
+           "deliver", "notification_id", "outbox", "request", "tell_staff"]

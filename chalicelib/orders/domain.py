@@ -74,9 +74,14 @@ class TimelineEntry:
     note: str
     actor: str = "system"
     event: str | None = None  # the lifecycle event that wrote it (None: the order was placed)
+    data: dict[str, Any] | None = None  # figures the step moved, for reports: a refund's amount, a return's units
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {"at": self.at, "status": self.status, "note": self.note, "actor": self.actor, "event": self.event}
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"at": self.at, "status": self.status, "note": self.note, "actor": self.actor,
+                                 "event": self.event}
+        if self.data:
+            entry["data"] = self.data
+        return entry
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Order:
     payment_deadline: str | None = None
     voucher_code: str | None = None
     channel: str | None = None
+    utm_source: str | None = None  # the campaign that brought the shopper (utm_source), captured at checkout
     timeline: tuple[TimelineEntry, ...] = field(default_factory=tuple)
     updated_at: str = ""
     version: int = 1
@@ -117,7 +123,8 @@ class Order:
         """When the courier delivered it (the timeline's deliver entry), the start of the return window."""
         return next((entry.at for entry in self.timeline if entry.event == lifecycle.DELIVER), None)
 
-    def apply(self, event: str, *, at: str, actor: str = "system", detail: str = "", **changes: Any) -> Order:
+    def apply(self, event: str, *, at: str, actor: str = "system", detail: str = "",
+              data: dict[str, Any] | None = None, **changes: Any) -> Order:
         """The order after `event` (see lifecycle.LIFECYCLE), with one timeline entry saying what happened.
 
         Raises lifecycle.TransitionRefused when the event is not allowed from the current state. `detail` is
@@ -133,7 +140,7 @@ class Order:
             changes["cancel_requested"] = True
         status = transition.to_status(self.status)
         note = f"{transition.note}: {detail}" if detail else transition.note
-        entry = TimelineEntry(at=at, status=status, note=note, actor=actor, event=event)
+        entry = TimelineEntry(at=at, status=status, note=note, actor=actor, event=event, data=data)
         return replace(self, status=status, updated_at=at, version=self.version + 1,
                        timeline=(*self.timeline, entry), **changes)
 
@@ -155,6 +162,7 @@ class Order:
             "totals": self.totals.to_dict(),
             "voucher_code": self.voucher_code,
             "channel": self.channel,
+            "utm_source": self.utm_source,
             "payment": self.payment,
             "shipment": self.shipment,
             "cancel_requested": self.cancel_requested,

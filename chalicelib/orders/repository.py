@@ -20,7 +20,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import resources
+from chalicelib import clock, resources
 from chalicelib.db import meta_for
 from chalicelib.errors import ValidationFailed
 from chalicelib.orders.domain import Order, OrderLine, OrderTotals, TimelineEntry
@@ -44,6 +44,17 @@ class ByStatusIndex(GlobalSecondaryIndex):
     created_at = UnicodeAttribute(range_key=True)
 
 
+class ByActivityIndex(GlobalSecondaryIndex):
+    """Orders by the business day (Asia/Jakarta) they last changed: what the report facts collector reads."""
+
+    class Meta:
+        index_name = "by-activity"
+        projection = AllProjection()
+
+    activity_day = UnicodeAttribute(hash_key=True)
+    updated_at = UnicodeAttribute(range_key=True)
+
+
 class ByShipmentIndex(GlobalSecondaryIndex):
     """Courier webhooks name the booking, not our order: this finds the order from the courier's reference."""
 
@@ -60,6 +71,7 @@ class TimelineEntryAttribute(MapAttribute):
     note = UnicodeAttribute()
     actor = UnicodeAttribute()
     event = UnicodeAttribute(null=True)
+    data = JSONAttribute(null=True)
 
 
 class OrderModel(Model):
@@ -80,6 +92,8 @@ class OrderModel(Model):
     access_token_hash = UnicodeAttribute()
     voucher_code = UnicodeAttribute(null=True)
     channel = UnicodeAttribute(null=True)
+    utm_source = UnicodeAttribute(null=True)
+    activity_day = UnicodeAttribute(null=True)
     timeline = ListAttribute(of=TimelineEntryAttribute, default=list)
     version = NumberAttribute(default=1)
     payment = JSONAttribute(null=True)
@@ -96,6 +110,7 @@ class OrderModel(Model):
     by_customer = ByCustomerIndex()
     by_status = ByStatusIndex()
     by_shipment = ByShipmentIndex()
+    by_activity = ByActivityIndex()
 
 # The task token attribute for each workflow step that waits on the outside world.
 TOKEN_ATTRIBUTES = {"payment": "payment_token", "packing": "packing_token", "delivery": "delivery_token"}
@@ -119,8 +134,9 @@ def to_order(item: OrderModel) -> Order:
         access_token_hash=item.access_token_hash,
         voucher_code=item.voucher_code,
         channel=item.channel,
+        utm_source=item.utm_source,
         timeline=tuple(TimelineEntry(at=entry.at, status=entry.status, note=entry.note, actor=entry.actor,
-                                     event=entry.event) for entry in item.timeline or []),
+                                     event=entry.event, data=entry.data) for entry in item.timeline or []),
         version=int(item.version),
         payment=item.payment,
         shipment=item.shipment,
@@ -151,6 +167,8 @@ def to_model(order: Order) -> OrderModel:
         access_token_hash=order.access_token_hash,
         voucher_code=order.voucher_code,
         channel=order.channel,
+        utm_source=order.utm_source,
+        activity_day=clock.business_day(order.updated_at or order.created_at),
         timeline=[_timeline_entry(entry) for entry in order.timeline],
         version=order.version,
         payment=order.payment,
@@ -180,7 +198,7 @@ def stage_create(tx: TransactWrite, order: Order) -> None:
 
 def _timeline_entry(entry: TimelineEntry) -> TimelineEntryAttribute:
     return TimelineEntryAttribute(at=entry.at, status=entry.status, note=entry.note, actor=entry.actor,
-                                  event=entry.event)
+                                  event=entry.event, data=entry.data)
 
 
 # Fields a decision may change, as (Order field, OrderModel attribute, how it is stored).
@@ -204,7 +222,8 @@ def _changes(before: Order, after: Order) -> list[Any]:
         raise ValueError("an order is saved only as the next version of what was read")
     if after.timeline[:len(before.timeline)] != before.timeline:
         raise ValueError("the timeline only grows")
-    actions: list[Any] = [OrderModel.updated_at.set(after.updated_at), OrderModel.version.set(after.version)]
+    actions: list[Any] = [OrderModel.updated_at.set(after.updated_at), OrderModel.version.set(after.version),
+                          OrderModel.activity_day.set(clock.business_day(after.updated_at))]
     for name, read in _CHANGEABLE.items():
         old, new = read(before), read(after)
         if old != new:
@@ -300,3 +319,11 @@ def by_shipment(shipment_ref: str) -> Order | None:
     for item in OrderModel.by_shipment.query(shipment_ref, limit=1):
         return get(item.order_id)
     return None
+
+
+def active_on(day: str, *, since: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[Order], Any]:
+    """Orders that last changed on business day `day` after `since`, oldest change first; the raw next key."""
+    result = OrderModel.by_activity.query(day, OrderModel.updated_at > since, scan_index_forward=True, limit=limit,
+                                          last_evaluated_key=cursor)
+    orders = [to_order(item) for item in result]
+    return orders, result.last_evaluated_key

@@ -71,6 +71,11 @@ def by_shipment(booking_id: str) -> Order | None:
     return repository.by_shipment(booking_id)
 
 
+def active_on(day: str, *, since: str, limit: int = 100, cursor: Any = None) -> tuple[list[Order], Any]:
+    """One page of the orders that last changed on business day `day` after `since` (the reports' collector)."""
+    return repository.active_on(day, since=since, limit=limit, cursor=cursor)
+
+
 def list_for_customer(principal: Principal, *, limit: int, cursor: str | None) -> dict[str, Any]:
     orders, next_cursor = repository.by_customer(principal.sub, limit=limit, cursor=cursor)
     return {"items": [order.to_dict() for order in orders], "next_cursor": next_cursor}
@@ -147,6 +152,7 @@ def commit_refund(order_id: str, refund_key: str, amount: int | None, *, capture
             return None
         event = refund_event(before, committed, captured=captured)
         return before.apply(event, at=clock.now_iso(), actor=actor, detail=f"Rp{committed:,}, {reason}",
+                            data={"amount": committed, "refund_key": refund_key},
                             refunds={**before.refunds, refund_key: committed})
 
     decide_and_save(order_id, decide, first=first)

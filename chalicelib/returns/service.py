@@ -143,8 +143,9 @@ def _advance(return_id: str, event: str, *, actor: str, detail: str = "",
         after = ret.apply(event, at=at, actor=actor, detail=detail, **(changes(ret) if changes else {}))
         order = orders.load(ret.order_id)
         order_changes = {"returned_units": claim(order, ret.units, sign=-1)} if release else {}
+        data = {"return": after.status, "return_id": return_id, "reason": ret.reason, "units": ret.units}
         order_after = order.apply(lifecycle.NOTE_RETURN, at=at, actor=actor,
-                                  detail=f"{return_id} {after.history[-1].note}", **order_changes)
+                                  detail=f"{return_id} {after.history[-1].note}", data=data, **order_changes)
         if _save_with_order(ret, after, order, order_after, movements(after) if movements else None):
             stored = repository.get(return_id)
             assert stored is not None
@@ -159,6 +160,7 @@ def _open(order: Order, build: Callable[[Order], Return], *, actor: str) -> tupl
         order_after = order.apply(
             lifecycle.NOTE_RETURN, at=ret.created_at, actor=actor,
             detail=f"{ret.return_id} {ret.history[-1].note}",
+            data={"return": "opened", "return_id": ret.return_id, "reason": ret.reason, "units": ret.units},
             returned_units=claim(order, ret.units), return_count=order.return_count + 1)
         if _save_with_order(ret, ret, order, order_after):
             return ret, order_after

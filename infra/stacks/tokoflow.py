@@ -17,6 +17,9 @@ Choices worth knowing
   SNS key, and alarm texts carry no customer data.
 - Every Lambda function gets its own role (Chalice's `manage_iam_role: false` plus a `Role` override per
   function) listing the exact tables, queues, secrets and state machine it uses: see FUNCTION_ACCESS.
+- Finance people download sales reports straight from the reports bucket: an IAM group that may list and read
+  REPORTS_PREFIX and nothing else (no write, no delete, no ListAllMyBuckets: they open the ReportsConsoleUrl
+  output instead of browsing the bucket list). Who is in the group is managed outside the stack.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ DLQ_RETENTION = cdk.Duration.days(14)  # the SQS maximum: long enough to inspect
 METRICS_NAMESPACE = "TokoFlow"  # chalicelib.observability.NAMESPACE
 METRICS_SERVICE = "tokoflow"  # chalicelib.observability.SERVICE: Powertools adds it as the "service" dimension
 SECRET_SUFFIX = config.SECRET_PARAMETER_SUFFIX  # TOKOFLOW_X_PARAMETER names the secret holding TOKOFLOW_X
+REPORTS_PREFIX = "reports/"  # where the app writes report files in the reports bucket: reports/monthly/2026/12/...
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ class Access:
     resumes_returns: bool = False  # states:SendTask* for a return's waiting step
     uploads_media: bool = False  # presigned PUT and HEAD under the media bucket's served prefix
     return_photos: bool = False  # presigned POST and GET of customers' return photos (private, under returns/)
+    reads_reports: bool = False  # presigned GET of report files (the reports bucket's reports/ prefix)
+    writes_reports: bool = False  # puts report files under reports/
     payment_gateway: bool = False  # Midtrans server key; the sandbox gateway's table when the stage uses it
     courier: bool = False  # Biteship API key when the stage uses Biteship
     courier_webhooks: bool = False  # the courier webhook secret
@@ -130,10 +136,12 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
     "APIHandler": Access(
         tables=(R.PRODUCTS, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
-                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS),
-        sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE),
+                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS),
+        sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE,
+                  R.REPORT_BUILDS_QUEUE),
         starts_fulfilment=True, resumes_fulfilment=True, starts_returns=True, resumes_returns=True,
-        uploads_media=True, return_photos=True, payment_gateway=True, courier=True, courier_webhooks=True,
+        uploads_media=True, return_photos=True, reads_reports=True, payment_gateway=True, courier=True,
+        courier_webhooks=True,
     ),
     # Verifies Cognito tokens against the pool's public JWKS over HTTPS: no AWS data at all.
     "JwtAuthorizer": Access(),
@@ -158,6 +166,13 @@ FUNCTION_ACCESS: dict[str, Access] = {
                            resumes_returns=True, payment_gateway=True),
     "CourierEvents": Access(tables=(R.ORDERS,), sends_to=(R.NOTIFICATIONS_QUEUE,), resumes_fulfilment=True),
     "NotificationSender": Access(tables=(R.NOTIFICATIONS,), notifies_customers=True),
+    # Counts order facts into the day rollups every 5 minutes (reads changed orders, writes rollups).
+    "CollectReportFacts": Access(tables=(R.ORDERS, R.ROLLUPS)),
+    # Queues the daily, weekly and monthly builds just after midnight WIB.
+    "BuildScheduledReports": Access(tables=(R.REPORTS,), sends_to=(R.REPORT_BUILDS_QUEUE,)),
+    # Builds a report: counts what is left, reads rollups, catalog and stock, writes the files, emails finance.
+    "ReportBuilder": Access(tables=(R.ORDERS, R.ROLLUPS, R.REPORTS, R.PRODUCTS, R.STOCK, R.NOTIFICATIONS),
+                            reads_reports=True, writes_reports=True, notifies_customers=True),
 }
 
 TABLE_ACTIONS = (
@@ -292,6 +307,7 @@ class TokoflowStack(cdk.Stack):
             self.state_machines = {spec.name: self._state_machine(spec) for spec in resources.STATE_MACHINES}
             self.user_pool, self.user_pool_client = self._user_pool()
             self.secrets = {variable: self._secret(variable, stem) for variable, stem in SECRETS.items()}
+            self.finance_reports_group = self._finance_reports_group()
             self.ses_sender = self._ses_sender()
             self.api = self._api()
             self._alarms_and_dashboard()
@@ -557,6 +573,32 @@ class TokoflowStack(cdk.Stack):
             removal_policy=self._removal(),
         )
 
+    def _finance_reports_group(self) -> iam.Group:
+        """IAM users in this group may list and download what is under REPORTS_PREFIX in the reports bucket, any
+        version of it, and nothing else.
+
+        ListBucket is limited to listings under the prefix (s3:prefix "reports/" is the console's first listing).
+        GetBucketLocation lets the console and the CLI find the bucket's region; ListAllMyBuckets is left out on
+        purpose, so finance open the ReportsConsoleUrl output rather than the bucket list.
+        """
+        bucket = self.buckets[resources.REPORTS_BUCKET.name]
+        group = iam.Group(self, "FinanceReportsIamGroup", group_name=f"{self.settings.prefix}-finance-reports")
+        # Kept on stack deletion in every stage, as the buckets are: IAM refuses to delete a group with members,
+        # and members are added outside the stack (README, Deploy to AWS). Its policy is removed with the stack.
+        group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        group.add_to_policy(iam.PolicyStatement(
+            sid="ListReportsPrefix",
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [REPORTS_PREFIX, f"{REPORTS_PREFIX}*"]}}))
+        group.add_to_policy(iam.PolicyStatement(
+            sid="FindReportsBucket", actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]))
+        group.add_to_policy(iam.PolicyStatement(
+            sid="ReadReports",
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]))
+        return group
+
     def _ses_sender(self) -> cdk.CfnParameter | None:
         """The verified SES sender, asked at deploy time, only where the stage sends real email."""
         if not self.uses_aws_notifier:
@@ -710,6 +752,10 @@ class TokoflowStack(cdk.Stack):
         if access.resumes_returns:
             role.add_to_policy(iam.PolicyStatement(actions=list(TASK_RESPONSE_ACTIONS),
                                                    resources=[returns_machine.state_machine_arn]))
+        if access.reads_reports or access.writes_reports:
+            actions = ["s3:GetObject"] + (["s3:PutObject"] if access.writes_reports else [])
+            role.add_to_policy(iam.PolicyStatement(
+                actions=actions, resources=[self.buckets[resources.REPORTS_BUCKET.name].arn_for_objects("reports/*")]))
         if access.return_photos:
             role.add_to_policy(iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:GetObject"],
@@ -862,6 +908,12 @@ class TokoflowStack(cdk.Stack):
         cdk.CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn,
                       description="Subscribe whoever answers alarms (email, chat webhook)")
+        cdk.CfnOutput(self, "FinanceReportsGroup", value=self.finance_reports_group.group_name,
+                      description="IAM group whose users may download sales reports (aws iam add-user-to-group)")
+        reports_bucket = self.buckets[resources.REPORTS_BUCKET.name].bucket_name
+        cdk.CfnOutput(self, "ReportsConsoleUrl",
+                      value=f"https://s3.console.aws.amazon.com/s3/buckets/{reports_bucket}?prefix={REPORTS_PREFIX}",
+                      description="Sales reports in the S3 console, for the finance reports group")
         for variable in self.secrets:
             cdk.CfnOutput(self, f"{pascal(SECRETS[variable])}SecretName", value=self.secret_name(variable),
                           description=f"Secrets Manager secret holding {variable}")

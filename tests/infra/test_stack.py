@@ -241,7 +241,7 @@ def test_every_function_has_its_own_role_and_log_group(raw: dict[str, Any], stag
         assert props["Tracing"] == "Active"
         role = props["Role"]["Fn::GetAtt"][0]
         (policy,) = [logical for logical, policy in of_type(raw, "AWS::IAM::Policy").items()
-                     if policy["Properties"]["Roles"] == [{"Ref": role}]]
+                     if policy["Properties"].get("Roles", []) == [{"Ref": role}]]
         assert policy in function.get("DependsOn", []), name  # permissions exist before the SQS mapping
         log_group = raw["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert log_group["Properties"]["LogGroupName"] == f"/aws/lambda/{physical(stage, name)}"
@@ -292,7 +292,7 @@ def test_api_is_throttled_and_traced(raw: dict[str, Any], stage: str) -> None:
 
 def statements_of_role(raw: dict[str, Any], role: str) -> list[dict[str, Any]]:
     found = [statement for policy in of_type(raw, "AWS::IAM::Policy").values()
-             if {"Ref": role} in policy["Properties"]["Roles"]
+             if {"Ref": role} in policy["Properties"].get("Roles", [])
              for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
     for policy in raw["Resources"][role]["Properties"].get("Policies", []):
         found.extend(policy["PolicyDocument"]["Statement"])
@@ -353,6 +353,55 @@ def test_the_payment_consumers_may_release_the_stock_of_an_order_whose_payment_t
         assert stock in json.dumps(statements_of_role(raw, role)), function
 
 
+def finance_reports_group(raw: dict[str, Any], stage: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [(logical, group) for logical, group in of_type(raw, "AWS::IAM::Group").items()
+                if group["Properties"].get("GroupName") == physical(stage, "finance-reports")]
+    return found
+
+
+def statements_of_group(raw: dict[str, Any], group: str) -> list[dict[str, Any]]:
+    """Every statement that applies to the group: policies naming it, and any inline or managed policy of its own."""
+    found = [statement for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+             for policy in of_type(raw, kind).values() if {"Ref": group} in policy["Properties"].get("Groups", [])
+             for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+    for policy in raw["Resources"][group]["Properties"].get("Policies", []):
+        found.extend(policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def test_finance_reports_group_may_only_list_and_read_the_reports_prefix(raw: dict[str, Any], stage: str) -> None:
+    group_logical, group = finance_reports_group(raw, stage)
+    assert not group["Properties"].get("ManagedPolicyArns")
+    bucket, _ = by_property(raw, "AWS::S3::Bucket", "BucketName")[physical(stage, "reports")]
+    bucket_arn = {"Fn::GetAtt": [bucket, "Arn"]}
+    granted = sorted(
+        ((statement["Effect"], tuple(sorted(as_list(statement["Action"]))), json.dumps(statement["Resource"]),
+          json.dumps(statement.get("Condition")))
+         for statement in statements_of_group(raw, group_logical)),
+        key=repr)
+    assert granted == sorted([
+        ("Allow", ("s3:ListBucket",), json.dumps(bucket_arn),
+         json.dumps({"StringLike": {"s3:prefix": ["reports/", "reports/*"]}})),
+        ("Allow", ("s3:GetBucketLocation",), json.dumps(bucket_arn), "null"),
+        ("Allow", ("s3:GetObject", "s3:GetObjectVersion"),
+         json.dumps({"Fn::Join": ["", [bucket_arn, "/reports/*"]]}), "null"),
+    ], key=repr)
+
+
+def test_finance_reports_group_can_neither_write_nor_delete_nor_list_every_bucket(raw: dict[str, Any],
+                                                                                   stage: str) -> None:
+    group_logical, _ = finance_reports_group(raw, stage)
+    actions = {action.lower() for statement in statements_of_group(raw, group_logical)
+               if statement["Effect"] == "Allow" for action in as_list(statement["Action"])}
+    assert actions
+    for action in actions:
+        assert "*" not in action, action
+        assert not action.startswith(("s3:put", "s3:delete", "s3:restore", "s3:replicate")), action
+        assert action != "s3:listallmybuckets", action
+    for policy in of_type(raw, "AWS::S3::BucketPolicy").values():  # nor does a bucket policy let it in
+        assert group_logical not in json.dumps(policy)
+
+
 # ---- identity, monitoring, outputs ----------------------------------------------------------------------------
 
 
@@ -392,3 +441,13 @@ def test_outputs(template: Template) -> None:
         assert name in outputs, name
     assert outputs["MidtransNotificationUrl"]["Value"]["Fn::Join"][1][1] == "webhooks/payments/midtrans"
     assert outputs["BiteshipWebhookUrl"]["Value"]["Fn::Join"][1][1] == "webhooks/couriers/biteship"
+
+
+def test_outputs_name_the_finance_group_and_link_to_the_reports_prefix_in_the_console(raw: dict[str, Any],
+                                                                                       stage: str) -> None:
+    outputs = raw["Outputs"]
+    group_logical, _ = finance_reports_group(raw, stage)
+    assert outputs["FinanceReportsGroup"]["Value"] == {"Ref": group_logical}
+    bucket, _ = by_property(raw, "AWS::S3::Bucket", "BucketName")[physical(stage, "reports")]
+    assert outputs["ReportsConsoleUrl"]["Value"] == {"Fn::Join": ["", [
+        "https://s3.console.aws.amazon.com/s3/buckets/", {"Ref": bucket}, "?prefix=reports/"]]}

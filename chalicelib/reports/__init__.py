@@ -1,0 +1,1 @@
+"""Reports: finance's sales reports, built on schedule from per-day rollups into S3 (CSV, XLSX, manifest)."""

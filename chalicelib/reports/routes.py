@@ -1,0 +1,79 @@
+"""Finance's sales reports over HTTP, the worker that builds them, and the schedules that count facts and queue
+the daily, weekly and monthly builds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from chalice import Blueprint, Cron, Rate
+from chalice.app import CloudWatchEvent, SQSEvent
+
+from chalicelib import resources
+from chalicelib.auth.domain import ADMIN, FINANCE
+from chalicelib.batches import each_record
+from chalicelib.observability import logger
+from chalicelib.reports import domain, service
+from chalicelib.validation import Fields, query_int
+from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, signed_in
+
+report_routes = Blueprint(__name__)
+REPORT_ID_PATTERN = r"(daily|weekly|monthly)-\d{4}-\d{2}-\d{2}|custom-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}"
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+
+
+@report_routes.route("/admin/reports", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def request_report() -> Any:
+    """Build a report for any range of business days: 202 with its id; GET it for the status and files."""
+    principal = signed_in(report_routes.current_request, FINANCE, ADMIN)
+    fields = read_json(report_routes.current_request)
+    fields.reject_unknown({"from", "to"})
+    period = domain.custom_period(fields.text("from", max_len=10), fields.text("to", max_len=10),
+                                  today=service.today())
+    report, _ = service.request(period, actor=principal.sub)
+    return json_response(report, status=202)
+
+
+@report_routes.route("/admin/reports", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def list_reports() -> Any:
+    signed_in(report_routes.current_request, FINANCE, ADMIN)
+    params = Fields(query_params(report_routes.current_request))
+    period = params.text("period", required=False, default=domain.DAILY, choices=domain.PERIODS)
+    date_from = params.text("from", required=False, default="0000-01-01", pattern=DATE_PATTERN)
+    date_to = params.text("to", required=False, default="9999-12-31", pattern=DATE_PATTERN)
+    limit = query_int(query_params(report_routes.current_request), "limit", default=50, min_value=1, max_value=100)
+    return service.listing(period, date_from=date_from, date_to=date_to, limit=limit)
+
+
+@report_routes.route("/admin/reports/{report_id}", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def get_report(report_id: str) -> Any:
+    """The report's status; once ready, a presigned link (15 minutes) for each CSV, the XLSX and the manifest."""
+    signed_in(report_routes.current_request, FINANCE, ADMIN)
+    checked = Fields({"report_id": report_id}).text("report_id", pattern=REPORT_ID_PATTERN, max_len=40)
+    return service.view(checked)
+
+
+def _build(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    report = service.build(message["report_id"])
+    logger.info("report ready", extra={"report_id": report["report_id"], "files": len(report["files"])})
+
+
+@report_routes.on_sqs_message(queue=resources.REPORT_BUILDS_QUEUE.physical_name, batch_size=1)
+def report_builder(event: SQSEvent) -> dict[str, Any]:
+    return each_record(event, _build)
+
+
+@report_routes.schedule(Rate(5, unit=Rate.MINUTES), name="collect_report_facts")
+def collect_report_facts(event: CloudWatchEvent) -> dict[str, int]:
+    return service.collect_recent()
+
+
+# 17:15 UTC is 00:15 WIB: yesterday (Asia/Jakarta) is closed.
+@report_routes.schedule(Cron(15, 17, "*", "*", "?", "*"), name="build_scheduled_reports")
+def build_scheduled_reports(event: CloudWatchEvent) -> list[str]:
+    return service.scheduled_builds()

@@ -1,0 +1,273 @@
+"""Sales reports: counting order facts into the day rollups exactly once, building a period's report from the
+rollups into CSV, XLSX and a manifest in S3, and handing finance short-lived download links.
+
+Why a collector, not a stream: every fact is an entry on its order's timeline, written with the order in one
+version-conditioned save. The collector reads the orders that changed (the orders table's `by-activity` index,
+by business day and time of change) and counts the entries it has not counted yet, in one transaction with the
+order's progress marker in the rollups table (`order#<id>` / `applied`). So an entry is counted once however
+often the collector runs, meets it again or races another run, and nothing is lost when a queue or a workflow
+delivers twice. It runs every 5 minutes and before every build (over the period's days).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib import aws, clock, config, resources
+from chalicelib.catalog import service as catalog
+from chalicelib.errors import NotFound
+from chalicelib.inventory import service as inventory
+from chalicelib.notifications import service as notifications
+from chalicelib.observability import logger, metrics
+from chalicelib.orders import service as orders
+from chalicelib.orders.domain import Order
+from chalicelib.reports import domain, files, repository
+from chalicelib.reports.domain import CUSTOM, DAILY, MONTHLY, WEEKLY, Catalog, Period
+from chalicelib.reports.facts import customer_identity, facts, is_sale
+from chalicelib.reports.tables import ReportMeta
+from chalicelib.tallies import service as rollups
+from chalicelib.tallies.domain import Delta
+
+COLLECT_LAG_SECONDS = 120  # the index is eventually consistent: look a little behind the last change seen
+DOWNLOAD_SECONDS = 900
+
+
+# ---- counting facts ---------------------------------------------------------------------------------------------
+
+
+def _watermark_key(day: str) -> tuple[str, str]:
+    return f"collected#{day}", "mark"
+
+
+def collect(days: Iterable[str]) -> dict[str, int]:
+    """Count the not yet counted timeline entries of every order that changed on these business days."""
+    counts = {"orders": 0, "facts": 0, "raced": 0}
+    for day in days:
+        since = rollups.watermark(day)
+        cursor: Any = None
+        newest = since
+        while True:
+            page, cursor = orders.active_on(day, since=since, cursor=cursor)
+            _count_page(page, counts)
+            if page:
+                newest = max(newest, max(order.updated_at for order in page))
+            if not cursor:
+                break
+        if newest > since:
+            lagged = clock.iso(clock.parse_iso(newest) - timedelta(seconds=COLLECT_LAG_SECONDS))
+            rollups.set_watermark(day, max(since, lagged))
+    if counts["facts"]:
+        metrics.add_metric(name="ReportFactsCounted", unit=MetricUnit.Count, value=counts["facts"])
+    return counts
+
+
+def _count_page(page: list[Order], counts: dict[str, int]) -> None:
+    if not page:
+        return
+    progress = rollups.progress_of([order.order_id for order in page])
+    pending = [order for order in page if progress.get(order.order_id, 0) < len(order.timeline)]
+    if not pending:
+        return
+    known = rollups.first_days(sorted({customer_identity(order) for order in pending}))
+    for order in pending:
+        counts["orders"] += 1
+        identity = customer_identity(order)
+        counted = count_order(order, applied=progress.get(order.order_id), first_day=known.get(identity))
+        if counted is None:
+            counts["raced"] += 1
+            continue
+        counts["facts"] += counted
+        if counted and any(is_sale(order, entry.event) for entry in order.timeline):
+            known.setdefault(identity, "seen")
+
+
+def count_order(order: Order, *, applied: int | None, first_day: str | None) -> int | None:
+    """Count the order's entries after `applied`, in transactions of at most DynamoDB's 100 items, each moving
+    the order's marker on; None when another run counted them first."""
+    start, done = applied or 0, 0
+    before = applied
+    identity = customer_identity(order)
+    while start < len(order.timeline):
+        end = start + 1
+        batch = facts(order, start, end, first_purchase_day=first_day)
+        while end < len(order.timeline):  # as many entries as fit in one transaction
+            wider = facts(order, start, end + 1, first_purchase_day=first_day)
+            if rollups.items_for(wider.deltas, 1) > rollups.MAX_ITEMS:
+                break
+            batch, end = wider, end + 1
+        new_customers = {identity: batch.first_purchase_day} if batch.first_purchase_day else {}
+        if not rollups.apply_once(order.order_id, applied_before=before, applied_after=end, deltas=batch.deltas,
+                                  new_customers=new_customers):
+            return None if not done else done
+        if batch.first_purchase_day:
+            first_day = batch.first_purchase_day
+        done += end - start
+        before, start = end, end
+    return done
+
+
+# ---- building a report -----------------------------------------------------------------------------------------
+
+
+def today() -> date:
+    return date.fromisoformat(clock.business_day(clock.now()))
+
+
+def request(period: Period, *, actor: str) -> tuple[dict[str, Any], bool]:
+    """Queue a build (202); asking again while it is queued or building answers the same report."""
+    report, new = repository.queue(period.report_id, period=period.kind, date_from=period.first.isoformat(),
+                                   date_to=period.last.isoformat(), prefix=period.prefix, requested_by=actor,
+                                   requested_at=clock.now_iso())
+    if new:
+        aws.client("sqs").send_message(QueueUrl=aws.queue_url(resources.REPORT_BUILDS_QUEUE),
+                                       MessageBody=json.dumps({"report_id": period.report_id}))
+    return report, new
+
+
+def period_of_report(report: dict[str, Any]) -> Period:
+    first, last = date.fromisoformat(report["from"]), date.fromisoformat(report["to"])
+    return domain.period_of(report["period"], first, last)
+
+
+def _catalog(period: Period) -> Catalog:
+    products: dict[str, dict[str, str]] = {}
+    prices: dict[str, tuple[str, str, int]] = {}
+    for status in ("active", "draft", "archived"):
+        for product in catalog.list_for_staff(status)["items"]:
+            products[product["product_id"]] = {"name": product["name"], "category": product["category"]["name"]}
+            for variant in product["variants"]:
+                prices[variant["sku"]] = (product["product_id"], product["name"], int(variant["price"]))
+    stock = []
+    cursor: str | None = None
+    while True:
+        page = inventory.all_levels(limit=100, cursor=cursor)
+        for level in page["items"]:
+            product_id, name, price = prices.get(level["sku"], (level.get("product_id", ""), "", 0))
+            stock.append({"sku": level["sku"], "product_id": product_id, "name": name, "on_hand": level["on_hand"],
+                          "reserved": level["reserved"], "price": price, "low_stock": level["low_stock"]})
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return Catalog(products=products, stock=tuple(stock))
+
+
+def _stock_as_of(period: Period, live: Catalog) -> Catalog:
+    """Stock as at the end of the period's last day: a closed day keeps the snapshot first taken after it (in
+    the rollups), so rebuilding a closed period gives the same inventory table; an open day shows stock now."""
+    last = period.last.isoformat()
+    if period.last >= today():
+        return live
+    saved = rollups.read_day(f"stock#{last}")
+    if not saved:
+        rollups.snapshot([Delta(f"stock#{last}", f"sku#{row['sku']}",
+                                {"on_hand": int(row["on_hand"]), "reserved": int(row["reserved"]),
+                                 "price": int(row["price"]), "low_stock": int(bool(row["low_stock"]))},
+                                {"name": str(row["name"]), "product_id": str(row["product_id"])})
+                          for row in live.stock])
+        saved = rollups.read_day(f"stock#{last}")
+    stock = tuple({"sku": key.removeprefix("sku#"), "name": values.get("label_name", ""),
+                   "product_id": values.get("label_product_id", ""), "on_hand": values.get("on_hand", 0),
+                   "reserved": values.get("reserved", 0), "price": values.get("price", 0),
+                   "low_stock": bool(values.get("low_stock"))} for key, values in saved.items())
+    return Catalog(products=live.products, stock=stock)
+
+
+def build(report_id: str) -> dict[str, Any]:
+    """Build one queued report: count what is not counted yet, read the period's rollups, write the files."""
+    report = repository.get(report_id)
+    if report is None:
+        raise NotFound(f"report {report_id} not found", code="report_not_found")
+    period = period_of_report(report)
+    repository.mark(report_id, domain.BUILDING, error=None)
+    try:
+        collect(period.days)
+        day_rollups = {day: rollups.read_day(day) for day in period.days}
+        tables = domain.build_tables(day_rollups, period.days, _stock_as_of(period, _catalog(period)))
+        built_at = clock.now_iso()
+        meta = ReportMeta(report_id=report_id, period=period.kind, date_from=period.first.isoformat(),
+                          date_to=period.last.isoformat(), generated_at=built_at, shop=config.shop().name)
+        written = files.report_files(tables, meta)
+        listing = []
+        for name, body in sorted(written.items()):
+            key = period.prefix + name
+            repository.put_file(key, body)
+            listing.append({"name": name, "key": key, "bytes": len(body),
+                            "sha256": hashlib.sha256(body).hexdigest()})
+    except Exception as error:
+        repository.mark(report_id, domain.FAILED, error=f"{type(error).__name__}: {error}"[:500])
+        raise
+    repository.mark(report_id, domain.READY, built_at=built_at, files=listing,
+                    rows={table.name: len(table.rows) for table in tables})
+    metrics.add_metric(name="ReportsBuilt", unit=MetricUnit.Count, value=1)
+    logger.info("report built", extra={"report_id": report_id, "days": len(period.days)})
+    if period.kind == MONTHLY:
+        _tell_finance(report_id, period)
+    return view(report_id)
+
+
+def _tell_finance(report_id: str, period: Period) -> None:
+    email = config.get(config.FINANCE_EMAIL)
+    if not email:
+        return
+    link = download_link(f"{period.prefix}report.xlsx", seconds=7 * 86400)
+    try:
+        notifications.tell_staff(report_id, "report_ready", email=email,
+                                 subject=f"Laporan penjualan {period.first:%B %Y} siap",
+                                 text=(f"Laporan penjualan bulanan {period.first.isoformat()} s.d. "
+                                       f"{period.last.isoformat()} sudah jadi.\n\nUnduh (berlaku 7 hari): {link}\n\n"
+                                       f"Semua berkas: GET /admin/reports/{report_id}\n"))
+    except Exception as error:  # the report is ready either way; the outbox records the failed send
+        logger.warning("finance was not told of the report", extra={"report_id": report_id, "error": repr(error)})
+
+
+def download_link(key: str, *, seconds: int = DOWNLOAD_SECONDS) -> str:
+    return repository.download_url(key, seconds=seconds)
+
+
+def view(report_id: str) -> dict[str, Any]:
+    """The report's status and, once ready, a short-lived download link for each file."""
+    report = repository.get(report_id)
+    if report is None:
+        raise NotFound(f"report {report_id} not found", code="report_not_found")
+    if report["status"] == domain.READY:
+        report["files"] = [{**item, "url": download_link(item["key"]), "expires_in": DOWNLOAD_SECONDS}
+                           for item in report["files"]]
+    return report
+
+
+def listing(period: str, *, date_from: str, date_to: str, limit: int) -> dict[str, Any]:
+    return {"items": repository.in_period(period, date_from=date_from, date_to=date_to, limit=limit)}
+
+
+# ---- the schedules ---------------------------------------------------------------------------------------------
+
+
+def scheduled_builds() -> list[str]:
+    """Just after midnight WIB: yesterday's daily report; on Monday last week's; on the 1st last month's."""
+    yesterday = today() - timedelta(days=1)
+    periods = [domain.period_of(DAILY, yesterday)]
+    if yesterday.weekday() == 6:
+        periods.append(domain.period_of(WEEKLY, yesterday))
+    if (yesterday + timedelta(days=1)).day == 1:
+        periods.append(domain.period_of(MONTHLY, yesterday))
+    queued = []
+    for period in periods:
+        report, _ = request(period, actor="schedule")
+        queued.append(report["report_id"])
+    return queued
+
+
+def collect_recent() -> dict[str, int]:
+    """The 5-minute collector: today's and yesterday's changes (an order changed just before midnight)."""
+    now = today()
+    return collect([(now - timedelta(days=1)).isoformat(), now.isoformat()])
+
+
+__all__ = ["CUSTOM", "build", "collect", "collect_recent", "count_order", "listing", "request", "scheduled_builds",
+           "view"]

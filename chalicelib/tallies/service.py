@@ -1,0 +1,44 @@
+"""Counting for reports: what an area sees and only it can count (a cart created, a product viewed) goes
+straight into the day's rollups; order facts are counted once by the reports area (reports/service.py)."""
+
+from __future__ import annotations
+
+from chalicelib import clock
+from chalicelib.observability import logger
+from chalicelib.tallies import repository
+from chalicelib.tallies.domain import Delta
+
+SUMMARY = "summary"
+
+
+def count(key: str, counts: dict[str, int], *, at: str | None = None, labels: dict[str, str] | None = None) -> None:
+    """Add to today's (or `at`'s) business-day counters. A failure is logged, never raised: a lost page view
+    must not fail the request that caused it."""
+    day = clock.business_day(at or clock.now_iso())
+    try:
+        repository.add([Delta(day, key, dict(counts), dict(labels or {}))])
+    except Exception as error:  # counting is a side effect: the shopper's request goes on
+        logger.warning("tally not counted", extra={"key": key, "error": repr(error)})
+
+
+def cart_created(at: str) -> None:
+    count(SUMMARY, {"carts_created": 1}, at=at)
+
+
+def product_viewed(product_id: str, name: str) -> None:
+    count(f"product#{product_id}", {"views": 1}, labels={"name": name})
+    count(SUMMARY, {"product_views": 1})
+
+
+# ---- what the reports area uses to count order facts once and to read a day -----------------------------------
+
+MAX_ITEMS = repository.MAX_ITEMS
+items_for = repository.items_for
+progress_of = repository.progress_of
+first_days = repository.first_days
+apply_once = repository.apply_once
+read_day = repository.read_day
+snapshot = repository.snapshot
+watermark = repository.watermark
+set_watermark = repository.set_watermark
+add = repository.add

@@ -1,0 +1,90 @@
+"""Sales reports under moto: facts counted once from orders' timelines, a report built from the rollups into
+CSV, XLSX and a manifest in S3, and finance reading it through short-lived links."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+
+from chalicelib import clock, resources
+from chalicelib.reports import service as reports
+from chalicelib.tallies import service as tallies
+from tests.functional.helpers import body_of, send
+from tests.functional.test_returns_api import delivered_order
+
+
+def _build(client: Any, auth_header: Any, day: str) -> dict[str, Any]:
+    asked = send(client, "POST", "/admin/reports", {"from": day, "to": day}, auth_header("finance"))
+    assert asked.status_code == 202, asked.body
+    report_id = body_of(asked)["report_id"]
+    reports.build(report_id)
+    answer = send(client, "GET", f"/admin/reports/{report_id}", headers=auth_header("finance"))
+    assert answer.status_code == 200
+    return body_of(answer)
+
+
+def _file(aws: Any, report: dict[str, Any], name: str) -> bytes:
+    (item,) = [item for item in report["files"] if item["name"] == name]
+    return aws.s3.get_object(Bucket=resources.REPORTS_BUCKET.physical_name, Key=item["key"])["Body"].read()
+
+
+def _summary(body: bytes) -> dict[str, str]:
+    rows = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
+    return {row["metric"]: row["value"] for row in rows}
+
+
+def test_a_delivered_and_partly_refunded_order_is_in_todays_report_once_however_often_facts_are_counted(
+        client: Any, auth_header: Any, aws: Any) -> None:
+    placed = delivered_order(client, auth_header)
+    order_id, total = placed["order_id"], placed["totals"]["total"]
+    refund = send(client, "POST", f"/admin/orders/{order_id}/refunds",
+                  {"amount": 50_000, "reason": "goodwill", "refund_key": "r1"}, auth_header("finance"))
+    assert refund.status_code == 201, refund.body
+    today = clock.business_day(clock.now())
+
+    reports.collect([today])
+    reports.collect([today])  # a second run counts nothing again
+    report = _build(client, auth_header, today)
+
+    assert report["status"] == "ready"
+    names = {item["name"] for item in report["files"]}
+    assert {"summary.csv", "sales_by_day.csv", "payment_methods.csv", "report.xlsx", "manifest.json"} <= names
+    assert all(item["url"].startswith("http") for item in report["files"])
+    summary = _summary(_file(aws, report, "summary.csv"))
+    assert (summary["orders_sold"], summary["sales_total"], summary["refunds"], summary["net_sales"]) == (
+        "1", str(total), "-50000", str(total - 50_000))
+    manifest = json.loads(_file(aws, report, "manifest.json"))
+    assert manifest["from"] == manifest["to"] == today and manifest["tables"]["summary"] == 13
+    workbook = zipfile.ZipFile(io.BytesIO(_file(aws, report, "report.xlsx")))
+    assert any(name.startswith("xl/charts/") for name in workbook.namelist())
+    assert tallies.read_day(today)["summary"]["orders_sold"] == 1
+
+
+def test_rebuilding_a_report_gives_byte_identical_csvs(client: Any, auth_header: Any, aws: Any) -> None:
+    delivered_order(client, auth_header)
+    today = clock.business_day(clock.now())
+    first = _build(client, auth_header, today)
+    again = _build(client, auth_header, today)
+    for name in ("summary.csv", "sales_by_day.csv", "sales_by_product.csv", "payment_methods.csv"):
+        assert _file(aws, first, name) == _file(aws, again, name), name
+
+
+@pytest.mark.parametrize(("role", "status"), [("staff", 403), ("customer", 403), ("finance", 202), ("admin", 202)])
+def test_only_finance_and_admin_may_build_reports(client: Any, auth_header: Any, role: str, status: int) -> None:
+    today = clock.business_day(clock.now())
+    answer = send(client, "POST", "/admin/reports", {"from": today, "to": today}, auth_header(role))
+    assert answer.status_code == status
+
+
+@pytest.mark.parametrize("body", [
+    {"from": "2026-12-31", "to": "2026-12-01"}, {"from": "yesterday", "to": "2026-12-01"},
+    {"from": "2026-02-30", "to": "2026-03-01"}, {"from": "2020-01-01", "to": "2026-12-01"},
+    {"from": "2026-12-01"}, {"from": "2026-12-01", "to": "2999-01-01"}])
+def test_a_bad_report_range_is_a_400_naming_the_field(client: Any, auth_header: Any, body: dict[str, str]) -> None:
+    answer = send(client, "POST", "/admin/reports", body, auth_header("finance"))
+    assert answer.status_code == 400, answer.body
