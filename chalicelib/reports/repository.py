@@ -54,12 +54,14 @@ def get(report_id: str) -> dict[str, Any] | None:
 
 
 def queue(report_id: str, *, period: str, date_from: str, date_to: str, prefix: str, requested_by: str,
-          requested_at: str) -> tuple[dict[str, Any], bool]:
-    """Record a build request; a report already queued or building is answered as it is (False: not new)."""
+          requested_at: str, rebuild: bool = True) -> tuple[dict[str, Any], bool]:
+    """Record a build request; a report already queued or building (or, without `rebuild`, one that exists at
+    all) is answered as it is (False: not new)."""
     item = ReportModel(report_id, period=period, date_from=date_from, date_to=date_to, status="queued", prefix=prefix,
                        requested_by=requested_by, requested_at=requested_at)
     try:
-        item.save(condition=ReportModel.report_id.does_not_exist() | ReportModel.status.is_in("ready", "failed"))
+        absent = ReportModel.report_id.does_not_exist()
+        item.save(condition=absent | ReportModel.status.is_in("ready", "failed") if rebuild else absent)
     except PutError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise

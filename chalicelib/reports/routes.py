@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from chalice import Blueprint, Cron, Rate
+from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
@@ -73,7 +73,8 @@ def collect_report_facts(event: CloudWatchEvent) -> dict[str, int]:
     return service.collect_recent()
 
 
-# 17:15 UTC is 00:15 WIB: yesterday (Asia/Jakarta) is closed.
-@report_routes.schedule(Cron(15, 17, "*", "*", "?", "*"), name="build_scheduled_reports")
+# Hourly rather than a cron at 00:15 WIB: the first run after midnight queues yesterday's reports, and a missed
+# run is made up by the next (a period already built or queued is not queued again).
+@report_routes.schedule(Rate(1, unit=Rate.HOURS), name="build_scheduled_reports")
 def build_scheduled_reports(event: CloudWatchEvent) -> list[str]:
     return service.scheduled_builds()

@@ -119,11 +119,12 @@ def today() -> date:
     return date.fromisoformat(clock.business_day(clock.now()))
 
 
-def request(period: Period, *, actor: str) -> tuple[dict[str, Any], bool]:
-    """Queue a build (202); asking again while it is queued or building answers the same report."""
+def request(period: Period, *, actor: str, rebuild: bool = True) -> tuple[dict[str, Any], bool]:
+    """Queue a build (202); asking again while it is queued or building answers the same report. Without
+    `rebuild`, a report that exists at all is left as it is (the schedule)."""
     report, new = repository.queue(period.report_id, period=period.kind, date_from=period.first.isoformat(),
                                    date_to=period.last.isoformat(), prefix=period.prefix, requested_by=actor,
-                                   requested_at=clock.now_iso())
+                                   requested_at=clock.now_iso(), rebuild=rebuild)
     if new:
         aws.client("sqs").send_message(QueueUrl=aws.queue_url(resources.REPORT_BUILDS_QUEUE),
                                        MessageBody=json.dumps({"report_id": period.report_id}))
@@ -249,7 +250,7 @@ def listing(period: str, *, date_from: str, date_to: str, limit: int) -> dict[st
 
 
 def scheduled_builds() -> list[str]:
-    """Just after midnight WIB: yesterday's daily report; on Monday last week's; on the 1st last month's."""
+    """Yesterday's daily report (Asia/Jakarta); on Monday last week's; on the 1st last month's: each queued once."""
     yesterday = today() - timedelta(days=1)
     periods = [domain.period_of(DAILY, yesterday)]
     if yesterday.weekday() == 6:
@@ -258,7 +259,7 @@ def scheduled_builds() -> list[str]:
         periods.append(domain.period_of(MONTHLY, yesterday))
     queued = []
     for period in periods:
-        report, _ = request(period, actor="schedule")
+        report, _ = request(period, actor="schedule", rebuild=False)
         queued.append(report["report_id"])
     return queued
 
