@@ -88,3 +88,24 @@ def test_only_finance_and_admin_may_build_reports(client: Any, auth_header: Any,
 def test_a_bad_report_range_is_a_400_naming_the_field(client: Any, auth_header: Any, body: dict[str, str]) -> None:
     answer = send(client, "POST", "/admin/reports", body, auth_header("finance"))
     assert answer.status_code == 400, answer.body
+
+
+def test_carts_created_and_product_views_count_towards_conversion(client: Any, auth_header: Any) -> None:
+    from tests.functional.helpers import create_product, new_cart
+
+    product = create_product(client, auth_header("staff"), sku="BTK-V", stock=3)
+    product_id = product["product_id"]
+    today = clock.business_day(clock.now())
+    before = tallies.read_day(today).get("summary", {})
+
+    new_cart(client)
+    new_cart(client)
+    viewed = [send(client, "POST", f"/products/{product_id}/views").status_code for _ in range(3)]
+    unknown = send(client, "POST", "/products/nope-123/views")
+    with_body = send(client, "POST", f"/products/{product_id}/views", {"extra": 1})
+
+    after = tallies.read_day(today)
+    assert viewed == [202, 202, 202] and unknown.status_code == 404 and with_body.status_code == 400
+    assert after["summary"]["carts_created"] - before.get("carts_created", 0) == 2
+    assert after["summary"]["product_views"] - before.get("product_views", 0) == 3
+    assert after[f"product#{product_id}"]["views"] == 3
