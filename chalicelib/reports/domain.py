@@ -327,7 +327,8 @@ def inventory_table(catalog: Catalog) -> ReportTable:
     return ReportTable("inventory", "Persediaan", _cols(
         ("sku", "SKU", "text"), ("name", "Nama", "text"), ("on_hand", "Stok", INT), ("reserved", "Dipesan", INT),
         ("price", "Harga", RP), ("stock_value", "Nilai stok (harga jual)", RP), ("low_stock", "Stok menipis", "text")),
-        tuple(rows), notes=("Stock as it was when the report was built, valued at selling price (PPN included).",))
+        tuple(rows), notes=("Stock at the end of the period's last day (taken by the first build after it; for a "
+                            "period ending today, stock now), valued at selling price (PPN included).",))
 
 
 def build_tables(rollups: Rollups, days: list[str], catalog: Catalog) -> list[ReportTable]:

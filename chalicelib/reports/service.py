@@ -187,7 +187,9 @@ def build(report_id: str) -> dict[str, Any]:
     period = period_of_report(report)
     repository.mark(report_id, domain.BUILDING, error=None)
     try:
-        collect(period.days)
+        # the day after too: an order that changed again just after midnight is indexed under the new day
+        following = (period.last + timedelta(days=1))
+        collect(period.days + ([following.isoformat()] if following <= today() else []))
         day_rollups = {day: rollups.read_day(day) for day in period.days}
         tables = domain.build_tables(day_rollups, period.days, _stock_as_of(period, _catalog(period)))
         built_at = clock.now_iso()

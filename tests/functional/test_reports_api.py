@@ -109,3 +109,23 @@ def test_carts_created_and_product_views_count_towards_conversion(client: Any, a
     assert after["summary"]["carts_created"] - before.get("carts_created", 0) == 2
     assert after["summary"]["product_views"] - before.get("product_views", 0) == 3
     assert after[f"product#{product_id}"]["views"] == 3
+
+
+def test_a_monthly_report_emails_finance_a_download_link_once(
+        client: Any, auth_header: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from chalicelib.notifications import service as notifications
+    from chalicelib.reports import domain
+
+    monkeypatch.setenv("TOKOFLOW_FINANCE_EMAIL", "keuangan@tokokita.test")
+    period = domain.period_of(domain.MONTHLY, date(2026, 11, 1))
+    report, new = reports.request(period, actor="schedule", rebuild=False)
+    again, new_again = reports.request(period, actor="schedule", rebuild=False)
+    reports.build(report["report_id"])
+    reports.build(report["report_id"])  # a rebuild does not email twice
+
+    sent = [item for item in notifications.outbox(report["report_id"]) if item["event"] == "report_ready"]
+    assert (new, new_again, again["report_id"]) == (True, False, "monthly-2026-11-01")
+    assert len(sent) == 1 and sent[0]["email"] == "keuangan@tokokita.test"
+    assert "https://" in sent[0]["text"] or "http://" in sent[0]["text"]
