@@ -6,7 +6,8 @@ stock value), so its cost grows with days and products, never with the number of
 Money is whole Rupiah. Definitions, as the summary states them:
 - gross sales: the goods sold at their prices (PPN included); discounts: vouchers; shipping charged;
 - sales total: what customers paid (gross - discounts + shipping), on the day the money became the shop's;
-- refunds: money given back, on the day it was given back; net sales: sales total - refunds.
+- refunds: money going back, on the day the shop gives it back (a gateway refund at once; a bank-transfer payout
+  on the day the shop commits to it, whenever finance then transfers); net sales: sales total - refunds.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Period:
 
     @property
     def report_id(self) -> str:
-        """Stable per period: rebuilding a closed period replaces its files with identical ones."""
+        """Stable per period: rebuilding a closed period replaces its files, the CSVs byte for byte identical (the
+        workbook and manifest carry the new build time)."""
         if self.kind == CUSTOM:
             return f"custom-{self.first.isoformat()}-{self.last.isoformat()}"
         return f"{self.kind}-{self.first.isoformat()}"

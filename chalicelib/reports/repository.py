@@ -54,14 +54,16 @@ def get(report_id: str) -> dict[str, Any] | None:
 
 
 def queue(report_id: str, *, period: str, date_from: str, date_to: str, prefix: str, requested_by: str,
-          requested_at: str, rebuild: bool = True) -> tuple[dict[str, Any], bool]:
-    """Record a build request; a report already queued or building (or, without `rebuild`, one that exists at
-    all) is answered as it is (False: not new)."""
+          requested_at: str, stale_before: str, rebuild: bool = True) -> tuple[dict[str, Any], bool]:
+    """Record a build request (True: new). A report queued or building is answered as it is, unless it started
+    before `stale_before` (its builder died: queued again); a failed one is queued again; a ready one only when
+    `rebuild` (finance asks; the schedule leaves built periods alone)."""
     item = ReportModel(report_id, period=period, date_from=date_from, date_to=date_to, status="queued", prefix=prefix,
                        requested_by=requested_by, requested_at=requested_at)
+    stale = ReportModel.status.is_in("queued", "building") & (ReportModel.requested_at < stale_before)
+    again = ReportModel.report_id.does_not_exist() | (ReportModel.status == "failed") | stale
     try:
-        absent = ReportModel.report_id.does_not_exist()
-        item.save(condition=absent | ReportModel.status.is_in("ready", "failed") if rebuild else absent)
+        item.save(condition=again | (ReportModel.status == "ready") if rebuild else again)
     except PutError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise

@@ -26,12 +26,16 @@ DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 @report_routes.route("/admin/reports", methods=["POST"], authorizer=jwt_authorizer)
 @api
 def request_report() -> Any:
-    """Build a report for any range of business days: 202 with its id; GET it for the status and files."""
+    """Build a report for any range of business days (or rebuild a daily, weekly or monthly one: `period` and
+    the first day): 202 with its id; GET it for the status and files."""
     principal = signed_in(report_routes.current_request, FINANCE, ADMIN)
     fields = read_json(report_routes.current_request)
-    fields.reject_unknown({"from", "to"})
-    period = domain.custom_period(fields.text("from", max_len=10), fields.text("to", max_len=10),
-                                  today=service.today())
+    fields.reject_unknown({"from", "to", "period"})
+    kind = fields.text("period", required=False, default=domain.CUSTOM, choices=domain.PERIODS)
+    date_from = fields.text("from", max_len=10)
+    date_to = fields.text("to", max_len=10) if kind == domain.CUSTOM else date_from
+    custom = domain.custom_period(date_from, date_to, today=service.today())
+    period = custom if kind == domain.CUSTOM else domain.period_of(kind, custom.first)
     report, _ = service.request(period, actor=principal.sub)
     return json_response(report, status=202)
 

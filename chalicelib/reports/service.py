@@ -36,6 +36,7 @@ from chalicelib.tallies.domain import Delta
 
 COLLECT_LAG_SECONDS = 120  # the index is eventually consistent: look a little behind the last change seen
 DOWNLOAD_SECONDS = 900
+STALE_BUILD = timedelta(minutes=30)  # longer than the builder's timeout and the queue's visibility: it died
 
 
 # ---- counting facts ---------------------------------------------------------------------------------------------
@@ -122,9 +123,11 @@ def today() -> date:
 def request(period: Period, *, actor: str, rebuild: bool = True) -> tuple[dict[str, Any], bool]:
     """Queue a build (202); asking again while it is queued or building answers the same report. Without
     `rebuild`, a report that exists at all is left as it is (the schedule)."""
+    now = clock.now()
     report, new = repository.queue(period.report_id, period=period.kind, date_from=period.first.isoformat(),
                                    date_to=period.last.isoformat(), prefix=period.prefix, requested_by=actor,
-                                   requested_at=clock.now_iso(), rebuild=rebuild)
+                                   requested_at=clock.iso(now), stale_before=clock.iso(now - STALE_BUILD),
+                                   rebuild=rebuild)
     if new:
         aws.client("sqs").send_message(QueueUrl=aws.queue_url(resources.REPORT_BUILDS_QUEUE),
                                        MessageBody=json.dumps({"report_id": period.report_id}))
@@ -185,7 +188,7 @@ def build(report_id: str) -> dict[str, Any]:
     if report is None:
         raise NotFound(f"report {report_id} not found", code="report_not_found")
     period = period_of_report(report)
-    repository.mark(report_id, domain.BUILDING, error=None)
+    repository.mark(report_id, domain.BUILDING, error=None, requested_at=clock.now_iso())
     try:
         # the day after too: an order that changed again just after midnight is indexed under the new day
         following = (period.last + timedelta(days=1))

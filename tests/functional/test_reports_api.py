@@ -129,3 +129,28 @@ def test_a_monthly_report_emails_finance_a_download_link_once(
     assert (new, new_again, again["report_id"]) == (True, False, "monthly-2026-11-01")
     assert len(sent) == 1 and sent[0]["email"] == "keuangan@tokokita.test"
     assert "https://" in sent[0]["text"] or "http://" in sent[0]["text"]
+
+
+def test_a_failed_or_stuck_build_is_queued_again_and_finance_may_rebuild_a_daily_report(
+        client: Any, auth_header: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date, timedelta
+
+    from chalicelib.reports import domain
+    from chalicelib.reports import repository as stored
+
+    day = date.fromisoformat(clock.business_day(clock.now())) - timedelta(days=1)
+    period = domain.period_of(domain.DAILY, day)
+    first, _ = reports.request(period, actor="schedule", rebuild=False)
+    stored.mark(first["report_id"], domain.FAILED, error="boom")
+    _, new_after_failure = reports.request(period, actor="schedule", rebuild=False)
+    stored.mark(first["report_id"], domain.BUILDING, requested_at="2026-01-01T00:00:00.000Z")  # its builder died
+    _, new_after_stuck = reports.request(period, actor="schedule", rebuild=False)
+    _, new_while_queued = reports.request(period, actor="schedule", rebuild=False)
+    reports.build(first["report_id"])
+    left_alone, new_after_ready = reports.request(period, actor="schedule", rebuild=False)
+    asked = send(client, "POST", "/admin/reports", {"period": "daily", "from": day.isoformat()}, auth_header("finance"))
+
+    assert (new_after_failure, new_after_stuck, new_while_queued, new_after_ready) == (True, True, False, False)
+    assert left_alone["status"] == "ready"
+    assert asked.status_code == 202 and body_of(asked)["report_id"] == f"daily-{day.isoformat()}"
+    assert body_of(asked)["status"] == "queued"
