@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ROLE ?= customer
 
 .PHONY: run test unit functional e2e lint bench token import-catalog pay pack ship payout outbox clean \
-	return return-approve return-reject return-send return-receive returns
+	return return-approve return-reject return-send return-receive returns report
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +99,10 @@ return-receive: $(STAMP)
 ## returns: an order's returns, their steps and refunds: make returns ORDER=TK-...
 returns: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli returns $(ORDER) --moto http://127.0.0.1:$(or $(MOTO_PORT),4566)
+
+## report: finance builds a sales report and downloads it (SHA-256 checked): make report [FROM=2026-12-01 TO=2026-12-01] [OUT=laporan]
+report: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(OUT),--out $(OUT)) $(LOCAL_API)
 
 ## outbox: the notifications customers received: make outbox [ORDER=TK-...]
 outbox: $(STAMP)

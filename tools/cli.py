@@ -1,4 +1,5 @@
-"""TokoFlow's command line: import a catalog spreadsheet, mint a development token, read the notification outbox.
+"""TokoFlow's command line: import a catalog spreadsheet, mint a development token, read the notification outbox,
+drive orders and returns through the local stack, download a sales report.
 
 Chalicelib's AWS-facing modules are imported inside the commands, not at the top, so `--help` and `token` do not
 pay for importing pynamodb and boto3.
@@ -20,6 +21,7 @@ from tools.drive import (
     pack,
     pay,
     payout,
+    report,
     return_approve,
     return_receive,
     return_request,
@@ -204,7 +206,8 @@ def outbox(order_id: str | None, limit: int) -> None:
         click.echo(f"  SMS ({len(item['sms'])} chars): {item['sms']}")
 
 
-for command in (pay, pack, courier, payout, return_request, return_approve, return_send, return_receive, show_returns):
+for command in (pay, pack, courier, payout, return_request, return_approve, return_send, return_receive, show_returns,
+                report):
     cli.add_command(command)
 
 

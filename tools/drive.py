@@ -1,16 +1,22 @@
 """Drive an order through its journey by hand against the running local stack, as the outside world would:
 the sandbox gateway pays (or expires) it and sends a signed Midtrans notification; staff pack it; the
-sandbox courier sends signed status webhooks. Every step goes through the shop's real HTTP endpoints.
+sandbox courier sends signed status webhooks; finance builds and downloads a sales report. Every step goes
+through the shop's real HTTP endpoints.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import os
+import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -271,3 +277,136 @@ def show_returns(order_id: str, moto_url: str) -> None:
                    + (f", refund Rp{refund.get('amount', 0):,} by {refund.get('by')}" if refund else ""))
         for entry in ret.history:
             click.echo(f"    {entry.at}  {entry.status:<10} {entry.note}")
+
+
+# ---- sales reports --------------------------------------------------------------------------------------------
+
+REPORT_POLL_SECONDS = 0.5
+DOWNLOAD_CHUNK = 64 * 1024
+
+
+def get_json(url: str, headers: dict[str, str]) -> tuple[int, Any]:
+    """GET a JSON answer: (status, body); a body that is not JSON comes back as text."""
+    request = urllib.request.Request(url, method="GET", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, text = answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            status, text = error.code, error.read().decode()
+    except urllib.error.URLError as error:
+        raise click.ClickException(f"no answer from {url} ({error.reason}): is `make run` up?") from None
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def _shown(status: str | None) -> str | None:
+    return status
+
+
+def _wait_for_report(api: str, report_id: str, headers: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Poll GET /admin/reports/{id} until it is ready; a failed build or the deadline is an error."""
+    start, steps = time.monotonic(), max(1, int(timeout))
+    with click.progressbar(length=steps, label=f"Building {report_id}", show_percent=False, show_eta=False,
+                           item_show_func=_shown, file=sys.stderr) as bar:
+        while True:
+            status, body = get_json(f"{api}/admin/reports/{report_id}", headers)
+            if status != 200 or not isinstance(body, dict):
+                raise click.ClickException(f"GET /admin/reports/{report_id} -> HTTP {status} {str(body)[:300]}")
+            state = str(body.get("status"))
+            if state == "ready":
+                bar.update(steps - bar.pos, state)
+                return body
+            if state == "failed":
+                raise click.ClickException(f"report {report_id} failed: {body.get('error') or 'no error recorded'}")
+            elapsed = time.monotonic() - start
+            if elapsed > timeout:
+                raise click.ClickException(f"report {report_id} is still {state} after {timeout:.0f}s: is `make run` "
+                                           "up (its SQS drivers build reports)?")
+            bar.update(max(0, min(steps, int(elapsed)) - bar.pos), state)
+            time.sleep(REPORT_POLL_SECONDS)
+
+
+def _download(item: dict[str, Any], folder: Path) -> Path:
+    """Stream one file from its presigned URL into `folder`, checking its size and SHA-256 against the report's
+    answer; a file that does not match is not kept."""
+    name = str(item["name"])
+    if Path(name).name != name or name.startswith("."):
+        raise click.ClickException(f"the report names a file {name!r}: not a plain file name, not written")
+    target = folder / name
+    partial = folder / f".{name}.part"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with urllib.request.urlopen(str(item["url"]), timeout=60) as answer, partial.open("wb") as out, \
+                click.progressbar(length=int(answer.headers.get("Content-Length") or item["bytes"]),
+                                  label=f"{name:<24}", file=sys.stderr) as bar:
+            while chunk := answer.read(DOWNLOAD_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                bar.update(len(chunk))
+    except urllib.error.HTTPError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"{name}: download refused, HTTP {error.code} (the link lasts "
+                                   f"{item.get('expires_in', 900)}s: run the command again)") from None
+    except urllib.error.URLError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"{name}: no answer from the reports bucket ({error.reason})") from None
+    if size != int(item["bytes"]) or digest.hexdigest() != item["sha256"]:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"{name}: {size} bytes with SHA-256 {digest.hexdigest()}, but the report says "
+                                   f"{item['bytes']} bytes with {item['sha256']}: not kept")
+    partial.replace(target)
+    return target
+
+
+def _summary(path: Path) -> dict[str, str]:
+    """metric -> value of a report's summary.csv (UTF-8 with a byte order mark)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return {row["metric"]: row["value"] for row in csv.DictReader(handle)}
+
+
+def _rupiah(text: str | None) -> str:
+    try:
+        amount = int(text or "")
+    except ValueError:
+        return text or "-"
+    return f"-Rp{-amount:,}" if amount < 0 else f"Rp{amount:,}"
+
+
+@click.command("report")
+@click.option("--from", "date_from", default=None, help="First business day, YYYY-MM-DD (default: today, WIB).")
+@click.option("--to", "date_to", default=None, help="Last business day, YYYY-MM-DD (default: today, WIB).")
+@click.option("--out", default="laporan", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The files go into OUT/<report_id>/.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the build.")
+@click.option("--api", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def report(date_from: str | None, date_to: str | None, out: Path, timeout: float, api: str, moto_url: str) -> None:
+    """Finance builds a sales report for FROM..TO (Asia/Jakarta business days), waits for it, downloads its
+    files through their presigned links and checks each file's SHA-256."""
+    use_local_stack(moto_url)
+    from chalicelib import clock
+
+    today = clock.business_day(clock.now())
+    body = {"from": date_from or today, "to": date_to or today}
+    finance = _staff("finance")
+    status, text = post(f"{api}/admin/reports", json.dumps(body).encode(), finance)
+    if status != 202:
+        raise click.ClickException(f"POST /admin/reports {body} -> HTTP {status} {text[:300]}")
+    report_id = str(json.loads(text)["report_id"])
+    click.echo(f"report {report_id} ({body['from']} .. {body['to']}) requested")
+    ready = _wait_for_report(api, report_id, finance, timeout)
+
+    folder = out / report_id
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = [_download(item, folder) for item in ready["files"]]
+    click.echo(f"{len(saved)} files in {folder}/ (SHA-256 checked):")
+    for path in saved:
+        click.echo(f"  {path.name:<24} {path.stat().st_size:>10,} bytes")
+    summary = _summary(folder / "summary.csv") if (folder / "summary.csv").exists() else {}
+    click.echo(f"orders sold {summary.get('orders_sold', '-')}, sales total {_rupiah(summary.get('sales_total'))}, "
+               f"refunds {_rupiah(summary.get('refunds'))}, net sales {_rupiah(summary.get('net_sales'))}")
