@@ -138,6 +138,9 @@ def facts(order: Order, start: int, end: int | None = None, *, first_purchase_da
             add(Delta(day, f"method#{order.payment_method}", {"refunded_amount": amount}))
         elif event == lifecycle.RETURN:
             add(Delta(day, SUMMARY, {"parcels_returned": 1}))
+            if order.payment_method == COD and _first_at(order, lifecycle.COMPLETE, before=index) is None:
+                # refused at the door: the cash will never be collected, so it leaves "pending"
+                add(Delta(day, f"method#{order.payment_method}", {"ended_unpaid_amount": totals.total}))
         elif event == lifecycle.NOTE_RETURN and (entry.data or {}).get("return") == "opened":
             data = entry.data or {}
             units = sum(int(count) for count in (data.get("units") or {}).values())

@@ -103,8 +103,15 @@ def count_order(order: Order, *, applied: int | None, first_day: str | None) -> 
                 break
             batch, end = wider, end + 1
         new_customers = {identity: batch.first_purchase_day} if batch.first_purchase_day else {}
-        if not rollups.apply_once(order.order_id, applied_before=before, applied_after=end, deltas=batch.deltas,
-                                  new_customers=new_customers):
+        outcome = rollups.apply_once(order.order_id, applied_before=before, applied_after=end, deltas=batch.deltas,
+                                     new_customers=new_customers)
+        if outcome == rollups.CUSTOMER_KNOWN:  # another run recorded this customer first: count as returning
+            known = rollups.first_days([identity]).get(identity)
+            if known is None:
+                raise RuntimeError(f"customer of {order.order_id} is recorded and not found")
+            first_day = known
+            continue
+        if outcome == rollups.RACED:
             return None if not done else done
         if batch.first_purchase_day:
             first_day = batch.first_purchase_day

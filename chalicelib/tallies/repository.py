@@ -103,11 +103,15 @@ def first_days(identities: list[str]) -> dict[str, str]:
     return found
 
 
+APPLIED, RACED, CUSTOMER_KNOWN = "applied", "raced", "customer known"
+
+
 def apply_once(order_id: str, *, applied_before: int | None, applied_after: int, deltas: list[Delta],
-               new_customers: dict[str, str]) -> bool:
+               new_customers: dict[str, str]) -> str:
     """Count an order's new facts exactly once: the rollup updates, the order's progress marker (conditional on
-    what was read) and any first-purchase records (conditional on none existing) in one transaction. False when
-    another collector counted them first (nothing was written)."""
+    what was read) and any first-purchase records (conditional on none existing) in one transaction. APPLIED;
+    RACED when another run counted these entries first; CUSTOMER_KNOWN when another run recorded this customer's
+    first purchase meanwhile (count again as a returning customer). Nothing is written unless APPLIED."""
     if applied_before is None:
         condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
     else:
@@ -127,9 +131,15 @@ def apply_once(order_id: str, *, applied_before: int | None, applied_after: int,
     client = _client()
     try:
         client.transact_write_items(TransactItems=items)
-    except client.exceptions.TransactionCanceledException:
-        return False
-    return True
+    except client.exceptions.TransactionCanceledException as cancelled:
+        reasons = cancelled.response.get("CancellationReasons") or []
+        codes = [str(reason.get("Code") or "None") for reason in reasons]
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return RACED
+        if any(code == "ConditionalCheckFailed" for code in codes[1:1 + len(new_customers)]):
+            return CUSTOMER_KNOWN
+        raise
+    return APPLIED
 
 
 def read_day(day: str) -> dict[str, dict[str, Any]]:

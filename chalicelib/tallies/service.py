@@ -33,6 +33,7 @@ def product_viewed(product_id: str, name: str) -> None:
 # ---- what the reports area uses to count order facts once and to read a day -----------------------------------
 
 MAX_ITEMS = repository.MAX_ITEMS
+APPLIED, RACED, CUSTOMER_KNOWN = repository.APPLIED, repository.RACED, repository.CUSTOMER_KNOWN
 items_for = repository.items_for
 progress_of = repository.progress_of
 first_days = repository.first_days
