@@ -54,8 +54,8 @@ class Prices:
     step_functions_per_thousand_transitions: float = 0.025  # Standard workflows
     api_gateway_per_million_requests: float = 3.50  # REST APIs, first 333 million a month
     sqs_per_million_requests: float = 0.40  # standard queues, each 64 KB chunk a request
-    dynamodb_per_million_wru: float = 1.25  # on-demand
-    dynamodb_per_million_rru: float = 0.25  # on-demand
+    dynamodb_per_million_wru: float = 0.625  # on-demand, since the November 2024 price cut (was 1.25)
+    dynamodb_per_million_rru: float = 0.125  # on-demand, since the November 2024 price cut (was 0.25)
     ses_per_thousand_emails: float = 0.10
     sms_indonesia_each: float = 0.06  # SNS transactional SMS to Indonesia, approximate
 
@@ -903,7 +903,7 @@ def _print_prices(prices: Prices, assumptions: Assumptions) -> None:
           " state transitions;")
     print(f"      API Gateway REST ${prices.api_gateway_per_million_requests:.2f} per 1M requests; SQS standard"
           f" ${prices.sqs_per_million_requests:.2f} per 1M requests; DynamoDB on-demand"
-          f" ${prices.dynamodb_per_million_wru:.2f} per 1M WRU, ${prices.dynamodb_per_million_rru:.2f} per 1M RRU;")
+          f" ${prices.dynamodb_per_million_wru:g} per 1M WRU, ${prices.dynamodb_per_million_rru:g} per 1M RRU;")
     print(f"      SES ${prices.ses_per_thousand_emails:.2f} per 1,000 emails. Free tiers, CloudWatch Logs/metrics and"
           " data transfer are not included.")
     print(f"    Assumptions: Lambda {assumptions.lambda_memory_mb} MB ({gb:g} GB),"

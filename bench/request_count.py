@@ -3,7 +3,9 @@
 Counting: `install()` wraps botocore.session.Session.create_client so every client created afterwards (boto3's,
 pynamodb's, powertools') gets a `before-call.*.*` handler. `before-call` fires once per API call, before moto
 (or the network) answers; retries of one call are not counted again. `count_aws_requests()` turns counting on
-for a block and yields a Counter keyed "service:Operation".
+for a block and yields a Counter keyed "service:Operation". An `after-call.*.*` handler notes on each counted
+DynamoDB call (`ApiCall.answer`) the sizes of the items a read returned, what read capacity is charged on, and
+the error code of a call that failed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ from local.offline import configure_environment
 
 _HANDLER_ID = "tokoflow-bench-count-aws-requests"
 _PARAMS_KEY = "tokoflow_bench_api_params"
+_CALL_KEY = "tokoflow_bench_api_call"
 _active: list[AwsRequests] = []
 _lock = threading.Lock()
 _original_create_client: Callable[..., Any] | None = None
@@ -39,6 +42,9 @@ class ApiCall:
     service: str
     operation: str
     params: dict[str, Any]
+    # What a DynamoDB call returned, noted after it: "sizes", the byte size of each item read (GetItem,
+    # BatchGetItem, Query, Scan); "error", the error code of a call that failed. Empty for other services.
+    answer: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class AwsRequests(Counter[str]):
@@ -58,10 +64,53 @@ def _count(model: Any, context: dict[str, Any], **_: Any) -> None:
         return
     call = ApiCall(service=model.service_model.service_name, operation=model.name,
                    params=context.get(_PARAMS_KEY, {}))
+    context[_CALL_KEY] = call
     with _lock:
         for requests in _active:
             requests[f"{call.service}:{call.operation}"] += 1
             requests.calls.append(call)
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's size of an item in its wire form ({"name": {"S": "..."}}): attribute names plus values."""
+
+    def value_size(value: Mapping[str, Any]) -> int:
+        kind, inner = next(iter(value.items()))
+        if kind in ("S", "N"):
+            return len(str(inner).encode())
+        if kind == "B":
+            return len(inner)
+        if kind in ("BOOL", "NULL"):
+            return 1
+        if kind == "M":
+            return 3 + sum(len(key.encode()) + value_size(sub) + 1 for key, sub in inner.items())
+        if kind == "L":
+            return 3 + sum(value_size(sub) + 1 for sub in inner)
+        return sum(len(str(element).encode()) for element in inner)  # SS, NS, BS
+
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def _items_read(operation: str, parsed: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    if operation in ("Query", "Scan"):
+        return list(parsed.get("Items", []))
+    if operation == "GetItem":
+        return [parsed["Item"]] if "Item" in parsed else []
+    if operation == "BatchGetItem":
+        return [item for items in parsed.get("Responses", {}).values() for item in items]
+    return None
+
+
+def _note_answer(parsed: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    call = context.get(_CALL_KEY)
+    if call is None or model.service_model.service_name != "dynamodb":
+        return
+    if "Error" in parsed:
+        call.answer["error"] = parsed["Error"].get("Code", "")
+        return
+    items = _items_read(model.name, parsed)
+    if items is not None:
+        call.answer["sizes"] = [item_size(item) for item in items]
 
 
 def instrument_client(client: Any) -> Any:
@@ -69,6 +118,7 @@ def instrument_client(client: Any) -> Any:
     events = client.meta.events
     events.register("before-parameter-build.*.*", _remember_params, unique_id=f"{_HANDLER_ID}-params")
     events.register("before-call.*.*", _count, unique_id=_HANDLER_ID)
+    events.register("after-call.*.*", _note_answer, unique_id=f"{_HANDLER_ID}-answer")
     return client
 
 

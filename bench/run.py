@@ -1,9 +1,10 @@
 """`make bench`: print the cold import cost of the app, the AWS requests each API operation makes, what one
 order's whole journey costs and what one return costs (requests, state transitions, invocations, dollars per
-1,000 orders and per 1,000 returns).
+1,000 orders and per 1,000 returns), and a month's sales report built at 10,000 and 100,000 orders with what
+keeping its rollups costs per 1,000 orders.
 
 Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
-                           [--skip-journey] [--skip-returns]
+                           [--skip-journey] [--skip-returns] [--skip-reports]
 """
 
 from __future__ import annotations
@@ -77,16 +78,26 @@ def print_journeys(*, orders: bool = True, returns: bool = True) -> None:
         journey.print_journeys(measured.returns, section=section)
 
 
+def print_reports() -> None:
+    """Section (e): the monthly report built at 10,000 and 100,000 orders (time, memory, requests, S3 bytes) and
+    the cost per 1,000 orders of keeping the rollups, with the real collector."""
+    from bench import reports
+
+    reports.print_report_builds(reports.measure())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
                                      description="cold import cost, AWS requests per operation, per order journey,"
-                                                 " per return")
+                                                 " per return, report build at scale")
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per app (default 15)")
     parser.add_argument("--importtime-runs", type=int, default=3, help="-X importtime runs (default 3)")
     parser.add_argument("--skip-cold-import", action="store_true")
     parser.add_argument("--skip-requests", action="store_true")
     parser.add_argument("--skip-journey", action="store_true", help="no (c), the per order journeys")
     parser.add_argument("--skip-returns", action="store_true", help="no (d), the per return costs")
+    parser.add_argument("--skip-reports", action="store_true",
+                        help="no (e), the report build at 10,000 and 100,000 orders and the rollups' cost")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -100,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_requests()
     if not (args.skip_journey and args.skip_returns):
         print_journeys(orders=not args.skip_journey, returns=not args.skip_returns)
+    if not args.skip_reports:
+        print_reports()
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     return 0
 

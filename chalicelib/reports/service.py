@@ -4,9 +4,9 @@ rollups into CSV, XLSX and a manifest in S3, and handing finance short-lived dow
 Why a collector, not a stream: every fact is an entry on its order's timeline, written with the order in one
 version-conditioned save. The collector reads the orders that changed (the orders table's `by-activity` index,
 by business day and time of change) and counts the entries it has not counted yet, in one transaction with the
-order's progress marker in the rollups table (`order#<id>` / `applied`). So an entry is counted once however
-often the collector runs, meets it again or races another run, and nothing is lost when a queue or a workflow
-delivers twice. It runs every 5 minutes and before every build (over the period's days).
+order's progress marker in the rollups table (item `order#<id>` / `facts`, attribute `applied`). So an entry
+is counted once however often the collector runs, meets it again or races another run, and nothing is lost when
+a queue or a workflow delivers twice. It runs every 5 minutes and before every build (over the period's days).
 """
 
 from __future__ import annotations
@@ -60,12 +60,25 @@ def collect(days: Iterable[str]) -> dict[str, int]:
                 newest = max(newest, max(order.updated_at for order in page))
             if not cursor:
                 break
-        if newest > since:
-            lagged = clock.iso(clock.parse_iso(newest) - timedelta(seconds=COLLECT_LAG_SECONDS))
-            rollups.set_watermark(day, max(since, lagged))
+        # Behind the newest change by the index's lag while the day is open; once it is long over nothing new can
+        # be indexed under it (a later change files the order under the later day), so up to the newest change.
+        if _closed(day):
+            target = newest
+        elif newest > since:
+            target = max(since, clock.iso(clock.parse_iso(newest) - timedelta(seconds=COLLECT_LAG_SECONDS)))
+        else:
+            target = since
+        if target > since:
+            rollups.set_watermark(day, target)
     if counts["facts"]:
         metrics.add_metric(name="ReportFactsCounted", unit=MetricUnit.Count, value=counts["facts"])
     return counts
+
+
+def _closed(day: str) -> bool:
+    """The business day ended (midnight WIB) more than the index's lag ago."""
+    end = clock.parse_iso(f"{date.fromisoformat(day) + timedelta(days=1)}T00:00:00+07:00")
+    return clock.now() > end + timedelta(seconds=2 * COLLECT_LAG_SECONDS)
 
 
 def _count_page(page: list[Order], counts: dict[str, int]) -> None:
@@ -75,7 +88,9 @@ def _count_page(page: list[Order], counts: dict[str, int]) -> None:
     pending = [order for order in page if progress.get(order.order_id, 0) < len(order.timeline)]
     if not pending:
         return
-    known = rollups.first_days(sorted({customer_identity(order) for order in pending}))
+    buying = {customer_identity(order) for order in pending  # only a sale needs to know the customer
+              if any(is_sale(order, entry.event) for entry in order.timeline[progress.get(order.order_id, 0):])}
+    known = rollups.first_days(sorted(buying)) if buying else {}
     for order in pending:
         counts["orders"] += 1
         identity = customer_identity(order)

@@ -477,11 +477,12 @@ def money_from_ledger(stored: list[Order]) -> Money:
 
 
 def scan_rollups(aws: Any) -> list[dict[str, Any]]:
+    """Every counter and marker of the rollups table (not the collector's watermarks: a later run may move them)."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": resources.ROLLUPS.physical_name, "ConsistentRead": True}
     while True:
         page = aws.dynamodb.scan(**kwargs)
-        items += page.get("Items", [])
+        items += [item for item in page.get("Items", []) if not item["pk"]["S"].startswith("collected#")]
         if not page.get("LastEvaluatedKey"):
             return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

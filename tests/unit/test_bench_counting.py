@@ -92,3 +92,29 @@ def test_clients_created_before_install_are_counted_only_once_instrumented(aws: 
         early.list_queues()
 
     assert requests == {"sqs:ListQueues": 1}
+
+
+def test_reads_note_the_size_of_each_item_they_returned_and_failures_their_code(aws: Any) -> None:
+    from chalicelib import resources
+    from chalicelib.tallies import service as rollups
+    from chalicelib.tallies.domain import Delta
+
+    request_count.install()
+    table = resources.ROLLUPS.physical_name
+    dynamodb = _client("dynamodb")
+    rollups.add([Delta("2026-11-02", "summary", {"orders_sold": 2}), Delta("2026-11-02", "sku#A", {"units": 1})])
+    with count_aws_requests() as requests:
+        dynamodb.query(TableName=table, KeyConditionExpression="pk = :d",
+                       ExpressionAttributeValues={":d": {"S": "2026-11-02"}})
+        dynamodb.get_item(TableName=table, Key={"pk": {"S": "2026-11-02"}, "sk": {"S": "nothing"}})
+        with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+            dynamodb.put_item(TableName=table, Item={"pk": {"S": "2026-11-02"}, "sk": {"S": "summary"}},
+                              ConditionExpression="attribute_not_exists(pk)")
+        _client("sqs").list_queues()
+
+    query, get, put, listing = requests.calls
+    summary = {"pk": {"S": "2026-11-02"}, "sk": {"S": "summary"}, "orders_sold": {"N": "2"}}
+    assert sorted(query.answer["sizes"]) == sorted([request_count.item_size(summary), 2 + 10 + 2 + 5 + 5 + 1])
+    assert get.answer == {"sizes": []}
+    assert put.answer == {"error": "ConditionalCheckFailedException"}
+    assert listing.answer == {}

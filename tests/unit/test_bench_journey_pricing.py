@@ -87,13 +87,13 @@ def test_cost_per_thousand_orders_at_list_prices() -> None:
         "step_functions": 8_000 * 0.025 / 1000,  # 0.2
         "api_gateway": 4_000 * 3.50 / 1e6,  # 0.014
         "sqs": 20_000 * 0.40 / 1e6,  # 0.008
-        "dynamodb_writes": 30_000 * 1.25 / 1e6,  # 0.0375
-        "dynamodb_reads": 10_000 * 0.25 / 1e6,  # 0.0025
+        "dynamodb_writes": 30_000 * 0.625 / 1e6,  # 0.01875
+        "dynamodb_reads": 10_000 * 0.125 / 1e6,  # 0.00125
         "ses": 2_000 * 0.10 / 1000,  # 0.2
     }
     for key, value in expected.items():
         assert cost[key] == pytest.approx(value), key
-    assert cost["total"] == pytest.approx(0.47400002)
+    assert cost["total"] == pytest.approx(0.45400002)
     assert cost["sms"] == pytest.approx(120.0)  # 2,000 texts at $0.06, not in the total
     assert set(cost) == {key for key, _ in COST_LINES} | {"total", "sms"}
 
