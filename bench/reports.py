@@ -978,7 +978,7 @@ def _print_builds(builds: list[BuildResult], seconds: float) -> None:
         [f"{build.rollup_items:,} {'ok' if not build.unlike else f'{len(build.unlike)} DIFFER'}" for build in builds])
     row("rollup items read by a build (days + stock)", [f"{build.items_read:,}" for build in builds])
     row("rollup bytes read by a build", [_kb(build.bytes_read) for build in builds])
-    row("orders its collect reads again / facts it counts",
+    row("orders the first build's collect reads again / facts counted",
         [f"{build.reread_orders:,} / {build.facts_counted}" for build in builds])
     row("setup: generate, facts(), load (s)", [f"{build.setup_seconds:.1f}" for build in builds])
     row("first build, snapshots the stock (s)", [f"{build.first_build_seconds:.2f}" for build in builds])
@@ -1027,10 +1027,10 @@ def _growth(small: BuildResult, large: BuildResult) -> list[str]:
         "with the order count: a build reads the month's rollups, days x (summary, SKUs, methods, channels, couriers,",
         f"KPI stages, return reasons): {small.items_read:,} vs {large.items_read:,} items, bounded by the catalog"
         " and the ways the shop sells,",
-        "not by the orders. Its collect grows with the order rate: for each day it reads again the orders changed in",
-        f"the day's last 120 s ({small.reread_orders} vs {large.reread_orders}; none counted, their markers are"
-        " complete) and cannot move the",
-        "watermark past them (the UpdateItem refused): every build, and every 5-minute run for yesterday, pays it.",
+        "not by the orders. The first collect after a day is over reads again the orders changed in its last 120 s",
+        f"({small.reread_orders} vs {large.reread_orders}; none counted, their markers are complete) and moves the"
+        " day's watermark to its last",
+        "change: nothing can be filed under a closed day any more, so later builds and runs read nothing of it.",
     ]
 
 
