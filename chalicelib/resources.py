@@ -123,6 +123,15 @@ ROLLUPS = TableSpec("report-rollups", Key("pk"), Key("sk"), critical=True)
 # Sales reports built for finance: status and files (the files themselves are in the reports bucket).
 REPORTS = TableSpec("reports", Key("report_id"),
                     indexes=(IndexSpec("by-period", Key("period"), Key("date_from")),))
+# Product reviews by customers whose order line was completed: one per order line (review id "<order>#<sku>").
+REVIEWS = TableSpec("reviews", Key("review_id"),
+                    indexes=(IndexSpec("by-product", Key("product_id"), Key("created_at")),
+                             IndexSpec("by-status", Key("status"), Key("created_at"))))
+# Customer service tickets and their messages (one item per ticket, messages inside).
+TICKETS = TableSpec("tickets", Key("ticket_id"),
+                    indexes=(IndexSpec("by-status", Key("status"), Key("waiting_since")),
+                             IndexSpec("by-order", Key("order_id"), Key("created_at")),
+                             IndexSpec("by-customer", Key("customer_id"), Key("created_at"))))
 # The sandbox payment gateway's own books (what a real gateway keeps on its side); unused with Midtrans.
 SANDBOX_PAYMENTS = TableSpec("sandbox-payments", Key("order_id"))
 # Customer notifications: one item per (order, event), so a redelivered event never notifies twice.
@@ -131,7 +140,7 @@ NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
 
 TABLES: tuple[TableSpec, ...] = (
     PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER, PAYOUTS,
-    RETURNS, ROLLUPS, REPORTS, SANDBOX_PAYMENTS, NOTIFICATIONS,
+    RETURNS, ROLLUPS, REPORTS, REVIEWS, TICKETS, SANDBOX_PAYMENTS, NOTIFICATIONS,
 )
 
 LOW_STOCK_QUEUE = QueueSpec("low-stock")

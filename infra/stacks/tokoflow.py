@@ -122,7 +122,7 @@ class Access:
     starts_returns: bool = False  # states:StartExecution of the returns state machine
     resumes_returns: bool = False  # states:SendTask* for a return's waiting step
     uploads_media: bool = False  # presigned PUT and HEAD under the media bucket's served prefix
-    return_photos: bool = False  # presigned POST and GET of customers' return photos (private, under returns/)
+    return_photos: bool = False  # presigned POST and GET of customers' private uploads: return, review, ticket photos
     reads_reports: bool = False  # presigned GET of report files (the reports bucket's reports/ prefix)
     writes_reports: bool = False  # puts report files under reports/
     payment_gateway: bool = False  # Midtrans server key; the sandbox gateway's table when the stage uses it
@@ -136,7 +136,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
     "APIHandler": Access(
         tables=(R.PRODUCTS, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
-                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS),
+                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS, R.REVIEWS, R.TICKETS),
         sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE,
                   R.REPORT_BUILDS_QUEUE),
         starts_fulfilment=True, resumes_fulfilment=True, starts_returns=True, resumes_returns=True,
@@ -184,6 +184,7 @@ INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueUrl")  # chalicelib.aws.queue_url looks the URL up by name
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                    "sqs:GetQueueAttributes")
+PRIVATE_UPLOAD_PREFIXES = ("returns", "reviews", "tickets")  # customers' photos, never served publicly
 TASK_RESPONSE_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat")
 
 
@@ -757,9 +758,10 @@ class TokoflowStack(cdk.Stack):
             role.add_to_policy(iam.PolicyStatement(
                 actions=actions, resources=[self.buckets[resources.REPORTS_BUCKET.name].arn_for_objects("reports/*")]))
         if access.return_photos:
+            media_bucket = self.buckets[resources.MEDIA_BUCKET.name]
             role.add_to_policy(iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:GetObject"],
-                resources=[self.buckets[resources.MEDIA_BUCKET.name].arn_for_objects("returns/*")]))
+                resources=[media_bucket.arn_for_objects(f"{prefix}/*") for prefix in PRIVATE_UPLOAD_PREFIXES]))
         if access.uploads_media:
             media = resources.MEDIA_BUCKET
             role.add_to_policy(iam.PolicyStatement(
