@@ -16,7 +16,9 @@ from chalicelib.orders.routes import order_routes
 from chalicelib.payments.routes import payment_routes
 from chalicelib.reports.routes import report_routes
 from chalicelib.returns.routes import return_routes
+from chalicelib.reviews.routes import review_routes
 from chalicelib.shipping.routes import shipping_routes
+from chalicelib.tickets.routes import ticket_routes
 from chalicelib.vouchers.routes import voucher_routes
 from chalicelib.web import auth_blueprint
 
@@ -45,5 +47,7 @@ app.register_blueprint(voucher_routes)
 app.register_blueprint(payment_routes)
 app.register_blueprint(fulfilment_routes)
 app.register_blueprint(return_routes)
+app.register_blueprint(review_routes)
 app.register_blueprint(report_routes)
 app.register_blueprint(notification_routes)
+app.register_blueprint(ticket_routes)

@@ -60,9 +60,14 @@ def payment_window_seconds() -> int:
 
 
 FINANCE_EMAIL = "TOKOFLOW_FINANCE_EMAIL"  # who is emailed when a monthly sales report is ready
+SUPPORT_EMAIL = "TOKOFLOW_SUPPORT_EMAIL"  # customer service: emailed when a ticket is opened (unset: no email)
 RETURN_WINDOW_DAYS = "TOKOFLOW_RETURN_WINDOW_DAYS"  # days after delivery a customer may ask to return (7)
 RETURN_PARCEL_WAIT_DAYS = "TOKOFLOW_RETURN_PARCEL_WAIT_DAYS"  # days an approved return waits for its parcel (14)
 RETURN_PARCEL_WAIT_SECONDS = "TOKOFLOW_RETURN_PARCEL_WAIT_SECONDS"  # overrides days; lets tests time out quickly
+
+
+def support_email() -> str:
+    return os.environ.get(SUPPORT_EMAIL, "").strip()
 
 
 def return_window_days() -> int:
@@ -75,6 +80,13 @@ def return_parcel_wait_seconds() -> int:
     if seconds:
         return int(seconds)
     return int(os.environ.get(RETURN_PARCEL_WAIT_DAYS) or "14") * 86400
+
+
+REVIEW_WINDOW_DAYS = "TOKOFLOW_REVIEW_WINDOW_DAYS"  # days after delivery a customer may review the order's lines (30)
+
+
+def review_window_days() -> int:
+    return int(os.environ.get(REVIEW_WINDOW_DAYS) or "30")
 
 
 def cart_ttl_days() -> int:

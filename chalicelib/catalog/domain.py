@@ -8,6 +8,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from chalicelib.errors import ValidationFailed
@@ -15,7 +16,7 @@ from chalicelib.validation import SKU_PATTERN, Fields, check_int
 
 DRAFT, ACTIVE, ARCHIVED = "draft", "active", "archived"
 STATUSES = (DRAFT, ACTIVE, ARCHIVED)
-SORTS = ("newest", "price_asc", "price_desc")
+SORTS = ("newest", "price_asc", "price_desc", "rating")
 MAX_VARIANTS = 40  # creating a product writes 1 + 2 items per variant in one transaction (limit 100)
 MAX_IMAGES = 12
 MAX_PRICE = 1_000_000_000  # a billion Rupiah for one handicraft item is certainly a typo
@@ -50,6 +51,21 @@ class Product:
     images: tuple[str, ...] = ()
     created_at: str = ""
     updated_at: str = ""
+    rating_sum: int = 0  # stars of every approved review, added as each is approved (never recounted)
+    rating_count: int = 0
+
+    @property
+    def rating_tenths(self) -> int | None:
+        """The average rating in tenths of a star, rounded half up (4.25 -> 43), or None before any review."""
+        if self.rating_count <= 0:
+            return None
+        average = Decimal(self.rating_sum * 10) / Decimal(self.rating_count)
+        return int(average.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def rating(self) -> dict[str, Any]:
+        """{"average": 4.3 (one decimal, None before any approved review), "count": 12}."""
+        tenths = self.rating_tenths
+        return {"average": None if tenths is None else tenths / 10, "count": self.rating_count}
 
     @property
     def category_slug(self) -> str:
@@ -91,6 +107,7 @@ class Product:
             "currency": "IDR",
             "images": list(self.images),
             "variants": variants,
+            "rating": self.rating(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -238,6 +255,9 @@ def sort_key(product: Product, sort: str) -> tuple[Any, ...]:
         return (low, product.product_id)
     if sort == "price_desc":
         return (-high, product.product_id)
+    if sort == "rating":  # best average first, then most reviews; products without reviews last
+        tenths = product.rating_tenths
+        return (-(tenths if tenths is not None else -1), -product.rating_count, product.product_id)
     return (_invert(product.created_at), product.product_id)
 
 
@@ -258,9 +278,9 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, ...]:
         raise ValidationFailed("cursor", "is not a cursor this API returned") from None
     if cursor_sort != sort:
         raise ValidationFailed("cursor", "belongs to a different sort order")
-    first_type = str if sort == "newest" else int
-    if (not isinstance(key, list) or len(key) != 2 or type(key[0]) is not first_type
-            or not isinstance(key[1], str)):
+    shape: tuple[type, ...] = {"newest": (str, str), "rating": (int, int, str)}.get(sort, (int, str))
+    if (not isinstance(key, list) or len(key) != len(shape)
+            or any(type(part) is not kind for part, kind in zip(key, shape, strict=True))):
         raise ValidationFailed("cursor", "is not a cursor this API returned")
     return tuple(key)
 

@@ -36,6 +36,9 @@ class ProductModel(Model):
     images: ListAttribute[str] = ListAttribute(default=list)
     variants = JSONAttribute()
     version = NumberAttribute(default=0)
+    # Approved reviews' stars and count, only ever added to (stage_rating); product edits never write them.
+    rating_sum = NumberAttribute(null=True)
+    rating_count = NumberAttribute(null=True)
     by_status = ByStatusIndex()
 
 
@@ -63,6 +66,8 @@ def to_product(item: ProductModel) -> Product:
         images=tuple(item.images or ()),
         created_at=item.created_at,
         updated_at=item.updated_at,
+        rating_sum=int(item.rating_sum or 0),
+        rating_count=int(item.rating_count or 0),
     )
 
 
@@ -125,5 +130,21 @@ def stage_create(tx: TransactWrite, product: Product) -> None:
     tx.save(to_model(product, version=1), condition=ProductModel.product_id.does_not_exist())
 
 
+_EDITED = ("status", "created_at", "updated_at", "name", "description", "category", "images", "variants", "version")
+
+
 def stage_replace(tx: TransactWrite, product: Product, *, expected_version: int) -> None:
-    tx.save(to_model(product, version=expected_version + 1), condition=ProductModel.version == expected_version)
+    """Write every field staff edit, never the rating counters: an approval added meanwhile is kept."""
+    item = to_model(product, version=expected_version + 1)
+    actions: list[Any] = []
+    for name in _EDITED:
+        attribute, value = getattr(ProductModel, name), getattr(item, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    tx.update(ProductModel(product.product_id), actions=actions, condition=ProductModel.version == expected_version)
+
+
+def stage_rating(tx: TransactWrite, product_id: str, stars: int) -> None:
+    """Add one approved review's stars to the product's counters (an atomic ADD: exact under concurrency)."""
+    tx.update(ProductModel(product_id),
+              actions=[ProductModel.rating_sum.add(stars), ProductModel.rating_count.add(1)],
+              condition=ProductModel.product_id.exists())

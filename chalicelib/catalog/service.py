@@ -128,6 +128,11 @@ def count_view(product_id: str) -> None:
     tallies.product_viewed(product_id, product.name)
 
 
+def stage_rating(tx: TransactWrite, product_id: str, stars: int) -> None:
+    """Count an approved review in the product's rating inside the caller's transaction (reviews' approval)."""
+    repository.stage_rating(tx, product_id, stars)
+
+
 def categories() -> dict[str, Any]:
     return {"items": domain.categories(repository.by_status(ACTIVE))}
 

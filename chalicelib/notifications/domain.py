@@ -33,6 +33,8 @@ RETURN_ON_ITS_WAY = "return_on_its_way"  # the customer entered a waybill, or st
 RETURN_RECEIVED = "return_received"  # the parcel arrived and was inspected: the refund comes next
 RETURN_CLOSED = "return_closed"  # done: refunded by the gateway, by a transfer, or nothing to refund
 RETURN_EXPIRED = "return_expired"  # the parcel never arrived in time: closed without a refund
+REVIEW_APPROVED = "review_approved"  # the customer's review of an order line is now shown on the product page
+TICKET_REPLIED = "ticket_replied"  # customer service answered the customer's ticket about an order
 
 BANK_NAMES = {"bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
               "cimb": "CIMB Niaga", "bsi": "BSI", "danamon": "Danamon"}
@@ -572,6 +574,38 @@ def _return_expired(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Messa
     )
 
 
+def _ticket_replied(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = str(order["order_id"])
+    ticket_id = str(extra.get("ticket_id") or "").strip()
+    ticket = f" (tiket {ticket_id})" if ticket_id else ""
+    reply = str(extra.get("reply") or "").strip()
+    return Message(
+        subject=f"Balasan tim {SHOP_NAME} untuk pertanyaan Anda tentang pesanan {order_id}",
+        text=_email(order, f"Tim layanan pelanggan {SHOP_NAME} membalas pertanyaan Anda tentang pesanan "
+                           f"{order_id}{ticket}" + (":" if reply else "."),
+                    reply,
+                    "Jika masih ada yang perlu kami bantu, balas lewat halaman tiket di aplikasi atau situs kami."),
+        sms=_sms(f"{SHOP_NAME}: Tim CS membalas pertanyaan Anda tentang pesanan {order_id}{_sms_safe(ticket)}.",
+                 "Baca balasannya di email atau halaman pesanan."),
+    )
+
+
+def _review_approved(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = order["order_id"]
+    product = str(extra.get("product_name") or "").strip() or "produk"
+    stars = int(extra.get("stars") or 0)
+    rated = f" ({stars} bintang)" if 1 <= stars <= 5 else ""
+    return Message(
+        subject=f"Ulasan Anda untuk {product} (pesanan {order_id}) sudah tayang",
+        text=_email(order, f"Terima kasih sudah menulis ulasan{rated} untuk {product} dari pesanan {order_id}.",
+                    f"Ulasan Anda sudah kami setujui dan kini tampil di halaman produk {SHOP_NAME}, membantu "
+                    "pembeli lain memilih dengan yakin.",
+                    "Jika kami membalas ulasan Anda, balasannya juga tampil di halaman produk."),
+        sms=_sms(f"{SHOP_NAME}: Ulasan Anda untuk pesanan {order_id} sudah tayang.",
+                 f"Produk: {_sms_safe(product)}." if _sms_safe(product) else "", "Terima kasih!"),
+    )
+
+
 _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]] = {
     ORDER_PLACED: _order_placed,
     PAYMENT_RECEIVED: _payment_received,
@@ -589,6 +623,8 @@ _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]]
     RETURN_RECEIVED: _return_received,
     RETURN_CLOSED: _return_closed,
     RETURN_EXPIRED: _return_expired,
+    REVIEW_APPROVED: _review_approved,
+    TICKET_REPLIED: _ticket_replied,
 }
 EVENTS: tuple[str, ...] = tuple(_RENDERERS)
 
@@ -604,7 +640,8 @@ def render(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | None
     "deadline"}, return_rejected {"return_id", "reason"}, return_on_its_way {"return_id", "by": "customer" | "pickup",
     "courier", "waybill_id"}, return_received {"return_id", "lines": [{"sku", "name",
     "quantity", "restocked", "written_off"}]}, return_closed {"return_id", "amount", "by": "gateway" | "payout" |
-    "none"}, return_expired {"return_id"}.
+    "none"}, return_expired {"return_id"}, review_approved {"review_id", "product_name", "stars"},
+    ticket_replied {"ticket_id", "reply"}.
     Raises ValueError for an event with no template.
     """
     try:

@@ -1,0 +1,1 @@
+"""Verified reviews: one per order line by its buyer, moderated by staff, counted in the product rating."""

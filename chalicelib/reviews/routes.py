@@ -1,0 +1,94 @@
+"""HTTP routes of reviews: the buyer writes one per order line, staff moderate and reply, shoppers read the
+approved ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.orders.domain import access_token_from, checked_order_id
+from chalicelib.reviews import service
+from chalicelib.reviews.domain import MAX_REPLY, REVIEW_ID_MAX, REVIEW_ID_PATTERN, STATUSES
+from chalicelib.validation import ID_PATTERN, Fields, query_int
+from chalicelib.web import (
+    api,
+    expect_no_body,
+    json_response,
+    jwt_authorizer,
+    optional_principal,
+    query_params,
+    read_json,
+    staff,
+)
+
+review_routes = Blueprint(__name__)
+MAX_PAGE = 100
+
+
+def _request() -> Any:
+    return review_routes.current_request
+
+
+def _review_id(review_id: str) -> str:
+    return Fields({"review_id": review_id}).text("review_id", pattern=REVIEW_ID_PATTERN, max_len=REVIEW_ID_MAX)
+
+
+def _page(params: dict[str, str], default: int) -> tuple[int, str | None]:
+    cursor = Fields(params).text("cursor", required=False, default="", min_len=0, max_len=1000) or None
+    return query_int(params, "limit", default=default, min_value=1, max_value=MAX_PAGE), cursor
+
+
+@review_routes.route("/orders/{order_id}/reviews", methods=["POST"])
+@api
+def write_review(order_id: str) -> Any:
+    """The buyer (owner or guest with the order token) reviews one line of a completed order (201)."""
+    request = _request()
+    answer = service.write_review(checked_order_id(order_id), optional_principal(request),
+                                  access_token_from(request.headers, request.query_params), read_json(request))
+    return json_response(answer, status=201)
+
+
+@review_routes.route("/products/{product_id}/reviews", methods=["GET"])
+@api
+def product_reviews(product_id: str) -> Any:
+    product_id = Fields({"product_id": product_id}).text("product_id", pattern=ID_PATTERN)
+    limit, cursor = _page(query_params(_request()), 20)
+    return service.product_reviews(product_id, limit=limit, cursor=cursor)
+
+
+@review_routes.route("/admin/reviews", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def reviews_in_status() -> Any:
+    staff(_request())
+    params = query_params(_request())
+    status = Fields(params).text("status", required=False, default="pending", choices=STATUSES)
+    limit, cursor = _page(params, 50)
+    return service.in_status(status, limit=limit, cursor=cursor)
+
+
+@review_routes.route("/admin/reviews/{review_id}/approve", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def approve(review_id: str) -> Any:
+    principal = staff(_request())
+    expect_no_body(_request())
+    return service.approve(_review_id(review_id), actor=principal.sub)
+
+
+@review_routes.route("/admin/reviews/{review_id}/reject", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def reject(review_id: str) -> Any:
+    principal = staff(_request())
+    fields = read_json(_request())
+    fields.reject_unknown({"reason"})
+    return service.reject(_review_id(review_id), actor=principal.sub,
+                          reason=fields.text("reason", min_len=3, max_len=500))
+
+
+@review_routes.route("/admin/reviews/{review_id}/reply", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def reply(review_id: str) -> Any:
+    principal = staff(_request())
+    fields = read_json(_request())
+    fields.reject_unknown({"text"})
+    return service.reply(_review_id(review_id), actor=principal.sub, text=fields.text("text", max_len=MAX_REPLY))

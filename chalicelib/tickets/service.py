@@ -1,0 +1,289 @@
+"""Customer service tickets: customers open them (about an order, or a general question) and write; staff reply,
+work the queue longest-waiting first and resolve; the customer rates the help once.
+
+Every change is decided on a fresh read and saved only if the ticket is still at the version read (retried on a
+lost race), so two messages posted at once are both kept. Notifications follow the saved change and never fail
+the request: a lost email is logged, the message itself is on the ticket.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib import aws, clock, config, resources
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
+from chalicelib.notifications import service as notifications
+from chalicelib.observability import logger, metrics
+from chalicelib.orders import service as orders
+from chalicelib.tickets import repository
+from chalicelib.tickets.domain import (
+    CUSTOMER,
+    MAX_ATTACHMENTS,
+    RESOLVED,
+    STAFF,
+    Ticket,
+    TicketMessage,
+    add_customer_message,
+    add_staff_message,
+    attachment_key,
+    new_ticket_id,
+    open_ticket,
+    opened_email,
+    rate,
+    reply_email,
+    resolve,
+)
+
+ATTEMPTS = 5  # fresh reads before giving up on a ticket that keeps changing under us
+UPLOAD_SECONDS = 900
+UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _not_found(ticket_id: str) -> NotFound:
+    return NotFound(f"ticket {ticket_id} not found", code="ticket_not_found")
+
+
+def _load(ticket_id: str) -> Ticket:
+    ticket = repository.get(ticket_id)
+    if ticket is None:
+        raise _not_found(ticket_id)
+    return ticket
+
+
+def _actor(principal: Principal | None) -> str:
+    return principal.sub if principal else "guest"
+
+
+def _message(author: str, by: str, text: str, attachment_types: list[str], *, ticket_id: str, number: int,
+             at: str) -> TicketMessage:
+    if len(attachment_types) > MAX_ATTACHMENTS:
+        raise Unprocessable(f"at most {MAX_ATTACHMENTS} attachments", code="too_many_attachments")
+    keys = tuple(attachment_key(ticket_id, number, index + 1, kind) for index, kind in enumerate(attachment_types))
+    return TicketMessage(at=at, author=author, by=by, text=text, attachments=keys)
+
+
+def _upload(key: str, content_type: str) -> dict[str, Any]:
+    """A presigned POST straight into the private media bucket, with the type and size S3 itself enforces."""
+    post = aws.client("s3").generate_presigned_post(
+        Bucket=resources.MEDIA_BUCKET.physical_name, Key=key, Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, UPLOAD_MAX_BYTES]],
+        ExpiresIn=UPLOAD_SECONDS)
+    return {"key": key, "method": "POST", "url": post["url"], "fields": post["fields"],
+            "max_bytes": UPLOAD_MAX_BYTES, "expires_in": UPLOAD_SECONDS}
+
+
+def _answer(ticket: Ticket, message: TicketMessage | None = None, types: list[str] | None = None) -> dict[str, Any]:
+    """The ticket, with the presigned uploads of the message just written (if it has attachments)."""
+    uploads = ([_upload(key, kind) for key, kind in zip(message.attachments, types or [], strict=True)]
+               if message else [])
+    return {**ticket.to_dict(), "attachment_uploads": uploads}
+
+
+def _view(ticket: Ticket) -> dict[str, Any]:
+    """The ticket with short-lived links to its attachments (the bucket stays private)."""
+    s3 = aws.client("s3")
+    data = ticket.to_dict()
+    for message in data["messages"]:
+        message["attachments"] = [
+            {"key": key, "url": s3.generate_presigned_url(
+                "get_object", Params={"Bucket": resources.MEDIA_BUCKET.physical_name, "Key": key},
+                ExpiresIn=UPLOAD_SECONDS)}
+            for key in message["attachments"]]
+    return data
+
+
+def _change(ticket_id: str, decide: Callable[[Ticket], Ticket], first: Ticket | None = None) -> Ticket:
+    """Apply `decide` to a fresh read and save it at the version read; decide again after a lost race."""
+    for _ in range(ATTEMPTS):
+        ticket, first = first or _load(ticket_id), None
+        after = decide(ticket)
+        if repository.save(ticket, after):
+            return after
+    raise Conflict(f"ticket {ticket_id} keeps changing; try again", code="ticket_conflict")
+
+
+def _create(build: Callable[[str], Ticket]) -> Ticket:
+    for _ in range(ATTEMPTS):
+        ticket_id = new_ticket_id(clock.now(), "".join(secrets.choice(_ID_ALPHABET) for _ in range(8)))
+        ticket = build(ticket_id)
+        if repository.create(ticket):
+            return ticket
+    raise Conflict("could not allocate a ticket id; try again", code="ticket_conflict")
+
+
+def _tell_support(ticket: Ticket) -> None:
+    """Email support staff about a new ticket; skipped without TOKOFLOW_SUPPORT_EMAIL, never failing the request."""
+    email = config.support_email()
+    if not email:
+        logger.info("no support email configured", extra={"ticket_id": ticket.ticket_id})
+        return
+    subject, text = opened_email(ticket)
+    try:
+        notifications.tell_staff(ticket.ticket_id, "ticket_opened", email=email, subject=subject, text=text)
+    except Exception as error:
+        logger.warning("support was not told about a ticket", extra={"ticket_id": ticket.ticket_id,
+                                                                     "error": repr(error)})
+
+
+def _opened(ticket: Ticket, message: TicketMessage, types: list[str]) -> dict[str, Any]:
+    metrics.add_metric(name="TicketsOpened", unit=MetricUnit.Count, value=1)
+    _tell_support(ticket)
+    return _answer(ticket, message, types)
+
+
+# ---- the customer ----------------------------------------------------------------------------------------------
+
+
+def open_about_order(order_id: str, principal: Principal | None, access_token: str | None, *, category: str,
+                     text: str, attachment_types: list[str], return_id: str | None) -> dict[str, Any]:
+    """A ticket about an order, by its owner, a guest with its token, or staff on the customer's behalf."""
+    order = orders.visible_order(order_id, principal, access_token)
+    if return_id and not return_id.startswith(f"{order.order_id}-R"):
+        raise Unprocessable(f"return {return_id} is not a return of order {order.order_id}",
+                            code="return_not_of_order")
+    at = clock.now_iso()
+    built: dict[str, TicketMessage] = {}
+
+    def build(ticket_id: str) -> Ticket:
+        message = _message(CUSTOMER, _actor(principal), text, attachment_types, ticket_id=ticket_id, number=1, at=at)
+        built["message"] = message
+        return open_ticket(ticket_id=ticket_id, category=category, message=message, customer_id=order.customer_id,
+                           order_id=order.order_id, return_id=return_id)
+
+    ticket = _create(build)
+    return _opened(ticket, built["message"], attachment_types)
+
+
+def open_general(principal: Principal, *, category: str, text: str, attachment_types: list[str],
+                 email: str | None) -> dict[str, Any]:
+    """A signed-in customer's question about no particular order; replies are emailed to `email` if given."""
+    at = clock.now_iso()
+    built: dict[str, TicketMessage] = {}
+
+    def build(ticket_id: str) -> Ticket:
+        message = _message(CUSTOMER, principal.sub, text, attachment_types, ticket_id=ticket_id, number=1, at=at)
+        built["message"] = message
+        return open_ticket(ticket_id=ticket_id, category=category, message=message, customer_id=principal.sub,
+                           order_id=None, email=email or principal.email or None)
+
+    ticket = _create(build)
+    return _opened(ticket, built["message"], attachment_types)
+
+
+def visible_ticket(ticket_id: str, principal: Principal | None, access_token: str | None) -> Ticket:
+    """The ticket for staff, the order's owner or a guest with its token (order tickets), or the customer who
+    opened it (general tickets); anyone else gets a plain 404."""
+    ticket = _load(ticket_id)
+    if principal and principal.is_staff:
+        return ticket
+    if ticket.order_id:
+        try:
+            orders.visible_order(ticket.order_id, principal, access_token)
+        except NotFound:
+            raise _not_found(ticket_id) from None
+        return ticket
+    if principal and ticket.customer_id and principal.sub == ticket.customer_id:
+        return ticket
+    raise _not_found(ticket_id)
+
+
+def customer_view(ticket_id: str, principal: Principal | None, access_token: str | None) -> dict[str, Any]:
+    return _view(visible_ticket(ticket_id, principal, access_token))
+
+
+def _as_customer(ticket_id: str, principal: Principal | None, access_token: str | None) -> Ticket:
+    ticket = visible_ticket(ticket_id, principal, access_token)
+    if principal and principal.is_staff:
+        raise Forbidden("staff write through /admin/tickets/{ticket_id}/...")
+    return ticket
+
+
+def customer_message(ticket_id: str, principal: Principal | None, access_token: str | None, *, text: str,
+                     attachment_types: list[str]) -> dict[str, Any]:
+    """The customer writes: the ticket waits for staff again (a resolved one is reopened)."""
+    current = _as_customer(ticket_id, principal, access_token)
+    written: dict[str, TicketMessage] = {}
+
+    def decide(ticket: Ticket) -> Ticket:
+        message = _message(CUSTOMER, _actor(principal), text, attachment_types, ticket_id=ticket_id,
+                           number=ticket.next_message_number, at=clock.now_iso())
+        written["message"] = message
+        return add_customer_message(ticket, message)
+
+    after = _change(ticket_id, decide, current)
+    if current.status == RESOLVED and after.status != RESOLVED:
+        metrics.add_metric(name="TicketsReopened", unit=MetricUnit.Count, value=1)
+    return _answer(after, written["message"], attachment_types)
+
+
+def rate_help(ticket_id: str, principal: Principal | None, access_token: str | None, *, stars: int,
+              comment: str) -> dict[str, Any]:
+    current = _as_customer(ticket_id, principal, access_token)
+    after = _change(ticket_id, lambda ticket: rate(ticket, stars=stars, comment=comment, at=clock.now_iso()),
+                    current)
+    return after.to_dict()
+
+
+def of_customer(principal: Principal, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    items, next_cursor = repository.of_customer(principal.sub, limit=limit, cursor=cursor)
+    return {"items": [ticket.to_dict() for ticket in items], "next_cursor": next_cursor}
+
+
+# ---- staff -------------------------------------------------------------------------------------------------------
+
+
+def staff_view(ticket_id: str) -> dict[str, Any]:
+    return _view(_load(ticket_id))
+
+
+def queue(status: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Tickets in `status`, the longest waiting first, a page at a time."""
+    items, next_cursor = repository.in_status(status, limit=limit, cursor=cursor)
+    return {"items": [ticket.to_dict() for ticket in items], "next_cursor": next_cursor}
+
+
+def staff_message(ticket_id: str, principal: Principal, *, text: str, attachment_types: list[str]
+                  ) -> dict[str, Any]:
+    """Staff reply: the ticket waits for the customer, who is told in Bahasa Indonesia."""
+    written: dict[str, TicketMessage] = {}
+
+    def decide(ticket: Ticket) -> Ticket:
+        message = _message(STAFF, principal.sub, text, attachment_types, ticket_id=ticket_id,
+                           number=ticket.next_message_number, at=clock.now_iso())
+        written["message"] = message
+        return add_staff_message(ticket, message)
+
+    after = _change(ticket_id, decide)
+    _tell_customer(after, text)
+    return _answer(after, written["message"], attachment_types)
+
+
+def _tell_customer(ticket: Ticket, reply: str) -> None:
+    """The order's customer by the ticket_replied template, a general ticket's customer by email if given; one
+    notification per reply (keyed by the message's number), never failing the reply itself."""
+    number = len(ticket.messages)
+    try:
+        if ticket.order_id:
+            order = orders.load(ticket.order_id)
+            notifications.request("ticket_replied", order.to_dict(), {"ticket_id": ticket.ticket_id, "reply": reply},
+                                  key=f"{ticket.ticket_id}#{number}")
+        elif ticket.email:
+            subject, text = reply_email(ticket, reply)
+            notifications.tell_staff(reference=ticket.ticket_id, event=f"ticket_replied#{number}",
+                                     email=ticket.email, subject=subject, text=text)
+    except Exception as error:
+        logger.warning("customer was not told about a reply", extra={"ticket_id": ticket.ticket_id,
+                                                                     "error": repr(error)})
+
+
+def resolve_ticket(ticket_id: str) -> dict[str, Any]:
+    after = _change(ticket_id, lambda ticket: resolve(ticket, at=clock.now_iso()))
+    metrics.add_metric(name="TicketsResolved", unit=MetricUnit.Count, value=1)
+    return after.to_dict()
