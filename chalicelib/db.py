@@ -3,7 +3,10 @@ transactions that can say which of their items cancelled them."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import json
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -15,6 +18,7 @@ from pynamodb.models import MetaProtocol, Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import config
+from chalicelib.errors import ValidationFailed
 from chalicelib.resources import TableSpec
 
 
@@ -110,3 +114,29 @@ class Transaction(TransactWrite):
 
 def transaction() -> Transaction:
     return Transaction(connection())
+
+
+# ---- paging: the cursor a list answers with, and the start key it stands for --------------------------------
+
+
+def page_cursor(key: dict[str, Any] | None, *, item_key: str, range_name: str) -> str | None:
+    """The next page's cursor from a Query's LastEvaluatedKey: only the item's key and the index's range value go
+    in (the index's hash value is the query's own), so a cursor cannot steer a query to another partition."""
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps([key[item_key]["S"], key[range_name]["S"]]).encode()).decode()
+
+
+def start_key(cursor: str | None, *, item_key: str, range_name: str, hash_name: str, hash_value: str,
+              max_len: int = 64) -> dict[str, Any] | None:
+    """The ExclusiveStartKey a cursor from page_cursor stands for; a cursor this API did not give out is a 400."""
+    if not cursor:
+        return None
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error):
+        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
+    if (not isinstance(position, list) or len(position) != 2
+            or not all(isinstance(part, str) and 0 < len(part) <= max_len for part in position)):
+        raise ValidationFailed("cursor", "is not a cursor this API returned")
+    return {item_key: {"S": position[0]}, range_name: {"S": position[1]}, hash_name: {"S": hash_value}}

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from pynamodb.attributes import (
@@ -21,8 +18,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, resources
-from chalicelib.db import meta_for
-from chalicelib.errors import ValidationFailed
+from chalicelib.db import meta_for, page_cursor, start_key
 from chalicelib.orders.domain import Order, OrderLine, OrderTotals, TimelineEntry
 
 
@@ -277,25 +273,12 @@ def attach_payment(order_id: str, instructions: dict[str, Any], *, at: str) -> N
 
 
 def _encode(key: dict[str, Any] | None) -> str | None:
-    """Only the order id and creation time go into a cursor; the index's own key is rebuilt on the way in."""
-    if not key:
-        return None
-    position = [key["order_id"]["S"], key["created_at"]["S"]]
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    return page_cursor(key, item_key="order_id", range_name="created_at")
 
 
 def _decode(cursor: str | None, index_key: str, index_value: str) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
-    if (not isinstance(position, list) or len(position) != 2
-            or not all(isinstance(part, str) and 0 < len(part) <= 64 for part in position)):
-        raise ValidationFailed("cursor", "is not a cursor this API returned")
-    order_id, created_at = position
-    return {"order_id": {"S": order_id}, "created_at": {"S": created_at}, index_key: {"S": index_value}}
+    return start_key(cursor, item_key="order_id", range_name="created_at", hash_name=index_key,
+                     hash_value=index_value)
 
 
 def _page(result: Any) -> tuple[list[Order], str | None]:

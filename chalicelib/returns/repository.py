@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
@@ -14,8 +11,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import resources
-from chalicelib.db import meta_for
-from chalicelib.errors import ValidationFailed
+from chalicelib.db import meta_for, page_cursor, start_key
 from chalicelib.returns.domain import HistoryEntry, Return, ReturnLine
 
 
@@ -157,20 +153,8 @@ def in_status(status: str, *, limit: int, cursor: str | None = None) -> tuple[li
 
 
 def _encode(key: dict[str, Any] | None) -> str | None:
-    """Only the return id and creation time go into a cursor; the status is the query's own."""
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps([key["return_id"]["S"], key["created_at"]["S"]]).encode()).decode()
+    return page_cursor(key, item_key="return_id", range_name="created_at")
 
 
 def _decode(cursor: str | None, status: str) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
-    if (not isinstance(position, list) or len(position) != 2
-            or not all(isinstance(part, str) and 0 < len(part) <= 64 for part in position)):
-        raise ValidationFailed("cursor", "is not a cursor this API returned")
-    return {"return_id": {"S": position[0]}, "created_at": {"S": position[1]}, "status": {"S": status}}
+    return start_key(cursor, item_key="return_id", range_name="created_at", hash_name="status", hash_value=status)

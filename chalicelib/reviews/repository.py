@@ -3,9 +3,6 @@ status it leaves, so two moderators (or a retry) never apply a step twice."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
@@ -15,8 +12,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import resources
-from chalicelib.db import meta_for
-from chalicelib.errors import ValidationFailed
+from chalicelib.db import meta_for, page_cursor, start_key
 from chalicelib.reviews.domain import APPROVED, PENDING, REJECTED, REVIEW_ID_MAX, Reply, Review
 
 
@@ -158,21 +154,9 @@ def approved_of_product(product_id: str, *, limit: int, cursor: str | None) -> t
 
 
 def _encode(key: dict[str, Any] | None) -> str | None:
-    """Only the review id and creation time go into a cursor; the index's hash key is the query's own."""
-    if not key:
-        return None
-    position = [key["review_id"]["S"], key["created_at"]["S"]]
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    return page_cursor(key, item_key="review_id", range_name="created_at")
 
 
 def _decode(cursor: str | None, index_key: str, index_value: str) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
-    if (not isinstance(position, list) or len(position) != 2
-            or not all(isinstance(part, str) and 0 < len(part) <= REVIEW_ID_MAX for part in position)):
-        raise ValidationFailed("cursor", "is not a cursor this API returned")
-    return {"review_id": {"S": position[0]}, "created_at": {"S": position[1]}, index_key: {"S": index_value}}
+    return start_key(cursor, item_key="review_id", range_name="created_at", hash_name=index_key,
+                     hash_value=index_value, max_len=REVIEW_ID_MAX)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
@@ -13,8 +10,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import resources
-from chalicelib.db import meta_for
-from chalicelib.errors import ValidationFailed
+from chalicelib.db import meta_for, page_cursor, start_key
 from chalicelib.tickets.domain import Ticket, TicketMessage
 
 
@@ -160,21 +156,8 @@ def of_customer(customer_id: str, *, limit: int, cursor: str | None = None) -> t
 
 
 def _encode(key: dict[str, Any] | None, range_name: str) -> str | None:
-    """Only the ticket id and the index's range value go into a cursor; the hash value is the query's own."""
-    if not key:
-        return None
-    position = [key["ticket_id"]["S"], key[range_name]["S"]]
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    return page_cursor(key, item_key="ticket_id", range_name=range_name)
 
 
 def _decode(cursor: str | None, hash_name: str, hash_value: str, range_name: str) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
-    if (not isinstance(position, list) or len(position) != 2
-            or not all(isinstance(part, str) and 0 < len(part) <= 64 for part in position)):
-        raise ValidationFailed("cursor", "is not a cursor this API returned")
-    return {"ticket_id": {"S": position[0]}, range_name: {"S": position[1]}, hash_name: {"S": hash_value}}
+    return start_key(cursor, item_key="ticket_id", range_name=range_name, hash_name=hash_name, hash_value=hash_value)
