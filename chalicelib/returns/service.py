@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import aws, clock, config, db, resources
+from chalicelib import aws, clock, config, db
 from chalicelib.errors import Conflict, DomainError, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import RETURNED, WRITE_OFF, Movement
@@ -73,8 +73,6 @@ from chalicelib.shipping.adapters import courier
 from chalicelib.shipping.couriers import BookingRejected, CourierError
 
 ATTEMPTS = 5  # fresh reads before giving up on a return or order that keeps changing under us
-PHOTO_URL_SECONDS = 900
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
 Message = dict[str, Any]
 
 
@@ -209,18 +207,8 @@ def request_return(order: Order, *, units: Mapping[str, int], reason: str, note:
     _notify("return_requested", ret, {"lines": [line.to_dict() for line in ret.lines], "reason": ret.reason},
             order)
     metrics.add_metric(name="ReturnsRequested", unit=MetricUnit.Count, value=1)
-    uploads = [_photo_upload(key, kind) for key, kind in zip(ret.photos, photo_types, strict=True)]
+    uploads = [aws.private_upload(key, kind) for key, kind in zip(ret.photos, photo_types, strict=True)]
     return {**ret.to_dict(), "photo_uploads": uploads}
-
-
-def _photo_upload(key: str, content_type: str) -> dict[str, Any]:
-    """A presigned POST: the customer's app uploads straight to S3, with the type and size S3 itself enforces."""
-    post = aws.client("s3").generate_presigned_post(
-        Bucket=resources.MEDIA_BUCKET.physical_name, Key=key, Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, PHOTO_MAX_BYTES]],
-        ExpiresIn=PHOTO_URL_SECONDS)
-    return {"key": key, "method": "POST", "url": post["url"], "fields": post["fields"],
-            "max_bytes": PHOTO_MAX_BYTES, "expires_in": PHOTO_URL_SECONDS}
 
 
 def returns_of(order: Order) -> dict[str, Any]:
@@ -251,11 +239,7 @@ def send_back(order: Order, return_id: str, *, courier_code: str, waybill_id: st
 def staff_view(return_id: str) -> dict[str, Any]:
     """The return with short-lived links to the customer's photos (the bucket stays private)."""
     ret = _load(return_id)
-    s3 = aws.client("s3")
-    links = [s3.generate_presigned_url("get_object", Params={"Bucket": resources.MEDIA_BUCKET.physical_name,
-                                                               "Key": key}, ExpiresIn=PHOTO_URL_SECONDS)
-             for key in ret.photos]
-    return {**ret.to_dict(), "photos": links}
+    return {**ret.to_dict(), "photos": [aws.private_link(key) for key in ret.photos]}
 
 
 def in_status(status: str, *, limit: int, cursor: str | None) -> dict[str, Any]:

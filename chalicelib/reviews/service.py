@@ -27,8 +27,6 @@ from chalicelib.reviews.domain import APPROVED, AlreadyReplied, AlreadyReviewed,
 from chalicelib.validation import Fields
 
 ATTEMPTS = 8  # fresh tries of an approval that lost a race with another transaction on the same product
-PHOTO_URL_SECONDS = 900
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
 REVIEW_APPROVED = "review_approved"
 
 
@@ -57,26 +55,13 @@ def write_review(order_id: str, principal: Principal | None, access_token: str |
         raise AlreadyReviewed(f"{review.sku} on order {order_id} has been reviewed already",
                               details={"review_id": review.review_id})
     metrics.add_metric(name="ReviewsWritten", unit=MetricUnit.Count, value=1)
-    uploads = [_photo_upload(key, kind) for key, kind in zip(review.photos, request.photo_types, strict=True)]
+    uploads = [aws.private_upload(key, kind) for key, kind in zip(review.photos, request.photo_types, strict=True)]
     return {**review.to_dict(), "photo_uploads": uploads}
-
-
-def _photo_upload(key: str, content_type: str) -> dict[str, Any]:
-    """A presigned POST: the customer's app uploads straight to S3, with the type and size S3 itself enforces."""
-    post = aws.client("s3").generate_presigned_post(
-        Bucket=resources.MEDIA_BUCKET.physical_name, Key=key, Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, PHOTO_MAX_BYTES]],
-        ExpiresIn=PHOTO_URL_SECONDS)
-    return {"key": key, "method": "POST", "url": post["url"], "fields": post["fields"],
-            "max_bytes": PHOTO_MAX_BYTES, "expires_in": PHOTO_URL_SECONDS}
 
 
 def _photo_links(review: Review) -> list[str]:
     """Short-lived links to the review's photos: the reviews/ prefix of the media bucket is never public."""
-    s3 = aws.client("s3")
-    return [s3.generate_presigned_url("get_object", Params={"Bucket": resources.MEDIA_BUCKET.physical_name,
-                                                             "Key": key}, ExpiresIn=PHOTO_URL_SECONDS)
-            for key in review.photos]
+    return [aws.private_link(key) for key in review.photos]
 
 
 # ---- shoppers -----------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import aws, clock, config, resources
+from chalicelib import aws, clock, config
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.notifications import service as notifications
@@ -41,8 +41,6 @@ from chalicelib.tickets.domain import (
 )
 
 ATTEMPTS = 5  # fresh reads before giving up on a ticket that keeps changing under us
-UPLOAD_SECONDS = 900
-UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -69,33 +67,18 @@ def _message(author: str, by: str, text: str, attachment_types: list[str], *, ti
     return TicketMessage(at=at, author=author, by=by, text=text, attachments=keys)
 
 
-def _upload(key: str, content_type: str) -> dict[str, Any]:
-    """A presigned POST straight into the private media bucket, with the type and size S3 itself enforces."""
-    post = aws.client("s3").generate_presigned_post(
-        Bucket=resources.MEDIA_BUCKET.physical_name, Key=key, Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, UPLOAD_MAX_BYTES]],
-        ExpiresIn=UPLOAD_SECONDS)
-    return {"key": key, "method": "POST", "url": post["url"], "fields": post["fields"],
-            "max_bytes": UPLOAD_MAX_BYTES, "expires_in": UPLOAD_SECONDS}
-
-
 def _answer(ticket: Ticket, message: TicketMessage | None = None, types: list[str] | None = None) -> dict[str, Any]:
     """The ticket, with the presigned uploads of the message just written (if it has attachments)."""
-    uploads = ([_upload(key, kind) for key, kind in zip(message.attachments, types or [], strict=True)]
+    uploads = ([aws.private_upload(key, kind) for key, kind in zip(message.attachments, types or [], strict=True)]
                if message else [])
     return {**ticket.to_dict(), "attachment_uploads": uploads}
 
 
 def _view(ticket: Ticket) -> dict[str, Any]:
     """The ticket with short-lived links to its attachments (the bucket stays private)."""
-    s3 = aws.client("s3")
     data = ticket.to_dict()
     for message in data["messages"]:
-        message["attachments"] = [
-            {"key": key, "url": s3.generate_presigned_url(
-                "get_object", Params={"Bucket": resources.MEDIA_BUCKET.physical_name, "Key": key},
-                ExpiresIn=UPLOAD_SECONDS)}
-            for key in message["attachments"]]
+        message["attachments"] = [{"key": key, "url": aws.private_link(key)} for key in message["attachments"]]
     return data
 
 
