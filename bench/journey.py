@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bench.request_count import ApiCall, AwsRequests
+from bench.request_count import ApiCall, AwsRequests, item_size
 
 # ---- prices and the pure cost arithmetic -------------------------------------------------------------------
 
@@ -503,7 +503,7 @@ class _Driver:
                 sum(1 for item in sent if item.get("phone", {}).get("S") and item["event"]["S"] in texted))
 
     def _item_bytes(self, table: str, key: dict[str, Any]) -> int:
-        return _item_size(self.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {}))
+        return item_size(self.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {}))
 
     def _order_item_bytes(self, order_id: str) -> int:
         return self._item_bytes(self.orders_table, {"order_id": {"S": order_id}})
@@ -653,26 +653,6 @@ class _Driver:
             return ret is not None and ret.token is not None and ret.token != previous
 
         return parked
-
-
-def _item_size(item: Mapping[str, Any]) -> int:
-    """DynamoDB's item size rule, roughly: attribute name lengths plus value lengths."""
-
-    def value_size(value: Mapping[str, Any]) -> int:
-        kind, inner = next(iter(value.items()))
-        if kind in ("S", "N"):
-            return len(str(inner).encode())
-        if kind == "B":
-            return len(inner)
-        if kind in ("BOOL", "NULL"):
-            return 1
-        if kind == "M":
-            return 3 + sum(len(key.encode()) + value_size(sub) + 1 for key, sub in inner.items())
-        if kind == "L":
-            return 3 + sum(value_size(sub) + 1 for sub in inner)
-        return sum(len(str(element).encode()) for element in inner)  # SS, NS, BS
-
-    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
 
 
 class _AbsentPathFilter(logging.Filter):
