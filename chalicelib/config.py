@@ -89,6 +89,46 @@ def review_window_days() -> int:
     return int(os.environ.get(REVIEW_WINDOW_DAYS) or "30")
 
 
+POINTS_EARN_RUPIAH = "TOKOFLOW_POINTS_EARN_RUPIAH"  # Rupiah paid (goods after discounts) per point earned (10000)
+POINT_VALUE_RUPIAH = "TOKOFLOW_POINT_VALUE_RUPIAH"  # what one point takes off at checkout, in Rupiah (100)
+POINTS_MAX_SHARE_PERCENT = "TOKOFLOW_POINTS_MAX_SHARE_PERCENT"  # most of the goods points may pay, % (50, 1-90)
+POINTS_EXPIRY_MONTHS = "TOKOFLOW_POINTS_EXPIRY_MONTHS"  # points expire this long after they are earned (12)
+POINTS_WARNING_DAYS = "TOKOFLOW_POINTS_WARNING_DAYS"  # customers are told this many days before points expire (30)
+
+
+def _positive(name: str, default: int, *, most: int | None = None) -> int:
+    """A whole number setting, refused loudly when it is nonsense (a typo must not give points away)."""
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1 or (most is not None and value > most):
+        raise ValueError(f"{name} must be between 1 and {most or 'any'}, not {value}")
+    return value
+
+
+def points_earn_rupiah() -> int:
+    return _positive(POINTS_EARN_RUPIAH, 10_000)
+
+
+def point_value_rupiah() -> int:
+    return _positive(POINT_VALUE_RUPIAH, 100)
+
+
+def points_max_share_percent() -> int:
+    """At most 90: an order paid entirely in points would leave the gateway nothing to charge."""
+    return _positive(POINTS_MAX_SHARE_PERCENT, 50, most=90)
+
+
+def points_expiry_months() -> int:
+    return _positive(POINTS_EXPIRY_MONTHS, 12, most=120)
+
+
+def points_warning_days() -> int:
+    return _positive(POINTS_WARNING_DAYS, 30, most=365)
+
+
 def cart_ttl_days() -> int:
     return int(os.environ.get(CART_TTL_DAYS) or "7")
 

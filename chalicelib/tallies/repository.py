@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.expressions.operand import Path
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
 from chalicelib import aws, resources
+from chalicelib.db import meta_for
 from chalicelib.tallies.domain import Delta
 
 Counts = Mapping[str, int]
@@ -64,6 +70,25 @@ def add(deltas: Iterable[Delta]) -> None:
     """Counters nobody double counts (each call is its own event: a cart created, a page viewed)."""
     for delta in _merge(deltas):
         _client().update_item(**_update(delta))
+
+
+class RollupModel(Model):
+    """Only for staging counters into another area's pynamodb transaction (`stage`); counters are named per call."""
+
+    Meta = meta_for(resources.ROLLUPS)
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+def stage(tx: TransactWrite, deltas: Iterable[Delta]) -> None:
+    """Add counters in the caller's transaction: the fact and its count are written together or not at all, so a
+    retried business write never counts twice (a review approved, a ticket answered, points earned)."""
+    for delta in _merge(deltas):
+        actions: list[Any] = [Path(NumberAttribute(attr_name=name)).add(int(amount))
+                              for name, amount in sorted(delta.counts.items())]
+        actions += [Path(UnicodeAttribute(attr_name=f"label_{name}")).set(text)
+                    for name, text in sorted(delta.labels.items())]
+        tx.update(RollupModel(delta.day, delta.key), actions=actions)
 
 
 MAX_ITEMS = 100  # DynamoDB's limit on one transaction
@@ -155,6 +180,13 @@ def read_day(day: str) -> dict[str, dict[str, Any]]:
         if not answer.get("LastEvaluatedKey"):
             return items
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def read_item(pk: str, sk: str) -> dict[str, Any]:
+    """One rollup item's counters and labels ({} if absent)."""
+    answer = _client().get_item(TableName=_table(), Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
+    return {name: (int(value["N"]) if "N" in value else value.get("S"))
+            for name, value in answer.get("Item", {}).items() if name not in ("pk", "sk")}
 
 
 def snapshot(deltas: Iterable[Delta]) -> None:

@@ -3,6 +3,8 @@ straight into the day's rollups; order facts are counted once by the reports are
 
 from __future__ import annotations
 
+from pynamodb.transactions import TransactWrite
+
 from chalicelib import clock
 from chalicelib.observability import logger
 from chalicelib.tallies import repository
@@ -19,6 +21,26 @@ def count(key: str, counts: dict[str, int], *, at: str | None = None, labels: di
         repository.add([Delta(day, key, dict(counts), dict(labels or {}))])
     except Exception as error:  # counting is a side effect: the shopper's request goes on
         logger.warning("tally not counted", extra={"key": key, "error": repr(error)})
+
+
+def stage(tx: TransactWrite, key: str, counts: dict[str, int], *, at: str,
+          labels: dict[str, str] | None = None) -> None:
+    """Count a fact in the caller's transaction, on the business day of `at` (exactly once with the fact)."""
+    repository.stage(tx, [Delta(clock.business_day(at), key, dict(counts), dict(labels or {}))])
+
+
+OUTSTANDING_POINTS = Delta("loyalty", "outstanding", {})  # one item: the points customers hold right now
+
+
+def stage_points_outstanding(tx: TransactWrite, change: int) -> None:
+    """Move the shop-wide outstanding points (the liability) with the ledger entry that moved a balance."""
+    repository.stage(tx, [Delta(OUTSTANDING_POINTS.day, OUTSTANDING_POINTS.key, {"points": change})])
+
+
+def points_outstanding() -> int:
+    """The points every customer holds together, now (read with the day rollups to find a past day's figure)."""
+    item = repository.read_item(OUTSTANDING_POINTS.day, OUTSTANDING_POINTS.key)
+    return int(item.get("points", 0))
 
 
 def cart_created(at: str) -> None:
