@@ -10,6 +10,7 @@ from chalicelib.catalog.routes import catalog_routes
 from chalicelib.checkout.routes import checkout_routes
 from chalicelib.fulfilment.routes import fulfilment_routes
 from chalicelib.inventory.routes import inventory_routes
+from chalicelib.loyalty.routes import loyalty_routes
 from chalicelib.notifications.routes import notification_routes
 from chalicelib.observability import correlation_middleware, logger, metrics
 from chalicelib.orders.routes import order_routes
@@ -51,3 +52,4 @@ app.register_blueprint(review_routes)
 app.register_blueprint(report_routes)
 app.register_blueprint(notification_routes)
 app.register_blueprint(ticket_routes)
+app.register_blueprint(loyalty_routes)

@@ -132,6 +132,16 @@ TICKETS = TableSpec("tickets", Key("ticket_id"),
                     indexes=(IndexSpec("by-status", Key("status"), Key("waiting_since")),
                              IndexSpec("by-order", Key("order_id"), Key("created_at")),
                              IndexSpec("by-customer", Key("customer_id"), Key("created_at"))))
+# Loyalty points: per customer one "account" item (balance, totals) and the ledger ("entry#<seq>"); credits not yet
+# of age are in by-expiry (sparse: expiry_bucket is removed when they come of age).
+LOYALTY = TableSpec("loyalty", Key("customer_id"), Key("sk"),
+                    indexes=(IndexSpec("by-expiry", Key("expiry_bucket"), Key("expires_at")),), critical=True)
+# The loyalty side of each order: points spent, the earning due when its return window closes (by-due, sparse),
+# what went back; by-customer lists a customer's earnings still to come.
+LOYALTY_ORDERS = TableSpec("loyalty-orders", Key("order_id"),
+                           indexes=(IndexSpec("by-due", Key("due_bucket"), Key("earn_due_at")),
+                                    IndexSpec("by-customer", Key("customer_id"), Key("earn_due_at"))),
+                           critical=True)
 # The sandbox payment gateway's own books (what a real gateway keeps on its side); unused with Midtrans.
 SANDBOX_PAYMENTS = TableSpec("sandbox-payments", Key("order_id"))
 # Customer notifications: one item per (order, event), so a redelivered event never notifies twice.
@@ -140,7 +150,7 @@ NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
 
 TABLES: tuple[TableSpec, ...] = (
     PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER, PAYOUTS,
-    RETURNS, ROLLUPS, REPORTS, REVIEWS, TICKETS, SANDBOX_PAYMENTS, NOTIFICATIONS,
+    RETURNS, ROLLUPS, REPORTS, REVIEWS, TICKETS, LOYALTY, LOYALTY_ORDERS, SANDBOX_PAYMENTS, NOTIFICATIONS,
 )
 
 LOW_STOCK_QUEUE = QueueSpec("low-stock")

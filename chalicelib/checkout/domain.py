@@ -26,6 +26,7 @@ from chalicelib.validation import (
 )
 
 IDEMPOTENCY_KEY_PATTERN = r"[A-Za-z0-9_\-:.]{8,100}"
+MAX_REDEEM_POINTS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class CheckoutRequest:
     payment_method: str
     channel: str | None
     utm_source: str | None = None
+    redeem_points: int = 0  # loyalty points to spend on this order (signed-in customers)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,7 +50,7 @@ def parse_request(fields: Fields) -> CheckoutRequest:
     (chalicelib.validation), so an order that is placed can always be booked; phones are stored as +62...
     """
     fields.reject_unknown({"cart_id", "customer", "shipping_address", "shipping", "payment_method", "channel",
-                           "utm_source"})
+                           "utm_source", "redeem_points"})
     customer = fields.obj("customer")
     customer.reject_unknown({"name", "email", "phone"})
     address = fields.obj("shipping_address")
@@ -76,6 +78,8 @@ def parse_request(fields: Fields) -> CheckoutRequest:
         payment_method=fields.text("payment_method", choices=PAYMENT_METHODS),
         channel=fields.text("channel", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.:/ ]+"),
         utm_source=fields.text("utm_source", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.]+"),
+        redeem_points=fields.integer("redeem_points", required=False, default=0, min_value=0,
+                                     max_value=MAX_REDEEM_POINTS),
     )
 
 
@@ -102,17 +106,21 @@ def build_order(
     access_token_hash: str,
     now: datetime,
     payment_window_seconds: int,
+    points_discount: int = 0,
 ) -> Order:
-    """Freeze prices, discount and shipping into the order; COD is confirmed at once and paid on delivery."""
-    goods_total = priced.totals.total
+    """Freeze prices, discounts (the voucher's and the points') and shipping into the order; COD is confirmed at
+    once and paid on delivery."""
+    goods_total = priced.totals.total - points_discount
     totals = OrderTotals(
         subtotal=priced.totals.subtotal,
-        discount=priced.totals.discount,
+        discount=priced.totals.discount + points_discount,
         shipping=int(shipping["price"]),
         total=goods_total + int(shipping["price"]),
         ppn_included=ppn_included(goods_total, priced.totals.ppn_rate_percent),
         ppn_rate_percent=priced.totals.ppn_rate_percent,
         weight_grams=priced.totals.weight_grams,
+        points_redeemed=request.redeem_points if points_discount else 0,
+        points_discount=points_discount,
     )
     lines = tuple(
         OrderLine(sku=line.sku, product_id=line.product_id, name=line.name, options=dict(line.options),

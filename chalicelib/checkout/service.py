@@ -1,5 +1,5 @@
-"""Checkout: one DynamoDB transaction reserves every line, consumes the voucher, closes the cart and
-writes the order, all or nothing. Retries with the same Idempotency-Key get the same order back.
+"""Checkout: one DynamoDB transaction reserves every line, consumes the voucher, spends the loyalty points,
+closes the cart and writes the order, all or nothing. Retries with the same Idempotency-Key get the same order back.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from chalicelib.checkout.domain import CheckoutRequest, build_order, new_order_i
 from chalicelib.errors import Conflict, DomainError, Unprocessable
 from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import RESERVE, InsufficientStock, Movement
+from chalicelib.loyalty import service as loyalty
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
 from chalicelib.orders import repository as orders
@@ -114,9 +115,16 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
     now = clock.now()
     token, token_hash = new_access_token()
     customer_id = principal.sub if principal and principal.role == "customer" else None
+    points_discount = 0
+    if request.redeem_points:
+        if customer_id is None:
+            raise Unprocessable("loyalty points belong to a signed-in customer: sign in to spend them",
+                                code="sign_in_required")
+        points_discount = loyalty.quote_redemption(customer_id, request.redeem_points,
+                                                   goods_after_voucher=priced.totals.total)
     order = build_order(request, priced, order_id=new_order_id(now), customer_id=customer_id,
                         shipping=chosen.to_dict(), access_token_hash=token_hash, now=now,
-                        payment_window_seconds=config.payment_window_seconds())
+                        payment_window_seconds=config.payment_window_seconds(), points_discount=points_discount)
     movements = [
         Movement(sku=line.sku, kind=RESERVE, delta_on_hand=0, delta_reserved=line.quantity,
                  reason="checkout", actor=customer_id or "guest", reference=order.order_id)
@@ -129,6 +137,11 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
         orders.stage_create(tx, order)
         if voucher:
             vouchers.stage_use(tx, voucher)
+        if points_discount and customer_id:
+            # read again on every attempt: a concurrent checkout that spent the same points wins, this one is
+            # decided again and refused (422 insufficient_points) if the balance no longer covers it
+            loyalty.stage_redemption(tx, customer_id=customer_id, order_id=order.order_id,
+                                     points=request.redeem_points, contact=request.customer, at=order.created_at)
 
     def explain(failed_tables: set[str]) -> DomainError | None:
         if resources.CARTS.physical_name in failed_tables:
@@ -137,7 +150,7 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
             return Conflict(f"voucher {voucher.code if voucher else ''} has just been used up", code="voucher_used_up")
         return None
 
-    inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain)
+    inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain, retry_tables=loyalty.TABLES)
     payment = _after_order_placed(order)
     metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Revenue", unit=MetricUnit.NoUnit, value=order.totals.total)  # whole Rupiah

@@ -163,12 +163,14 @@ def await_delivery(order_id: str, token: str, message: Message) -> str:
 
 
 def complete_order(order_id: str, token: str, message: Message) -> str:
-    """Delivered: the order is complete; for cash on delivery the courier's collection is the payment."""
+    """Delivered: the order is complete; for cash on delivery the courier's collection is the payment. Its loyalty
+    earning is planned (once, however often this step runs) for when the return window closes."""
     order = orders.load(order_id)
     if order.status != COMPLETED:
         if order.payment_method == COD:
             payments.record_cash_collected(order, collector=(order.shipment or {}).get("provider", "courier"))
-        orders.transition(order_id, lifecycle.COMPLETE, first=order)
+        order = orders.transition(order_id, lifecycle.COMPLETE, first=order)
+    orders.settle_points(order)  # its points are credited once the return window closes
     workflow.resume(token, {"completed": True})
     return "completed"
 
@@ -209,6 +211,8 @@ def release_stock(order_id: str, token: str, message: Message) -> str:
     elif order.status == PAID:
         orders.flag(order_id, lifecycle.FLAG_FOR_REVIEW,
                     "paid as the payment window closed: refund or fulfil by hand (stock is still reserved)")
+    elif order.status == target:
+        orders.settle_points(order)  # ended by a retry's first try or the gateway: finish giving points back
     workflow.resume(token, {"released": order.status in (PENDING_PAYMENT, target)})
     return f"ended ({event})"
 
@@ -225,6 +229,7 @@ def cancel_order(order_id: str, token: str, message: Message) -> str:
         if unpaid and order.payment:
             payments.void_charge(order_id)
     given = payments.give_back(order, reason="cancelled by the customer", refund_key=f"refund-{order_id}")
+    orders.settle_points(order)  # spent points go back whether or not money was paid
     owed = given.refunded or (given.payout.amount if given.payout else 0)
     # delivered once per (order, event): a retried step does not tell the customer twice
     _notify("cancelled", order, {"reason": "dibatalkan atas permintaan Anda", "refund_amount": owed,

@@ -36,13 +36,16 @@ def commit_movements(
     *,
     stage_extra: StageExtra | None = None,
     explain_failure: ExplainFailure | None = None,
+    retry_tables: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[StockLevel, StockLevel]]:
     """Apply movements and any extra writes in one all-or-nothing transaction: each SKU's level is written once,
     each movement is its own ledger line (a return restocks some units and writes others off).
 
     Retries while other writers race us for the same SKUs; refuses with InsufficientStock naming every
     short SKU once a fresh read shows there is not enough. `explain_failure` maps the physical names of the
-    tables whose extra items failed their condition to a domain error. Returns {sku: (before, after)}.
+    tables whose extra items failed their condition to a domain error; a failed condition on `retry_tables` means
+    another writer got there first, and the whole attempt is decided again on fresh reads (`stage_extra` reads
+    what it stages on each attempt). Returns {sku: (before, after)}.
     """
     skus = list(dict.fromkeys(movement.sku for movement in movements))
 
@@ -76,7 +79,8 @@ def commit_movements(
                     stage_extra(tx)
         except TransactWriteError as error:
             failed = tx.failed_conditions(error)
-            if any(item.table_name == resources.STOCK.physical_name for item in failed):
+            if any(item.table_name == resources.STOCK.physical_name or item.table_name in retry_tables
+                   for item in failed) or _lost_to_another_transaction(error):
                 raise repository.StockContention() from error
             explained = explain_failure({item.table_name for item in failed}) if explain_failure else None
             if explained:
@@ -89,6 +93,12 @@ def commit_movements(
     changes = repository.with_optimistic_retry(attempt)
     _after_commit(changes)
     return changes
+
+
+def _lost_to_another_transaction(error: TransactWriteError) -> bool:
+    """DynamoDB cancels a transaction that touches an item another transaction is writing: try again."""
+    return any(reason is not None and reason.code == "TransactionConflict"
+               for reason in error.cancellation_reasons or [])
 
 
 def _after_commit(changes: dict[str, tuple[StockLevel, StockLevel]]) -> None:

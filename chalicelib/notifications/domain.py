@@ -35,6 +35,8 @@ RETURN_CLOSED = "return_closed"  # done: refunded by the gateway, by a transfer,
 RETURN_EXPIRED = "return_expired"  # the parcel never arrived in time: closed without a refund
 REVIEW_APPROVED = "review_approved"  # the customer's review of an order line is now shown on the product page
 TICKET_REPLIED = "ticket_replied"  # customer service answered the customer's ticket about an order
+POINTS_EARNED = "points_earned"  # an order's loyalty points were credited (its return window closed)
+POINTS_EXPIRING = "points_expiring"  # some of the customer's points expire soon
 
 BANK_NAMES = {"bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
               "cimb": "CIMB Niaga", "bsi": "BSI", "danamon": "Danamon"}
@@ -590,6 +592,36 @@ def _ticket_replied(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Messa
     )
 
 
+def _points_earned(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    order_id = str(order["order_id"])
+    points, balance = int(extra.get("points") or 0), int(extra.get("balance") or 0)
+    value = int(extra.get("point_value") or 0)
+    expires = _wib_or_empty(extra.get("expires_at"))
+    worth = f" (senilai {format_rupiah(balance * value)})" if value else ""
+    return Message(
+        subject=f"{points} poin dari pesanan {order_id} sudah masuk",
+        text=_email(order, f"Terima kasih sudah berbelanja di {SHOP_NAME}. Pesanan {order_id} memberi Anda "
+                           f"{points} poin, dan poin itu sudah masuk ke akun Anda.",
+                    f"Saldo poin Anda sekarang {balance} poin{worth}. Gunakan poin sebagai potongan harga saat "
+                    "checkout berikutnya.",
+                    f"Poin ini berlaku sampai {expires}." if expires else ""),
+        sms=_sms(f"{SHOP_NAME}: {points} poin dari pesanan {order_id} sudah masuk. Saldo: {balance} poin.",
+                 f"Berlaku s.d. {expires}." if expires else ""),
+    )
+
+
+def _points_expiring(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
+    points, balance = int(extra.get("points") or 0), int(extra.get("balance") or 0)
+    expires = _wib_or_empty(extra.get("expires_at")) or "segera"
+    return Message(
+        subject=f"{points} poin Anda akan hangus pada {expires}",
+        text=_email(order, f"Sebanyak {points} poin {SHOP_NAME} Anda akan hangus pada {expires}.",
+                    f"Saldo poin Anda saat ini {balance} poin. Gunakan sebelum tanggal tersebut sebagai potongan "
+                    "harga saat checkout, agar poin Anda tidak hilang."),
+        sms=_sms(f"{SHOP_NAME}: {points} poin Anda hangus pada {expires}. Gunakan saat checkout sebelum hangus."),
+    )
+
+
 def _review_approved(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message:
     order_id = order["order_id"]
     product = str(extra.get("product_name") or "").strip() or "produk"
@@ -625,6 +657,8 @@ _RENDERERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Message]]
     RETURN_EXPIRED: _return_expired,
     REVIEW_APPROVED: _review_approved,
     TICKET_REPLIED: _ticket_replied,
+    POINTS_EARNED: _points_earned,
+    POINTS_EXPIRING: _points_expiring,
 }
 EVENTS: tuple[str, ...] = tuple(_RENDERERS)
 
@@ -641,7 +675,9 @@ def render(event: str, order: Mapping[str, Any], extra: Mapping[str, Any] | None
     "courier", "waybill_id"}, return_received {"return_id", "lines": [{"sku", "name",
     "quantity", "restocked", "written_off"}]}, return_closed {"return_id", "amount", "by": "gateway" | "payout" |
     "none"}, return_expired {"return_id"}, review_approved {"review_id", "product_name", "stars"},
-    ticket_replied {"ticket_id", "reply"}.
+    ticket_replied {"ticket_id", "reply"}, points_earned {"points", "balance", "expires_at", "point_value"},
+    points_expiring {"points", "expires_at", "balance"} (`order` is then {"order_id": the credit's order,
+    "customer"}).
     Raises ValueError for an event with no template.
     """
     try:

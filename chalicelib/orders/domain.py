@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from chalicelib.errors import Unprocessable
+from chalicelib.loyalty.domain import OrderFacts
 from chalicelib.orders import lifecycle
 from chalicelib.orders.lifecycle import PENDING_PAYMENT
 from chalicelib.validation import Fields
@@ -45,7 +46,11 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class OrderTotals:
-    """Whole Rupiah. `total` = goods after discount + shipping; PPN is included in the goods, not added."""
+    """Whole Rupiah. `total` = goods after discount + shipping; PPN is included in the goods, not added.
+
+    `discount` is every discount on the goods: the voucher's and `points_discount`, the value of the
+    `points_redeemed` loyalty points spent at checkout (shares of it follow the goods into refunds).
+    """
 
     subtotal: int
     discount: int
@@ -55,13 +60,21 @@ class OrderTotals:
     ppn_rate_percent: int
     weight_grams: int
     currency: str = "IDR"
+    points_redeemed: int = 0
+    points_discount: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OrderTotals:
         return cls(subtotal=int(data["subtotal"]), discount=int(data["discount"]), shipping=int(data["shipping"]),
                    total=int(data["total"]), ppn_included=int(data["ppn_included"]),
                    ppn_rate_percent=int(data["ppn_rate_percent"]), weight_grams=int(data["weight_grams"]),
-                   currency=str(data.get("currency") or "IDR"))
+                   currency=str(data.get("currency") or "IDR"), points_redeemed=int(data.get("points_redeemed") or 0),
+                   points_discount=int(data.get("points_discount") or 0))
+
+    @property
+    def goods_paid(self) -> int:
+        """The goods after every discount: what earns loyalty points."""
+        return self.total - self.shipping
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -229,6 +242,24 @@ def may_view(order: Order, *, sub: str | None, is_staff: bool, access_token: str
     if sub and order.customer_id == sub:
         return True
     return token_matches(order, access_token)
+
+
+# Orders that ended without a sale: whatever they spent in points goes back in full.
+UNWOUND = frozenset({lifecycle.EXPIRED, lifecycle.PAYMENT_FAILED, lifecycle.CANCELLED})
+
+
+def points_facts(order: Order) -> OrderFacts:
+    """What the order says about its loyalty points (the loyalty area sits below orders and reads plain values).
+
+    A cash-on-delivery parcel the courier brought back was never paid: it ended without a sale too.
+    """
+    unwound = order.status in UNWOUND or (order.status == lifecycle.RETURNED and order.payment_method == COD)
+    contact = {key: str(order.customer.get(key) or "") for key in ("name", "email", "phone")}
+    return OrderFacts(order_id=order.order_id, customer_id=order.customer_id, contact=contact,
+                      redeemed=order.totals.points_redeemed, goods_paid=order.totals.goods_paid,
+                      total=order.totals.total, refunded=order.refunded_total, unwound=unwound,
+                      delivered_at=order.delivered_at, completed=order.status == lifecycle.COMPLETED
+                      or any(entry.event == lifecycle.COMPLETE for entry in order.timeline))
 
 
 def is_payment_overdue(order: Order, now_iso: str) -> bool:

@@ -17,8 +17,9 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, DomainError, NotFound
 from chalicelib.inventory import service as inventory
 from chalicelib.inventory.domain import COMMIT, RELEASE, RESTOCK, Movement
+from chalicelib.loyalty import service as loyalty
 from chalicelib.orders import lifecycle, repository, workflow
-from chalicelib.orders.domain import COD, Order, may_view, refund_event, refund_to_commit
+from chalicelib.orders.domain import COD, Order, may_view, points_facts, refund_event, refund_to_commit
 
 SYSTEM = "system"
 ATTEMPTS = 5  # fresh reads before giving up on an order that keeps changing under us
@@ -186,8 +187,19 @@ def transition_with_stock(order: Order, event: str, kind: str, *, actor: str = S
 
 
 def release_reservation(order: Order, event: str, *, actor: str = SYSTEM, detail: str = "") -> Order:
-    """An unpaid order ends (expired, payment failed, cancelled): its reserved units go back on sale."""
-    return transition_with_stock(order, event, RELEASE, actor=actor, detail=detail)
+    """An unpaid order ends (expired, payment failed, cancelled): its reserved units go back on sale, and the
+    loyalty points it spent go back to the customer."""
+    ended = transition_with_stock(order, event, RELEASE, actor=actor, detail=detail)
+    settle_points(ended)
+    return ended
+
+
+def settle_points(order: Order) -> None:
+    """The order's loyalty points follow its facts: spent points go back when it ends without a sale, earnings are
+    planned once it completes, both move in proportion to refunds. Idempotent: callers that retry a step call it
+    again whether or not the step had already been done."""
+    if order.customer_id:
+        loyalty.settle(points_facts(order))
 
 
 def stock_was_committed(order: Order) -> bool:

@@ -206,6 +206,7 @@ def _failed(order: Order, transaction_status: str) -> str:
     """The gateway ended the payment: the order ends, its reserved stock goes back on sale, the customer is
     told, and a workflow waiting for the payment moves on (its release step finds the work done)."""
     if order.status != PENDING_PAYMENT:
+        orders.settle_points(order)  # a redelivered end finishes what a failed first try left undone
         return "already handled"
     event, error, told = PAYMENT_ENDS[transaction_status == "expire"]
     ended = orders.release_reservation(order, event, actor="payments", detail=f"gateway status {transaction_status}")
@@ -250,7 +251,16 @@ def give_back(order: Order, *, reason: str, refund_key: str, amount: int | None 
 
     The refund is first promised on the order under its key (orders.commit_refund), which refuses (422) more
     than was captured and not yet refunded. Safe to run again: the same key never refunds or pays out twice.
+    The order's loyalty points then follow the refund (spent ones back, earned ones taken back, in proportion),
+    on every run, so a retry completes what a failure left undone.
     """
+    given = _give_back(order, reason=reason, refund_key=refund_key, amount=amount, actor=actor)
+    if order.customer_id:
+        orders.settle_points(orders.load(order.order_id))
+    return given
+
+
+def _give_back(order: Order, *, reason: str, refund_key: str, amount: int | None, actor: str) -> GivenBack:
     existing = repository.get_payout(refund_key)
     if existing is not None:
         return GivenBack(payout=existing)

@@ -132,11 +132,15 @@ class Access:
 
 
 R = resources
+# Every movement of points is one transaction with its count in the day rollups.
+LOYALTY_TABLES = (R.LOYALTY, R.LOYALTY_ORDERS, R.ROLLUPS)
+
 FUNCTION_ACCESS: dict[str, Access] = {
     # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
     "APIHandler": Access(
         tables=(R.PRODUCTS, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
-                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS, R.REVIEWS, R.TICKETS),
+                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS, R.REVIEWS, R.TICKETS, R.LOYALTY,
+                R.LOYALTY_ORDERS),
         sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE,
                   R.REPORT_BUILDS_QUEUE),
         starts_fulfilment=True, resumes_fulfilment=True, starts_returns=True, resumes_returns=True,
@@ -147,21 +151,25 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "JwtAuthorizer": Access(),
     # Logs and counts the alert; reads only its queue.
     "LowStockAlerts": Access(),
-    "ExpireOverdueOrders": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER), sends_to=(R.LOW_STOCK_QUEUE,)),
+    # An expired order's spent loyalty points go back (a transaction with the day's rollups); the customer is told.
+    "ExpireOverdueOrders": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER) + LOYALTY_TABLES,
+                                  sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE)),
     # A payment the gateway ends (deny, expire, ...) ends the order and releases its reserved stock here.
-    "PaymentEvents": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER),
+    "PaymentEvents": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER) + LOYALTY_TABLES,
                             sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), resumes_fulfilment=True,
                             payment_gateway=True),
-    "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER),
+    "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER) + LOYALTY_TABLES,
                                 sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), starts_fulfilment=True,
                                 resumes_fulfilment=True, payment_gateway=True),
     # Every Python step of the state machine: stock commit/release, booking, completion, refunds, attention; a
     # parcel returned to sender opens a return and starts its workflow.
-    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS),
+    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS)
+                               + LOYALTY_TABLES,
                                sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), resumes_fulfilment=True,
                                starts_returns=True, payment_gateway=True, courier=True),
     # Every Python step of the returns state machine: decisions, inspection, refunds (gateway or payout), close.
-    "ReturnWorker": Access(tables=(R.ORDERS, R.RETURNS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS),
+    "ReturnWorker": Access(tables=(R.ORDERS, R.RETURNS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS)
+                           + LOYALTY_TABLES,
                            sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), starts_returns=True,
                            resumes_returns=True, payment_gateway=True),
     "CourierEvents": Access(tables=(R.ORDERS,), sends_to=(R.NOTIFICATIONS_QUEUE,), resumes_fulfilment=True),
@@ -173,6 +181,10 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # Builds a report: counts what is left, reads rollups, catalog and stock, writes the files, emails finance.
     "ReportBuilder": Access(tables=(R.ORDERS, R.ROLLUPS, R.REPORTS, R.PRODUCTS, R.STOCK, R.NOTIFICATIONS),
                             reads_reports=True, writes_reports=True, notifies_customers=True),
+    # Credits loyalty earnings whose return window closed (hourly); expires points that came of age and warns
+    # customers of points about to expire (daily).
+    "CreditLoyaltyPoints": Access(tables=LOYALTY_TABLES, sends_to=(R.NOTIFICATIONS_QUEUE,)),
+    "ExpireLoyaltyPoints": Access(tables=LOYALTY_TABLES, sends_to=(R.NOTIFICATIONS_QUEUE,)),
 }
 
 TABLE_ACTIONS = (

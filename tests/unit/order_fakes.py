@@ -16,6 +16,7 @@ import pytest
 from chalicelib import resources
 from chalicelib.errors import DomainError
 from chalicelib.inventory.domain import Movement
+from chalicelib.loyalty.domain import OrderFacts
 from chalicelib.orders.domain import Order, OrderLine, OrderTotals, TimelineEntry
 from chalicelib.payments.gateway import RefundRefused, RefundResult
 from chalicelib.payments.refunds import Payout
@@ -160,6 +161,19 @@ class FakeGateway:
 
 
 @dataclass
+class FakeLoyalty:
+    """Records the facts each order's points were settled with (the loyalty area has its own tests)."""
+
+    settled: list[OrderFacts] = field(default_factory=list)
+
+    def settle(self, facts: OrderFacts) -> None:
+        self.settled.append(facts)
+
+    def last(self, order_id: str) -> OrderFacts:
+        return [facts for facts in self.settled if facts.order_id == order_id][-1]
+
+
+@dataclass
 class ShopFakes:
     orders: FakeOrders = field(default_factory=FakeOrders)
     stock: FakeStock = field(default_factory=FakeStock)
@@ -167,6 +181,7 @@ class ShopFakes:
     gateway: FakeGateway = field(default_factory=FakeGateway)
     answers: list[tuple[str, str, Any]] = field(default_factory=list)
     told: list[tuple[str, str]] = field(default_factory=list)
+    points: FakeLoyalty = field(default_factory=FakeLoyalty)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> ShopFakes:
         from chalicelib.fulfilment import service as fulfilment
@@ -177,6 +192,7 @@ class ShopFakes:
 
         monkeypatch.setattr(orders, "repository", self.orders)
         monkeypatch.setattr(orders, "inventory", self.stock)
+        monkeypatch.setattr(orders, "loyalty", self.points)
         monkeypatch.setattr(payments, "ledger", self.ledger)
         monkeypatch.setattr(payments, "repository", self.ledger)
         monkeypatch.setattr(payments, "payment_gateway", lambda: self.gateway)

@@ -1,0 +1,101 @@
+"""Loyalty points end to end over HTTP on the local stack: a signed-in customer's delivered order earns points once
+its return window closes, the points pay part of the next order, and they come back when that order's payment
+expires."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from chalicelib import clock
+from chalicelib.auth import mint_dev_token
+from chalicelib.loyalty.repository import OrderPointsModel
+from chalicelib.payments.sandbox import SandboxGateway
+from tests.e2e.shop import TIMEOUT, checkout_body
+from tests.e2e.test_order_lifecycle import (
+    COURIER_JOURNEY,
+    courier_reports,
+    minutes_from,
+    new_sku,
+    pack,
+    pay,
+    post_midtrans,
+    signed_notification,
+    wait_for,
+    wait_notified,
+    wait_status,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def buy(api: str, customer: dict[str, str], sku: str, quantity: int, **extra: Any) -> requests.Response:
+    cart_id = requests.post(f"{api}/carts", headers=customer, timeout=TIMEOUT).json()["cart_id"]
+    put = requests.put(f"{api}/carts/{cart_id}/items/{sku}", json={"quantity": quantity}, headers=customer,
+                       timeout=TIMEOUT)
+    assert put.status_code == 200, put.text
+    return requests.post(f"{api}/checkout", json={**checkout_body(cart_id), **extra},
+                         headers={**customer, "Idempotency-Key": str(uuid.uuid4())}, timeout=TIMEOUT)
+
+
+def my_points(api: str, customer: dict[str, str]) -> dict[str, Any]:
+    answer = requests.get(f"{api}/me/loyalty", headers=customer, timeout=TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_points_earned_after_the_return_window_pay_for_the_next_order_and_come_back_when_it_expires(
+        stack: Any) -> None:
+    api = stack.api_url
+    customer = {"Authorization": f"Bearer {mint_dev_token(role='customer', sub=f'e2e-{uuid.uuid4().hex[:8]}')}"}
+    sku = new_sku(api, "POINTS", stock=5, price=250_000)
+
+    placed = buy(api, customer, sku, 1)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order_id"]
+    pay(api, order_id)
+    wait_status(order_id, "READY_TO_PACK")
+    assert pack(api, order_id).status_code == 200
+    wait_status(order_id, "SHIPPED")
+    start = clock.now()
+    for minute, status in enumerate(COURIER_JOURNEY):
+        courier_reports(api, order_id, status, minutes_from(start, minute))
+    wait_status(order_id, "COMPLETED")
+
+    waiting = wait_for("the earning to be planned", lambda: my_points(api, customer)["earnings_to_come"])
+    assert [(item["order_id"], item["earns"]) for item in waiting] == [(order_id, 25)]  # Rp250,000: 25 points
+    assert my_points(api, customer)["balance"] == 0
+
+    # Test setup shortcut: the seven-day return window passes by moving the earning's due time back.
+    record = OrderPointsModel.get(order_id, consistent_read=True)
+    record.update(actions=[OrderPointsModel.earn_due_at.set(clock.iso(clock.now() - timedelta(minutes=1)))])
+    stack.schedule_driver.fire("credit_loyalty_points")
+    stack.schedule_driver.fire("credit_loyalty_points")  # a second run credits nothing more
+    earned = my_points(api, customer)
+    assert earned["balance"] == 25 and earned["balance_value"] == 2_500
+    assert [(entry["kind"], entry["delta"], entry["order_id"]) for entry in earned["ledger"]["items"]] == [
+        ("earned", 25, order_id)]
+    wait_notified(order_id, "points_earned")
+
+    over = buy(api, customer, sku, 1, redeem_points=26)
+    assert over.status_code == 422 and over.json()["error"]["code"] == "insufficient_points"
+    spending = buy(api, customer, sku, 1, redeem_points=20)
+    assert spending.status_code == 201, spending.text
+    totals = spending.json()["totals"]
+    assert (totals["points_redeemed"], totals["points_discount"]) == (20, 2_000)
+    assert totals["total"] == 250_000 - 2_000 + totals["shipping"]
+    assert my_points(api, customer)["balance"] == 5
+
+    unpaid_id = spending.json()["order_id"]
+    SandboxGateway().expire(unpaid_id)
+    assert post_midtrans(api, signed_notification(unpaid_id)).status_code == 200
+    wait_status(unpaid_id, "EXPIRED")
+    back = wait_for("the spent points to come back", lambda: my_points(api, customer)["balance"] == 25,
+                    describe=lambda: my_points(api, customer)["ledger"])
+    assert back
+    kinds = [(entry["kind"], entry["delta"]) for entry in my_points(api, customer)["ledger"]["items"]]
+    assert kinds == [("returned", 20), ("redeemed", -20), ("earned", 25)]
