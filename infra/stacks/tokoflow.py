@@ -152,24 +152,24 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # Logs and counts the alert; reads only its queue.
     "LowStockAlerts": Access(),
     # An expired order's spent loyalty points go back (a transaction with the day's rollups); the customer is told.
-    "ExpireOverdueOrders": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER) + LOYALTY_TABLES,
+    "ExpireOverdueOrders": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, *LOYALTY_TABLES),
                                   sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE)),
     # A payment the gateway ends (deny, expire, ...) ends the order and releases its reserved stock here.
-    "PaymentEvents": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER) + LOYALTY_TABLES,
+    "PaymentEvents": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER, *LOYALTY_TABLES),
                             sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), resumes_fulfilment=True,
                             payment_gateway=True),
-    "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER) + LOYALTY_TABLES,
+    "ReconcilePayments": Access(tables=(R.ORDERS, R.PAYMENT_LEDGER, R.STOCK, R.STOCK_LEDGER, *LOYALTY_TABLES),
                                 sends_to=(R.NOTIFICATIONS_QUEUE, R.LOW_STOCK_QUEUE), starts_fulfilment=True,
                                 resumes_fulfilment=True, payment_gateway=True),
     # Every Python step of the state machine: stock commit/release, booking, completion, refunds, attention; a
     # parcel returned to sender opens a return and starts its workflow.
-    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS)
-                               + LOYALTY_TABLES,
+    "FulfilmentWorker": Access(tables=(R.ORDERS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS,
+                                       *LOYALTY_TABLES),
                                sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), resumes_fulfilment=True,
                                starts_returns=True, payment_gateway=True, courier=True),
     # Every Python step of the returns state machine: decisions, inspection, refunds (gateway or payout), close.
-    "ReturnWorker": Access(tables=(R.ORDERS, R.RETURNS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS)
-                           + LOYALTY_TABLES,
+    "ReturnWorker": Access(tables=(R.ORDERS, R.RETURNS, R.STOCK, R.STOCK_LEDGER, R.PAYMENT_LEDGER, R.PAYOUTS,
+                                   *LOYALTY_TABLES),
                            sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE), starts_returns=True,
                            resumes_returns=True, payment_gateway=True),
     "CourierEvents": Access(tables=(R.ORDERS,), sends_to=(R.NOTIFICATIONS_QUEUE,), resumes_fulfilment=True),
