@@ -21,6 +21,7 @@ from tools.drive import (
     pack,
     pay,
     payout,
+    points_due,
     report,
     return_approve,
     return_receive,
@@ -207,7 +208,7 @@ def outbox(order_id: str | None, limit: int) -> None:
 
 
 for command in (pay, pack, courier, payout, return_request, return_approve, return_send, return_receive, show_returns,
-                report):
+                report, points_due):
     cli.add_command(command)
 
 

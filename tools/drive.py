@@ -279,6 +279,28 @@ def show_returns(order_id: str, moto_url: str) -> None:
             click.echo(f"    {entry.at}  {entry.status:<10} {entry.note}")
 
 
+# ---- loyalty points -------------------------------------------------------------------------------------------
+
+
+@click.command("points-due")
+@click.option("--days", default=8, show_default=True, type=click.IntRange(min=0, max=366),
+              help="Credit the earnings whose return window will have closed this many days from now.")
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def points_due(days: int, moto_url: str) -> None:
+    """Credit loyalty earnings now instead of after the return window (local stack only).
+
+    On AWS the hourly `credit_loyalty_points` schedule credits an order's points once its return window has
+    closed; locally nobody waits a week, so this runs the same step as if DAYS days had passed.
+    """
+    use_local_stack(moto_url)
+    from chalicelib import clock
+    from chalicelib.loyalty import service
+
+    result = service.credit_due(clock.now() + timedelta(days=days))
+    click.echo(f"earnings credited: {result['credited']}" + (f", {result['skipped']} left for the next run"
+                                                           if result["skipped"] else ""))
+
+
 # ---- sales reports --------------------------------------------------------------------------------------------
 
 REPORT_POLL_SECONDS = 0.5

@@ -5,15 +5,14 @@ expires."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from chalicelib import clock
 from chalicelib.auth import mint_dev_token
-from chalicelib.loyalty.repository import OrderPointsModel
 from chalicelib.payments.sandbox import SandboxGateway
 from tests.e2e.shop import TIMEOUT, checkout_body
 from tests.e2e.test_order_lifecycle import (
@@ -29,6 +28,7 @@ from tests.e2e.test_order_lifecycle import (
     wait_notified,
     wait_status,
 )
+from tools.cli import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -70,11 +70,12 @@ def test_points_earned_after_the_return_window_pay_for_the_next_order_and_come_b
     assert [(item["order_id"], item["earns"]) for item in waiting] == [(order_id, 25)]  # Rp250,000: 25 points
     assert my_points(api, customer)["balance"] == 0
 
-    # Test setup shortcut: the seven-day return window passes by moving the earning's due time back.
-    record = OrderPointsModel.get(order_id, consistent_read=True)
-    record.update(actions=[OrderPointsModel.earn_due_at.set(clock.iso(clock.now() - timedelta(minutes=1)))])
-    stack.schedule_driver.fire("credit_loyalty_points")
-    stack.schedule_driver.fire("credit_loyalty_points")  # a second run credits nothing more
+    stack.schedule_driver.fire("credit_loyalty_points")  # the hourly schedule: the window is still open
+    assert my_points(api, customer)["balance"] == 0
+    # `make points-due`: the credit step as if the seven-day return window had closed (nobody waits a week)
+    credited = CliRunner().invoke(cli, ["points-due", "--days", "8", "--moto", stack.moto_url])
+    assert credited.exit_code == 0 and "earnings credited: " in credited.output, credited.output
+    assert "earnings credited: 0" in CliRunner().invoke(cli, ["points-due", "--moto", stack.moto_url]).output
     earned = my_points(api, customer)
     assert earned["balance"] == 25 and earned["balance_value"] == 2_500
     assert [(entry["kind"], entry["delta"], entry["order_id"]) for entry in earned["ledger"]["items"]] == [
