@@ -48,7 +48,7 @@ bench: $(STAMP)
 
 ## token: a development JWT, e.g. make token ROLE=staff
 token: $(STAMP)
-	@$(PY) -m tools.cli token --role $(ROLE)
+	@$(PY) -m tools.cli token --role $(ROLE) $(if $(SUB),--sub $(SUB))
 
 # The running local stack (make run), as the tools below see it.
 LOCAL_AWS = AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:$(or $(MOTO_PORT),4566)} \
