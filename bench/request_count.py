@@ -301,6 +301,26 @@ def measure_operations() -> list[Measurement]:
 
             twice("GET /products (listing)", lambda: api.call("GET", "/products"))
 
+            # A signed-in customer spending loyalty points: the redemption joins the checkout's transaction.
+            admin = {"Authorization": f"Bearer {mint_dev_token(role='admin', sub='admin-1')}"}
+            sari = {"Authorization": f"Bearer {mint_dev_token(role='customer', sub='sari')}"}
+            api.call("POST", "/admin/customers/sari/points",
+                     {"points": 5_000, "reason": "bench", "reference": "bench-points"}, headers=admin, expect=201)
+            point_carts = []
+            for _ in range(2):
+                cart_id = api.call("POST", "/carts", headers=sari, expect=201)["cart_id"]
+                for sku in (sku_m, sku_l):
+                    api.call("PUT", f"/carts/{cart_id}/items/{sku}", {"quantity": 1}, headers=sari)
+                point_carts.append(cart_id)
+
+            def spend(index: int) -> Any:
+                return api.call("POST", "/checkout", {**checkout_body(point_carts[index]), "redeem_points": 1_000},
+                                headers={**sari, "Idempotency-Key": f"bench-points-{index}-{keys[0]}"}, expect=201)
+
+            spend(0)
+            counted("POST /checkout (signed in, spending points)", lambda: spend(1))
+            twice("GET /me/loyalty", lambda: api.call("GET", "/me/loyalty", headers=sari))
+
     for measurement in measurements:
         measurement.notes.extend(_hints(measurement.requests.calls))
     return measurements
