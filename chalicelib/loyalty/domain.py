@@ -4,9 +4,9 @@ spend, and which points expire first.
 The rules, all from configuration (`Rules`):
 - an order earns 1 point per `earn_rupiah` of goods paid after every discount (vouchers and points), credited
   once the order is complete and its return window has closed, so a return inside the window earns nothing;
-- a refund takes back the order's points in proportion to the money refunded (cumulative: two partial refunds
-  take back what one refund of their sum would), never pushing a balance below zero: what could not be taken is
-  recorded as a shortfall;
+- a refund takes back the order's points in proportion to the money refunded against the goods paid (cumulative:
+  two partial refunds take back what one refund of their sum would; a refund of all the goods takes them all),
+  never pushing a balance below zero: what could not be taken is recorded as a shortfall;
 - a checkout may spend points worth at most `max_share_percent` of the goods after the voucher; an order that
   ends unpaid or is cancelled gives them all back, a refund gives back the same share of them as of the money;
 - points expire `expiry_months` after they were credited, oldest first: spending uses the oldest points, so
@@ -99,8 +99,7 @@ class OrderFacts:
     customer_id: str | None  # guests earn and spend nothing
     contact: dict[str, str]  # name, email, phone: who is told about points
     redeemed: int  # points spent at its checkout
-    goods_paid: int  # goods after every discount (what earns points)
-    total: int  # what the customer pays, shipping included
+    goods_paid: int  # goods after every discount: what earns points, and what refunds are measured against
     refunded: int  # money given back so far
     unwound: bool  # ended without a sale (expired, payment failed, cancelled): everything goes back
     delivered_at: str | None
@@ -121,7 +120,7 @@ class OrderPoints:
     earned_at: str | None = None  # when the earning was credited (None: not yet)
     lot: int | None = None  # the ledger entry (sequence number) that credited it
     taken_back: int = 0  # of gross, withheld at crediting or reversed since (shortfalls included)
-    total: int = 0
+    goods_paid: int = 0  # what refunds are measured against (a refund of the shipping fee too counts in full)
     refunded: int = 0
     unwound: bool = False
     version: int = 0
@@ -140,21 +139,21 @@ def reversal_target(state: OrderPoints) -> int:
     """Of the points the order earns, how many its refunds take back."""
     if state.unwound:
         return state.gross
-    return share(state.gross, state.refunded, state.total)
+    return share(state.gross, state.refunded, state.goods_paid)
 
 
 def return_target(state: OrderPoints) -> int:
     """Of the points the order spent, how many go back to the customer."""
     if state.unwound:
         return state.redeemed
-    return share(state.redeemed, state.refunded, state.total)
+    return share(state.redeemed, state.refunded, state.goods_paid)
 
 
 def absorb(state: OrderPoints, facts: OrderFacts, rules: Rules) -> OrderPoints:
     """The record after the order's latest facts: refunds only grow, the earning is planned once it completes."""
     changes: dict[str, Any] = {
         "contact": dict(facts.contact) or state.contact,
-        "total": facts.total or state.total,
+        "goods_paid": facts.goods_paid or state.goods_paid,
         "refunded": max(state.refunded, facts.refunded),
         "unwound": state.unwound or facts.unwound,
     }

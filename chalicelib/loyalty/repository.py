@@ -98,7 +98,7 @@ class OrderPointsModel(Model):
     earned_at = UnicodeAttribute(null=True)
     lot = NumberAttribute(null=True)
     taken_back = NumberAttribute(default=0)
-    total = NumberAttribute(default=0)
+    goods_paid = NumberAttribute(default=0)
     refunded = NumberAttribute(default=0)
     unwound = BooleanAttribute(default=False)
     version = NumberAttribute(default=0)
@@ -230,7 +230,7 @@ def _to_order_points(item: OrderPointsModel) -> OrderPoints:
                        redeemed=int(item.redeemed), returned=int(item.returned), gross=int(item.gross),
                        earn_due_at=item.earn_due_at, earned_at=item.earned_at,
                        lot=int(item.lot) if item.lot is not None else None, taken_back=int(item.taken_back),
-                       total=int(item.total), refunded=int(item.refunded), unwound=bool(item.unwound),
+                       goods_paid=int(item.goods_paid), refunded=int(item.refunded), unwound=bool(item.unwound),
                        version=int(item.version))
 
 
@@ -247,7 +247,7 @@ def stage_order_points(tx: TransactWrite, before: OrderPoints | None, after: Ord
     item = OrderPointsModel(
         after.order_id, customer_id=after.customer_id, contact=after.contact, redeemed=after.redeemed,
         returned=after.returned, gross=after.gross, earn_due_at=after.earn_due_at, earned_at=after.earned_at,
-        lot=after.lot, taken_back=after.taken_back, total=after.total, refunded=after.refunded,
+        lot=after.lot, taken_back=after.taken_back, goods_paid=after.goods_paid, refunded=after.refunded,
         unwound=after.unwound, version=(before.version if before else 0) + 1,
         due_bucket=EARN_BUCKET if waiting else None)
     condition: Condition = (OrderPointsModel.order_id.does_not_exist() if before is None

@@ -257,7 +257,7 @@ def points_facts(order: Order) -> OrderFacts:
     contact = {key: str(order.customer.get(key) or "") for key in ("name", "email", "phone")}
     return OrderFacts(order_id=order.order_id, customer_id=order.customer_id, contact=contact,
                       redeemed=order.totals.points_redeemed, goods_paid=order.totals.goods_paid,
-                      total=order.totals.total, refunded=order.refunded_total, unwound=unwound,
+                      refunded=order.refunded_total, unwound=unwound,
                       delivered_at=order.delivered_at, completed=order.status == lifecycle.COMPLETED
                       or any(entry.event == lifecycle.COMPLETE for entry in order.timeline))
 

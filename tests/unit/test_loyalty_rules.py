@@ -41,7 +41,7 @@ AT = "2026-12-01T03:00:00.000Z"
 
 def facts(**changes: object) -> OrderFacts:
     base = OrderFacts(order_id="TK-261201-ABCDEF", customer_id="cust-1", contact={"email": "sari@example.com"},
-                      redeemed=0, goods_paid=250_000, total=268_000, refunded=0, unwound=False,
+                      redeemed=0, goods_paid=250_000, refunded=0, unwound=False,
                       delivered_at="2026-12-03T05:00:00.000Z", completed=True)
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -74,16 +74,16 @@ def test_a_completed_order_plans_its_earning_for_when_the_return_window_closes()
 
 
 def test_refunds_take_back_earned_points_in_proportion_and_cumulatively() -> None:
-    state = OrderPoints(order_id="o", customer_id="c", gross=25, total=268_000, earned_at=AT)
-    assert reversal_target(replace(state, refunded=67_000)) == 6  # a quarter of 25, rounded down
-    assert reversal_target(replace(state, refunded=134_000)) == 12
-    assert reversal_target(replace(state, refunded=268_000)) == 25
-    assert reversal_target(replace(state, refunded=300_000)) == 25, "never more than earned"
+    state = OrderPoints(order_id="o", customer_id="c", gross=25, goods_paid=250_000, earned_at=AT)
+    assert reversal_target(replace(state, refunded=62_500)) == 6  # a quarter of 25, rounded down
+    assert reversal_target(replace(state, refunded=125_000)) == 12
+    assert reversal_target(replace(state, refunded=250_000)) == 25
+    assert reversal_target(replace(state, refunded=268_000)) == 25, "the shipping fee refunded too: never more"
     assert reversal_target(replace(state, unwound=True)) == 25
 
 
 def test_spent_points_go_back_in_full_when_the_order_ends_unpaid_and_in_part_with_a_refund() -> None:
-    state = OrderPoints(order_id="o", customer_id="c", redeemed=500, total=100_000)
+    state = OrderPoints(order_id="o", customer_id="c", redeemed=500, goods_paid=100_000)
     assert return_target(state) == 0
     assert return_target(replace(state, refunded=50_000)) == 250
     assert return_target(replace(state, unwound=True)) == 500

@@ -93,6 +93,8 @@ def test_a_denied_payment_ends_the_order_releases_its_stock_and_fails_the_waitin
     # the state machine's FailPayment step then finds the work done and changes nothing
     fulfilment.handle_task(task("release_stock", token="release-token", event=lifecycle.FAIL_PAYMENT))
     assert shop.stock.moves == [("release", "BTK-A", 0, -2)]
+    # ...but settles the order's points again, in case the first try stopped before doing so
+    assert [facts.unwound for facts in shop.points.settled] == [True, True]
 
 
 def test_the_whole_prepaid_journey_goes_through_the_table(shop: ShopFakes) -> None:
@@ -117,6 +119,9 @@ def test_the_whole_prepaid_journey_goes_through_the_table(shop: ShopFakes) -> No
                                                                "DELIVERED", "COMPLETED"]
     assert shop.stock.moves == [("commit", "BTK-A", -2, -2)]
     assert [event for event, _ in shop.told] == ["shipped", "delivered"]
+    completed = shop.points.last(ORDER_ID)  # the earning is planned from the completed order's facts
+    assert (completed.completed, completed.unwound, completed.delivered_at) == (True, False, stored.delivered_at)
+    assert completed.goods_paid == 400_000 and completed.customer_id == "cust-1"
 
 
 def test_a_cancel_and_a_packing_on_the_same_read_cannot_both_win(shop: ShopFakes) -> None:
@@ -212,6 +217,7 @@ def test_cancelling_an_unpaid_order_releases_the_reservation_and_voids_the_charg
     assert shop.stock.moves == [("release", "BTK-A", 0, -2)]
     assert shop.gateway.voided == [ORDER_ID] and shop.gateway.refunds == []
     assert ("fail", "pay-token", "OrderCancelled") in shop.answers
+    assert shop.points.last(ORDER_ID).unwound, "the points it spent go back"
 
 
 def test_asking_to_cancel_twice_answers_the_pending_request(shop: ShopFakes) -> None:
