@@ -22,10 +22,15 @@ def payment(method: str, **fields: Any) -> dict[str, Any]:
                         "expires_at": DEADLINE, **fields}}
 
 
-def assert_well_formed(message: Message) -> None:
+# About the customer's points balance rather than one order (a credit may come from a staff adjustment).
+NOT_ABOUT_AN_ORDER = frozenset({"points_expiring"})
+
+
+def assert_well_formed(message: Message, *, about_an_order: bool = True) -> None:
     assert message.text.startswith("Halo Sari,\n")
     assert "TokoKita" in message.text
-    assert ORDER_ID in message.subject and ORDER_ID in message.text and ORDER_ID in message.sms
+    if about_an_order:
+        assert ORDER_ID in message.subject and ORDER_ID in message.text and ORDER_ID in message.sms
     assert message.sms.startswith("TokoKita:")
     assert len(message.sms) <= SMS_LIMIT
     assert message.sms.isascii()  # one GSM-7 segment really is 160 characters
@@ -68,7 +73,8 @@ def test_every_event_renders_a_well_formed_message() -> None:
         "refund_paid": {"amount": 1250000, "reference": "TRF-20261201-0001"},
     }
     for event in EVENTS:
-        assert_well_formed(render(event, sample_order(), extras.get(event)))
+        assert_well_formed(render(event, sample_order(), extras.get(event)),
+                           about_an_order=event not in NOT_ABOUT_AN_ORDER)
 
 
 # --- order placed ---------------------------------------------------------------------------------------------------
@@ -224,3 +230,19 @@ def test_rendering_is_pure_and_repeatable() -> None:
     extra = payment("bank_transfer", bank="bca", va_number=VA)
     assert render("order_placed", order, extra) == render("order_placed", order, extra)
     assert order == sample_order()  # the order passed in is not modified
+
+
+def test_points_earned_gives_the_points_the_new_balance_its_value_and_the_expiry() -> None:
+    message = render("points_earned", sample_order(), {"points": 25, "balance": 125, "point_value": 100,
+                                                      "expires_at": "2027-12-10T03:00:00.000Z"})
+    assert "25 poin" in message.subject and SAMPLE_ORDER_ID in message.subject
+    assert "125 poin (senilai Rp12.500)" in message.text and "10 Des 2027 10:00 WIB" in message.text
+    assert "Saldo: 125 poin" in message.sms and len(message.sms) <= SMS_LIMIT
+
+
+def test_points_expiring_says_how_many_points_go_and_when() -> None:
+    message = render("points_expiring", sample_order(), {"points": 40, "balance": 125,
+                                                        "expires_at": "2027-12-10T03:00:00.000Z"})
+    assert message.subject == "40 poin Anda akan hangus pada 10 Des 2027 10:00 WIB"
+    assert "Saldo poin Anda saat ini 125 poin" in message.text
+    assert "hangus" in message.sms and len(message.sms) <= SMS_LIMIT
