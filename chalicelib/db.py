@@ -116,6 +116,13 @@ def transaction() -> Transaction:
     return Transaction(connection())
 
 
+def lost_to_another_transaction(error: TransactWriteError) -> bool:
+    """DynamoDB cancelled the transaction because another one was writing one of its items: decide again on a
+    fresh read (nothing was written)."""
+    return any(reason is not None and reason.code == "TransactionConflict"
+               for reason in error.cancellation_reasons or [])
+
+
 # ---- paging: the cursor a list answers with, and the start key it stands for --------------------------------
 
 

@@ -80,7 +80,7 @@ def commit_movements(
         except TransactWriteError as error:
             failed = tx.failed_conditions(error)
             if any(item.table_name == resources.STOCK.physical_name or item.table_name in retry_tables
-                   for item in failed) or _lost_to_another_transaction(error):
+                   for item in failed) or db.lost_to_another_transaction(error):
                 raise repository.StockContention() from error
             explained = explain_failure({item.table_name for item in failed}) if explain_failure else None
             if explained:
@@ -94,11 +94,6 @@ def commit_movements(
     _after_commit(changes)
     return changes
 
-
-def _lost_to_another_transaction(error: TransactWriteError) -> bool:
-    """DynamoDB cancels a transaction that touches an item another transaction is writing: try again."""
-    return any(reason is not None and reason.code == "TransactionConflict"
-               for reason in error.cancellation_reasons or [])
 
 
 def _after_commit(changes: dict[str, tuple[StockLevel, StockLevel]]) -> None:

@@ -80,8 +80,7 @@ def _commit(stage: Callable[[TransactWrite], None]) -> None:
         with tx:
             stage(tx)
     except TransactWriteError as error:
-        reasons = [reason.code for reason in error.cancellation_reasons or [] if reason is not None]
-        if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons):
+        if tx.failed_conditions(error) or db.lost_to_another_transaction(error):
             raise _Raced() from error
         raise
 

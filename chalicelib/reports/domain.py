@@ -8,14 +8,22 @@ Money is whole Rupiah. Definitions, as the summary states them:
 - sales total: what customers paid (gross - discounts + shipping), on the day the money became the shop's;
 - refunds: money going back, on the day the shop gives it back (a gateway refund at once; a bank-transfer payout
   on the day the shop commits to it, whenever finance then transfers); net sales: sales total - refunds.
+
+After the sale, from the same rollups (each counted by its area in the transaction of the fact itself):
+- reviews on the day staff approved them (reviews), tickets on the day each was opened, first answered, resolved
+  and rated (tickets);
+- loyalty points moved per day (loyalty); the points liability at the end of a period is the points outstanding
+  now minus what moved balances on every day after the period up to today (`points_liability`), valued at the
+  configured Rupiah per point.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from chalicelib.errors import ValidationFailed
@@ -129,6 +137,15 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def average(total: int, count: int, *, per: int = 1) -> float | None:
+    """total / count (divided again by `per`, e.g. 3600 for seconds to hours), half up to one decimal; None when
+    there is nothing to average (an empty cell in the report, never 0)."""
+    if count <= 0:
+        return None
+    exact = Decimal(total) / (Decimal(count) * Decimal(per))
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 def percentile(histogram: Mapping[str, int], fraction: float) -> int | None:
     """The whole-hour bucket holding the given fraction of the counted durations ({"h12": 3, ...})."""
     buckets = sorted((int(name[1:]), count) for name, count in histogram.items()
@@ -144,9 +161,50 @@ def percentile(histogram: Mapping[str, int], fraction: float) -> int | None:
     return buckets[-1][0]
 
 
+# ---- loyalty points: what moved balances, and the liability at a period's end ------------------------------------
+
+POINT_COUNTERS = ("points_earned", "points_redeemed", "points_returned", "points_reversed", "points_shortfall",
+                  "points_expired", "points_adjusted")
+# How each counter moved customers' balances; a shortfall (reversal points a balance could not cover) moved none,
+# and an adjustment is counted signed.
+_POINTS_MOVE = {"points_earned": 1, "points_redeemed": -1, "points_returned": 1, "points_reversed": -1,
+                "points_expired": -1, "points_adjusted": 1}
+
+
+def points_moved(summary: Mapping[str, Any]) -> int:
+    """By how much one day's (or a sum of days') point counters moved the points customers hold together."""
+    return sum(sign * int(summary.get(name) or 0) for name, sign in _POINTS_MOVE.items())
+
+
+def days_after(last: date, today: date) -> list[str]:
+    """The business days after `last` up to and including `today`: none when a period ends today or later."""
+    return [(last + timedelta(days=offset)).isoformat() for offset in range(1, (today - last).days + 1)]
+
+
+def points_liability(outstanding_now: int, later: Rollups) -> int:
+    """The points customers held at the end of a period's last day: the points outstanding now minus what moved
+    balances on each day after it up to today (`later`: the rollups of exactly those days, see `days_after`)."""
+    return outstanding_now - sum(points_moved((items or {}).get(SUMMARY) or {}) for items in later.values())
+
+
+@dataclass(frozen=True)
+class Points:
+    """What the build reads for the points liability besides the period's rollups."""
+
+    outstanding_now: int = 0  # tallies.service.points_outstanding() when the report is built
+    later: Rollups = field(default_factory=dict)  # the rollups of the days after the period, up to today
+    point_value: int = 0  # Rupiah per point (config.point_value_rupiah)
+
+    @property
+    def liability(self) -> int:
+        return points_liability(self.outstanding_now, self.later)
+
+
 # ---- the tables ------------------------------------------------------------------------------------------------
 
-RP, INT, PCT, HRS = "rupiah", "int", "percent", "hours"
+RP, INT, PCT, HRS, DEC = "rupiah", "int", "percent", "hours", "decimal"
+HOUR = 3600
+SATISFIED = "csat_satisfied"  # ratings of 4 or 5 stars, counted by tickets
 
 
 def _cols(*specs: tuple[str, str, str]) -> tuple[Column, ...]:
@@ -159,11 +217,14 @@ class Catalog:
 
     products: Mapping[str, Mapping[str, str]]  # product_id -> {"name", "category"}
     stock: tuple[Mapping[str, Any], ...] = ()  # [{sku, product_id, name, on_hand, reserved, price, low_stock}]
+    ratings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # product_id -> {"average", "count"}
 
 
-def summary_table(rollups: Rollups, days: list[str]) -> ReportTable:
+def summary_table(rollups: Rollups, days: list[str], points: Points | None = None) -> ReportTable:
     s = _sum(rollups, days, SUMMARY)
     g = s.get
+    points = points or Points()
+    liability = points.liability
     sales_total, refunds = g("sales_total", 0), g("refunds", 0)
     sold, placed = g("orders_sold", 0), g("orders_placed", 0)
     rows: list[tuple[str, str, int | float | None]] = [
@@ -180,12 +241,37 @@ def summary_table(rollups: Rollups, days: list[str]) -> ReportTable:
         ("average_order_value", "Rata-rata nilai pesanan / average order value", sales_total // sold if sold else 0),
         ("cancellation_rate", "Tingkat pembatalan % / cancellation rate", _rate(g("orders_cancelled", 0), placed)),
         ("expiry_rate", "Tingkat kedaluwarsa % / expiry rate", _rate(g("orders_expired", 0), placed)),
+        ("reviews_approved", "Ulasan disetujui / reviews approved", g("reviews_approved", 0)),
+        ("average_rating", "Rata-rata bintang ulasan (periode) / average rating (period)",
+         average(g("review_stars", 0), g("reviews_approved", 0))),
+        ("tickets_opened", "Tiket dibuka / tickets opened", g("tickets_opened", 0)),
+        ("average_first_response_hours", "Rata-rata respons pertama (jam) / average first response (hours)",
+         average(g("first_response_seconds", 0), g("tickets_first_responses", 0), per=HOUR)),
+        ("average_resolution_hours", "Rata-rata waktu penyelesaian (jam) / average resolution time (hours)",
+         average(g("resolution_seconds", 0), g("tickets_resolved", 0), per=HOUR)),
+        ("csat_average", "CSAT rata-rata (1-5) / CSAT average", average(g("csat_score", 0), g("csat_ratings", 0))),
+        ("csat_satisfied_rate", "CSAT puas % (4-5 bintang) / CSAT satisfied % (4-5 stars)",
+         _rate(g(SATISFIED, 0), g("csat_ratings", 0))),
+        ("points_earned", "Poin diberikan / points earned", g("points_earned", 0)),
+        ("points_redeemed", "Poin ditukar / points redeemed", g("points_redeemed", 0)),
+        ("points_reversed", "Poin ditarik kembali / points reversed", g("points_reversed", 0)),
+        ("points_expired", "Poin kedaluwarsa / points expired", g("points_expired", 0)),
+        ("points_liability", "Kewajiban poin akhir periode (poin) / points liability at period end (points)",
+         liability),
+        ("points_liability_value", "Kewajiban poin akhir periode (Rp) / points liability at period end (Rupiah)",
+         liability * points.point_value),
     ]
     return ReportTable("summary", "Ringkasan penjualan", _cols(("metric", "Metric", "text"),
                                                                 ("label", "Keterangan", "text"),
                                                                 ("value", "Nilai", "text")),
                        tuple((key, label, value) for key, label, value in rows),
-                       notes=("Net sales = sales total - refunds; a refund counts on the day it was made.",))
+                       notes=("Net sales = sales total - refunds; a refund counts on the day it was made.",
+                              "Reviews count on the day approved; first responses, resolutions and ratings of "
+                              "tickets on the day they happened. A resolution's time is the ticket's whole unresolved "
+                              "time up to it (a reopened ticket's next resolution counts again, with its new "
+                              "total). An empty cell: nothing to average.",
+                              "Points liability: the points customers hold at the end of the period's last day, "
+                              "valued at the shop's Rupiah per point."))
 
 
 def by_day_table(rollups: Rollups, days: list[str]) -> ReportTable:
@@ -333,9 +419,87 @@ def inventory_table(catalog: Catalog) -> ReportTable:
                             "period ending today, stock now), valued at selling price (PPN included).",))
 
 
-def build_tables(rollups: Rollups, days: list[str], catalog: Catalog) -> list[ReportTable]:
+def _reviewed(rollups: Rollups, days: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {key: values for key, values in _keys(rollups, days, "product#").items()
+            if values.get("reviews_approved", 0) > 0}
+
+
+def reviewed_products(rollups: Rollups, days: list[str]) -> list[str]:
+    """The products with reviews approved on these days (the rows of the ratings table)."""
+    return sorted(key.removeprefix("product#") for key in _reviewed(rollups, days))
+
+
+def ratings_table(rollups: Rollups, days: list[str], catalog: Catalog) -> ReportTable:
+    rows = []
+    reviewed = _reviewed(rollups, days)
+    for key, values in sorted(reviewed.items(), key=lambda item: (-item[1]["reviews_approved"], item[0])):
+        product_id = key.removeprefix("product#")
+        product = catalog.products.get(product_id) or {}
+        all_time = catalog.ratings.get(product_id) or {}
+        count = values["reviews_approved"]
+        rows.append((product_id, str(product.get("name") or values.get("label_name") or ""), count,
+                     average(values.get("review_stars", 0), count), all_time.get("average"), all_time.get("count")))
+    return ReportTable("ratings", "Ulasan produk", _cols(
+        ("product_id", "Produk", "text"), ("name", "Nama", "text"), ("reviews_approved", "Ulasan disetujui", INT),
+        ("average_stars", "Rata-rata bintang", DEC), ("all_time_average", "Rata-rata sepanjang waktu", DEC),
+        ("all_time_reviews", "Ulasan sepanjang waktu", INT)), tuple(rows),
+        notes=("Products with reviews approved in the period, counted on the day each was approved. All-time: the "
+               "product's rating over every approved review, for a period ending today as it is now, else as recorded "
+               "by the first build after the period's last day (so rebuilding it shows the same).",))
+
+
+def customer_service_table(rollups: Rollups, days: list[str]) -> ReportTable:
+    opened = _sum(rollups, days, SUMMARY).get("tickets_opened", 0)
+    rows: list[tuple[str, int, float | None]] = [("all", opened, _rate(opened, opened))]
+    categories = _keys(rollups, days, "ticket_category#")
+    for key, values in sorted(categories.items(), key=lambda item: (-item[1].get("tickets_opened", 0), item[0])):
+        count = values.get("tickets_opened", 0)
+        rows.append((str(values.get("label_name") or key.removeprefix("ticket_category#")), count,
+                     _rate(count, opened)))
+    return ReportTable("customer_service", "Layanan pelanggan", _cols(
+        ("category", "Kategori", "text"), ("tickets_opened", "Tiket dibuka", INT), ("share", "Porsi %", PCT)),
+        tuple(rows), notes=("Tickets on the day each was opened; 'all' is every ticket of the period. First-response "
+                            "and resolution times and the customers' ratings are in the summary.",))
+
+
+def loyalty_table(rollups: Rollups, days: list[str], points: Points) -> ReportTable:
+    """Points moved per day, and what customers held at the end of each day (the last one: the liability at the
+    period's end), worked back from the points outstanding now."""
+    moved = [_sum(rollups, [day], SUMMARY) for day in days]
+    balance = points.liability
+    balances: list[int] = []
+    for summary in reversed(moved):  # the end of a day = the end of the next day minus what moved on the next day
+        balances.append(balance)
+        balance -= points_moved(summary)
+    balances.reverse()
+    rows: list[tuple[Cell, ...]] = []
+    for day, summary, held in zip(days, moved, balances, strict=True):
+        rows.append((day, *(summary.get(name, 0) for name in POINT_COUNTERS), points_moved(summary), held,
+                     held * points.point_value))
+    whole = _sum(rollups, days, SUMMARY)
+    rows.append(("total", *(whole.get(name, 0) for name in POINT_COUNTERS), points_moved(whole), points.liability,
+                 points.liability * points.point_value))
+    return ReportTable("loyalty", "Poin loyalitas", _cols(
+        ("day", "Tanggal", "text"), ("points_earned", "Poin diberikan", INT), ("points_redeemed", "Poin ditukar", INT),
+        ("points_returned", "Poin dikembalikan (batal)", INT), ("points_reversed", "Poin ditarik (refund)", INT),
+        ("points_shortfall", "Poin tak tertarik (saldo kurang)", INT), ("points_expired", "Poin kedaluwarsa", INT),
+        ("points_adjusted", "Penyesuaian staf", INT), ("net_change", "Perubahan bersih", INT),
+        ("points_outstanding", "Saldo poin akhir hari", INT), ("outstanding_value", "Nilai saldo (Rp)", RP)),
+        tuple(rows), notes=(
+            "Net change = earned - redeemed + returned - reversed - expired + adjusted (adjustments are signed; a "
+            "shortfall is reversal points a balance could not cover, so it moves nothing).",
+            "Balance: the points customers hold at the end of the day, worked back from the points outstanding when "
+            "the report was built; the 'total' row's balance is the liability at the end of the period, valued at "
+            f"Rp {points.point_value} a point.",
+        ))
+
+
+def build_tables(rollups: Rollups, days: list[str], catalog: Catalog,
+                 points: Points | None = None) -> list[ReportTable]:
+    points = points or Points()
     products = by_product_table(rollups, days, catalog)
-    return [summary_table(rollups, days), by_day_table(rollups, days), products, by_category_table(products),
+    return [summary_table(rollups, days, points), by_day_table(rollups, days), products, by_category_table(products),
             payment_methods_table(rollups, days), channels_table(rollups, days), conversion_table(rollups, days),
             retention_table(rollups, days), shipping_table(rollups, days), fulfilment_table(rollups, days),
-            returns_table(rollups, days), inventory_table(catalog)]
+            returns_table(rollups, days), inventory_table(catalog), ratings_table(rollups, days, catalog),
+            customer_service_table(rollups, days), loyalty_table(rollups, days, points)]

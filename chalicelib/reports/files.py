@@ -24,14 +24,14 @@ XLSX_NAME = "report.xlsx"
 MANIFEST_NAME = "manifest.json"
 COVER_SHEET = "Ringkasan"
 
-KINDS = frozenset({"text", "int", "rupiah", "percent", "hours"})
+KINDS = frozenset({"text", "int", "rupiah", "percent", "hours", "decimal"})
 WHOLE_KINDS = frozenset({"int", "rupiah"})  # written as plain integers (Rupiah have no decimals)
-ONE_DECIMAL_KINDS = frozenset({"percent", "hours"})  # written with exactly one decimal
+ONE_DECIMAL_KINDS = frozenset({"percent", "hours", "decimal"})  # written with exactly one decimal
 CHART_TYPES = frozenset({"line", "column", "pie"})
 
 # What Excel shows for each kind. Excel applies the reader's locale to `#,##0`, so an Indonesian Excel shows
 # 1.250.000 and an English one 1,250,000; percent values are 0-100, so `0.0` rather than `0.0%`.
-NUMBER_FORMATS = {"int": "#,##0", "rupiah": "#,##0", "percent": "0.0", "hours": "0.0"}
+NUMBER_FORMATS = {"int": "#,##0", "rupiah": "#,##0", "percent": "0.0", "hours": "0.0", "decimal": "0.0"}
 
 PERIOD_LABELS = {"daily": "Harian", "weekly": "Mingguan", "monthly": "Bulanan", "custom": "Kustom"}
 
@@ -65,7 +65,7 @@ def _check_table(table: ReportTable) -> None:
 
 def _number(value: int | float, column: Column) -> int | Decimal:
     """The value as the report states it: a whole number for counts and Rupiah, one decimal (half up) for
-    percent and hours. Decimal(repr) rounds the number as written, so 12.25 becomes 12.3, not 12.2."""
+    percent, hours and decimal. Decimal(repr) rounds the number as written, so 12.25 becomes 12.3, not 12.2."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"column {column.key!r}: {value!r} is not a number")
     if isinstance(value, float) and not math.isfinite(value):

@@ -1,5 +1,7 @@
 """Sales reports: counting order facts into the day rollups exactly once, building a period's report from the
-rollups into CSV, XLSX and a manifest in S3, and handing finance short-lived download links.
+rollups into CSV, XLSX and a manifest in S3, and handing finance short-lived download links. The after-sale
+figures (reviews, tickets, loyalty points) are counted into the same rollups by their own areas, each in the
+transaction of its fact; a build only reads them, with the points outstanding now for the liability.
 
 Why a collector, not a stream: every fact is an entry on its order's timeline, written with the order in one
 version-conditioned save. The collector reads the orders that changed (the orders table's `by-activity` index,
@@ -28,8 +30,8 @@ from chalicelib.observability import logger, metrics
 from chalicelib.orders import service as orders
 from chalicelib.orders.domain import Order
 from chalicelib.reports import domain, files, repository
-from chalicelib.reports.domain import CUSTOM, DAILY, MONTHLY, WEEKLY, Catalog, Period
-from chalicelib.reports.facts import customer_identity, facts, is_sale
+from chalicelib.reports.domain import CUSTOM, DAILY, MONTHLY, WEEKLY, Catalog, Period, Points
+from chalicelib.reports.facts import SUMMARY, customer_identity, facts, is_sale
 from chalicelib.reports.tables import ReportMeta
 from chalicelib.tallies import service as rollups
 from chalicelib.tallies.domain import Delta
@@ -163,10 +165,12 @@ def period_of_report(report: dict[str, Any]) -> Period:
 
 def _catalog(period: Period) -> Catalog:
     products: dict[str, dict[str, str]] = {}
+    ratings: dict[str, dict[str, Any]] = {}  # all-time, as the catalog holds it now: {"average", "count"}
     prices: dict[str, tuple[str, str, int]] = {}
     for status in ("active", "draft", "archived"):
         for product in catalog.list_for_staff(status)["items"]:
             products[product["product_id"]] = {"name": product["name"], "category": product["category"]["name"]}
+            ratings[product["product_id"]] = dict(product.get("rating") or {})
             for variant in product["variants"]:
                 prices[variant["sku"]] = (product["product_id"], product["name"], int(variant["price"]))
     stock = []
@@ -180,7 +184,7 @@ def _catalog(period: Period) -> Catalog:
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    return Catalog(products=products, stock=tuple(stock))
+    return Catalog(products=products, stock=tuple(stock), ratings=ratings)
 
 
 def _stock_as_of(period: Period, live: Catalog) -> Catalog:
@@ -201,7 +205,68 @@ def _stock_as_of(period: Period, live: Catalog) -> Catalog:
                    "product_id": values.get("label_product_id", ""), "on_hand": values.get("on_hand", 0),
                    "reserved": values.get("reserved", 0), "price": values.get("price", 0),
                    "low_stock": bool(values.get("low_stock"))} for key, values in saved.items())
-    return Catalog(products=live.products, stock=stock)
+    return Catalog(products=live.products, stock=stock, ratings=live.ratings)
+
+
+def _ratings_as_of(period: Period, live: Catalog, product_ids: list[str]) -> Catalog:
+    """The all-time rating of the period's reviewed products as the ratings table shows it: now for a period
+    ending today, else as recorded (in the rollups) by the first build that needed it after the period's last day,
+    as for stock, so rebuilding a closed period gives the same table."""
+    if period.last >= today() or not product_ids:
+        return live
+    saved_day = f"ratings#{period.last.isoformat()}"
+    saved = rollups.read_day(saved_day)
+    missing = [product_id for product_id in product_ids  # a product no longer in the catalog has no rating
+               if f"product#{product_id}" not in saved and product_id in live.ratings]
+    if missing:
+        deltas = []
+        for product_id in missing:
+            rating = live.ratings.get(product_id) or {}
+            counts = {"count": int(rating.get("count") or 0)}
+            if rating.get("average") is not None:
+                counts["average_tenths"] = round(float(rating["average"]) * 10)
+            deltas.append(Delta(saved_day, f"product#{product_id}", counts))
+        rollups.snapshot(deltas)
+        saved = rollups.read_day(saved_day)
+    ratings = {key.removeprefix("product#"): {
+        "count": int(values.get("count") or 0),
+        "average": None if values.get("average_tenths") is None else int(values["average_tenths"]) / 10}
+        for key, values in saved.items()}
+    return Catalog(products=live.products, stock=live.stock, ratings=ratings)
+
+
+POINTS_READS = 3  # tries at reading the outstanding points and today's counters with nothing moving in between
+
+
+def _points(period: Period) -> Points:
+    """What the points liability at the period's end is worked back from (reports.domain.points_liability): the
+    points outstanding now and the day counters of every day after the period up to today. Today's counters are
+    read before and after the outstanding points and the pair taken only if they agree, so a points movement
+    committed meanwhile (its counters and the outstanding points move in one transaction) is in both or neither
+    (after POINTS_READS busy tries the last pair is taken: off by at most what moved between its two reads).
+
+    Cost: the `summary` item of each day after the period, 100 days per batched read, so rebuilding a period a
+    year old adds 4 reads."""
+    later_days = domain.days_after(period.last, today())
+    point_value = config.point_value_rupiah()
+    if not later_days:
+        return Points(outstanding_now=rollups.points_outstanding(), point_value=point_value)
+    later: dict[str, dict[str, dict[str, Any]]] = {
+        day: {SUMMARY: counters} for day, counters in rollups.summaries(later_days[:-1]).items()}
+    last = later_days[-1]
+
+    def last_summary() -> dict[str, Any]:
+        return rollups.summaries([last])[last]
+
+    before = last_summary()
+    for _ in range(POINTS_READS):
+        outstanding = rollups.points_outstanding()
+        after = last_summary()
+        if after == before:
+            break
+        before = after
+    later[last] = {SUMMARY: before}
+    return Points(outstanding_now=outstanding, later=later, point_value=point_value)
 
 
 def build(report_id: str) -> dict[str, Any]:
@@ -216,7 +281,9 @@ def build(report_id: str) -> dict[str, Any]:
         following = (period.last + timedelta(days=1))
         collect(period.days + ([following.isoformat()] if following <= today() else []))
         day_rollups = {day: rollups.read_day(day) for day in period.days}
-        tables = domain.build_tables(day_rollups, period.days, _stock_as_of(period, _catalog(period)))
+        catalog_then = _ratings_as_of(period, _stock_as_of(period, _catalog(period)),
+                                      domain.reviewed_products(day_rollups, period.days))
+        tables = domain.build_tables(day_rollups, period.days, catalog_then, _points(period))
         built_at = clock.now_iso()
         meta = ReportMeta(report_id=report_id, period=period.kind, date_from=period.first.isoformat(),
                           date_to=period.last.isoformat(), generated_at=built_at, shop=config.shop().name)

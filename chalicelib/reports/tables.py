@@ -11,7 +11,9 @@ Cell = str | int | float | None
 class Column:
     key: str  # the CSV header and the machine name
     title: str  # the spreadsheet header, for people
-    kind: str = "text"  # "text", "int" (counts), "rupiah" (whole Rupiah), "percent" (0-100, one decimal), "hours"
+    # "text", "int" (counts), "rupiah" (whole Rupiah), "percent" (0-100, one decimal), "hours" (one decimal),
+    # "decimal" (any other one-decimal figure: an average of stars or of points)
+    kind: str = "text"
 
 
 @dataclass(frozen=True)

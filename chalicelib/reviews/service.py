@@ -2,8 +2,9 @@
 shop's reply, and the public listing.
 
 Approving a review is one DynamoDB transaction: the review leaves `pending` (conditional on still being pending)
-and its stars are added to the product's counters (an atomic ADD, through the catalog's service), so the rating
-is exact however many approvals race and no request ever recounts the reviews.
+and its stars are added to the product's counters (an atomic ADD, through the catalog's service) and to the day's
+rollups for the sales reports (through tallies, on the business day of the approval), so the rating and the
+reports are exact however many approvals race or retry, and no request ever recounts the reviews.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, clock, config, db, resources
 from chalicelib.auth import Principal
@@ -24,6 +26,7 @@ from chalicelib.observability import logger, metrics
 from chalicelib.orders import service as orders
 from chalicelib.reviews import domain, repository
 from chalicelib.reviews.domain import APPROVED, AlreadyReplied, AlreadyReviewed, Review, StepRefused
+from chalicelib.tallies import service as tallies
 from chalicelib.validation import Fields
 
 ATTEMPTS = 8  # fresh tries of an approval that lost a race with another transaction on the same product
@@ -85,10 +88,6 @@ def in_status(status: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
             "next_cursor": next_cursor}
 
 
-def _lost_to_another_transaction(error: TransactWriteError) -> bool:
-    return any(reason is not None and reason.code == "TransactionConflict"
-               for reason in error.cancellation_reasons or [])
-
 
 def approve(review_id: str, *, actor: str) -> dict[str, Any]:
     """Show the review and count its stars in the product's rating, in one transaction. Approving an approved
@@ -104,12 +103,13 @@ def approve(review_id: str, *, actor: str) -> dict[str, Any]:
             with tx:
                 repository.stage_approve(tx, after)
                 catalog.stage_rating(tx, after.product_id, after.stars)
+                _stage_counts(tx, after)
         except TransactWriteError as error:
             failed = tx.failed_conditions(error)
             if any(item.table_name == resources.PRODUCTS.physical_name for item in failed):
                 raise NotFound(f"product {after.product_id} of review {review_id} no longer exists",
                                code="product_not_found") from None
-            if failed or _lost_to_another_transaction(error):  # decided meanwhile, or a concurrent approval
+            if failed or db.lost_to_another_transaction(error):  # decided meanwhile, or a concurrent approval
                 time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
                 continue
             raise
@@ -117,6 +117,15 @@ def approve(review_id: str, *, actor: str) -> dict[str, Any]:
         _notify_approved(after)
         return after.to_dict()
     raise Conflict(f"review {review_id} keeps changing; try again", code="review_conflict")
+
+
+def _stage_counts(tx: TransactWrite, approved: Review) -> None:
+    """The approval in the day rollups (reports: the ratings sheet and the summary), in the approval's transaction."""
+    assert approved.decided_at is not None
+    counts = {"reviews_approved": 1, "review_stars": approved.stars}
+    labels = {"name": approved.product_name} if approved.product_name else None
+    tallies.stage(tx, f"product#{approved.product_id}", counts, at=approved.decided_at, labels=labels)
+    tallies.stage(tx, tallies.SUMMARY, counts, at=approved.decided_at)
 
 
 def _notify_approved(review: Review) -> None:

@@ -3,6 +3,8 @@ straight into the day's rollups; order facts are counted once by the reports are
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock
@@ -41,6 +43,12 @@ def points_outstanding() -> int:
     """The points every customer holds together, now (read with the day rollups to find a past day's figure)."""
     item = repository.read_item(OUTSTANDING_POINTS.day, OUTSTANDING_POINTS.key)
     return int(item.get("points", 0))
+
+
+def summaries(days: list[str]) -> dict[str, dict[str, Any]]:
+    """Each day's `summary` counters ({} for a day with none): one batched read per 100 days."""
+    found = repository.read_items([(day, SUMMARY) for day in days])
+    return {day: found.get((day, SUMMARY), {}) for day in days}
 
 
 def cart_created(at: str) -> None:

@@ -16,6 +16,9 @@ Times recorded on the ticket:
 
 Rating: the customer rates a resolved ticket once (1 to 5 stars). A later reopen keeps the rating (it judged the
 help given until then) and the ticket cannot be rated again.
+
+What a change counts for the sales reports (`counted`): the opening, the first staff response, each resolve (with
+the `resolution_seconds` recorded by that resolve) and the rating, each on the business day it happened.
 """
 
 from __future__ import annotations
@@ -192,6 +195,53 @@ def rate(ticket: Ticket, *, stars: int, comment: str, at: str) -> Ticket:
         raise ValueError(f"stars must be {MIN_STARS} to {MAX_STARS}")
     return replace(ticket, rating={"stars": stars, "comment": comment, "at": at}, updated_at=at,
                    version=ticket.version + 1)
+
+
+SUMMARY = "summary"  # the day rollups' shop-wide item (tallies)
+SATISFIED_FROM_STARS = 4  # a rating of 4 or 5 stars counts as satisfied (CSAT)
+
+
+@dataclass(frozen=True)
+class Count:
+    """What one ticket change adds to one rollup item, on the business day of `at`."""
+
+    key: str  # "summary" or "ticket_category#<category>"
+    counts: dict[str, int]
+    at: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def category_key(category: str) -> str:
+    return f"ticket_category#{category}"
+
+
+def counted(before: Ticket | None, after: Ticket) -> list[Count]:
+    """What saving `after` over `before` (None: a new ticket) adds to the day rollups. Saved in one transaction
+    with the ticket at the version read, so each fact counts once: the opening; the first staff response (never a
+    later one); the first resolve, and the unresolved time each resolve adds (a reopened ticket's too); the rating
+    (given once per ticket)."""
+    found: list[Count] = []
+    if before is None:
+        found.append(Count(SUMMARY, {"tickets_opened": 1}, after.created_at))
+        found.append(Count(category_key(after.category), {"tickets_opened": 1}, after.created_at,
+                           {"name": after.category}))
+        return found
+    if before.first_response_seconds is None and after.first_response_seconds is not None:
+        found.append(Count(SUMMARY, {"tickets_first_responses": 1,
+                                     "first_response_seconds": after.first_response_seconds}, after.updated_at))
+    if before.status != RESOLVED and after.status == RESOLVED and after.resolution_seconds is not None:
+        # A ticket counts as resolved once; a reopened one adds only the time it was open again, so the average
+        # resolution time is per ticket: its whole unresolved time, whatever the number of reopens.
+        counts = {"resolution_seconds": after.resolution_seconds - before.unresolved_seconds}
+        if before.reopened == 0:  # only a resolved ticket is ever reopened
+            counts["tickets_resolved"] = 1
+        found.append(Count(SUMMARY, counts, after.resolved_at or after.updated_at))
+    if before.rating is None and after.rating is not None:
+        stars = int(after.rating["stars"])
+        found.append(Count(SUMMARY, {"csat_ratings": 1, "csat_score": stars,
+                                     "csat_satisfied": 1 if stars >= SATISFIED_FROM_STARS else 0},
+                           str(after.rating.get("at") or after.updated_at)))
+    return found
 
 
 def reply_email(ticket: Ticket, reply: str) -> tuple[str, str]:

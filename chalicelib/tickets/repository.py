@@ -1,13 +1,17 @@
-"""Tickets in DynamoDB: one item per ticket with its messages inside; saved only at the version read."""
+"""Tickets in DynamoDB: one item per ticket with its messages inside; saved only at the version read.
+
+A change the reports count (tickets.domain.counted) is staged into the caller's transaction instead (`stage_create`,
+`stage_save`), with its counters, so the ticket and its count are written together or not at all."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import resources
 from chalicelib.db import meta_for, page_cursor, start_key
@@ -103,15 +107,9 @@ def get(ticket_id: str) -> Ticket | None:
         return None
 
 
-def create(ticket: Ticket) -> bool:
-    """Store a new ticket; False when the id is taken already."""
-    try:
-        to_model(ticket).save(condition=TicketModel.ticket_id.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+def stage_create(tx: TransactWrite, ticket: Ticket) -> None:
+    """A new ticket in the caller's transaction, conditional on its id being free."""
+    tx.save(to_model(ticket), condition=TicketModel.ticket_id.does_not_exist())
 
 
 # Every field a change may touch; the id, category, owner, order, return and creation time never change.
@@ -120,8 +118,7 @@ _FIELDS = ("status", "updated_at", "waiting_since", "email", "messages", "versio
            "rating")
 
 
-def save(before: Ticket, after: Ticket) -> bool:
-    """Store `after` if nobody changed the ticket since `before` was read; False when someone else did first."""
+def _checked(before: Ticket, after: Ticket) -> list[Any]:
     if after.version != before.version + 1 or after.ticket_id != before.ticket_id:
         raise ValueError("a ticket is saved only as the next version of what was read")
     item = to_model(after)
@@ -129,6 +126,18 @@ def save(before: Ticket, after: Ticket) -> bool:
     for name in _FIELDS:
         attribute, value = getattr(TicketModel, name), getattr(item, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
+def stage_save(tx: TransactWrite, before: Ticket, after: Ticket) -> None:
+    """`after` in the caller's transaction, conditional on the ticket still being at `before`'s version."""
+    tx.update(TicketModel(before.ticket_id), actions=_checked(before, after),
+              condition=TicketModel.version == before.version)
+
+
+def save(before: Ticket, after: Ticket) -> bool:
+    """Store `after` if nobody changed the ticket since `before` was read; False when someone else did first."""
+    actions = _checked(before, after)
     try:
         TicketModel(before.ticket_id).update(actions=actions, condition=TicketModel.version == before.version)
     except UpdateError as error:

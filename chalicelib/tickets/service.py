@@ -4,34 +4,44 @@ work the queue longest-waiting first and resolve; the customer rates the help on
 Every change is decided on a fresh read and saved only if the ticket is still at the version read (retried on a
 lost race), so two messages posted at once are both kept. Notifications follow the saved change and never fail
 the request: a lost email is logged, the message itself is on the ticket.
+
+What the sales reports count of a change (the opening, the first staff response, each resolve, the rating: see
+tickets.domain.counted) is added to the day rollups in the same DynamoDB transaction as the ticket's conditional
+save, so a retried request or a lost race counts nothing.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 import string
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pynamodb.exceptions import TransactWriteError
 
-from chalicelib import aws, clock, config
+from chalicelib import aws, clock, config, db
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
 from chalicelib.orders import service as orders
+from chalicelib.tallies import service as tallies
 from chalicelib.tickets import repository
 from chalicelib.tickets.domain import (
     CUSTOMER,
     MAX_ATTACHMENTS,
     RESOLVED,
     STAFF,
+    Count,
     Ticket,
     TicketMessage,
     add_customer_message,
     add_staff_message,
     attachment_key,
+    counted,
     new_ticket_id,
     open_ticket,
     opened_email,
@@ -40,7 +50,7 @@ from chalicelib.tickets.domain import (
     resolve,
 )
 
-ATTEMPTS = 5  # fresh reads before giving up on a ticket that keeps changing under us
+ATTEMPTS = 8  # fresh reads before giving up on a ticket that keeps changing under us (or a busy day rollup)
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -82,22 +92,68 @@ def _view(ticket: Ticket) -> dict[str, Any]:
     return data
 
 
+def _merged(counts: list[Count]) -> list[Count]:
+    """One count per rollup item and day: a transaction may not touch one item twice."""
+    merged: dict[tuple[str, str], Count] = {}
+    for count in counts:
+        key = (count.key, clock.business_day(count.at))
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = Count(count.key, dict(count.counts), count.at, dict(count.labels))
+            continue
+        for name, amount in count.counts.items():
+            seen.counts[name] = seen.counts.get(name, 0) + amount
+        seen.labels.update(count.labels)
+    return list(merged.values())
+
+
+
+def _commit(before: Ticket | None, after: Ticket) -> bool:
+    """Store a change (a new ticket when `before` is None) and what it counts for the reports, together: a change
+    that counts something is one transaction of the ticket's conditional write and its rollup counters; one that
+    counts nothing is the conditional update alone. False when nothing was written because someone got there first
+    (the ticket changed since read, the new id is taken, or a concurrent transaction held an item): decide again."""
+    counts = _merged(counted(before, after))
+    if before is not None and not counts:
+        return repository.save(before, after)
+    tx = db.transaction()
+    try:
+        with tx:
+            if before is None:
+                repository.stage_create(tx, after)
+            else:
+                repository.stage_save(tx, before, after)
+            for count in counts:
+                tallies.stage(tx, count.key, count.counts, at=count.at, labels=count.labels or None)
+    except TransactWriteError as error:
+        if tx.failed_conditions(error) or db.lost_to_another_transaction(error):
+            return False
+        raise
+    return True
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.2, 0.01 * 2 ** attempt)))
+
+
 def _change(ticket_id: str, decide: Callable[[Ticket], Ticket], first: Ticket | None = None) -> Ticket:
     """Apply `decide` to a fresh read and save it at the version read; decide again after a lost race."""
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         ticket, first = first or _load(ticket_id), None
         after = decide(ticket)
-        if repository.save(ticket, after):
+        if _commit(ticket, after):
             return after
+        _pause(attempt)
     raise Conflict(f"ticket {ticket_id} keeps changing; try again", code="ticket_conflict")
 
 
 def _create(build: Callable[[str], Ticket]) -> Ticket:
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         ticket_id = new_ticket_id(clock.now(), "".join(secrets.choice(_ID_ALPHABET) for _ in range(8)))
         ticket = build(ticket_id)
-        if repository.create(ticket):
+        if _commit(None, ticket):
             return ticket
+        _pause(attempt)
     raise Conflict("could not allocate a ticket id; try again", code="ticket_conflict")
 
 

@@ -33,9 +33,10 @@ from tests.e2e.test_returns import delivered, finance_headers
 
 pytestmark = pytest.mark.e2e
 
-BUILD_WAIT = 120.0  # a report waits for the report-builds queue's driver, then counts and writes 14 files
+BUILD_WAIT = 120.0  # a report waits for the report-builds queue's driver, then counts and writes 17 files
 TABLES = ("summary", "sales_by_day", "sales_by_product", "sales_by_category", "payment_methods", "channels",
-          "conversion", "retention", "shipping", "fulfilment", "returns", "inventory")
+          "conversion", "retention", "shipping", "fulfilment", "returns", "inventory", "ratings", "customer_service",
+          "loyalty")
 CHARTED = {"sales_by_day": "lineChart", "sales_by_category": "barChart", "payment_methods": "pieChart"}
 
 
@@ -259,7 +260,7 @@ def test_make_report_builds_and_downloads_todays_report_checking_every_file(stac
 
     assert result.exit_code == 0, result.output
     folder = tmp_path / f"custom-{day}-{day}"
-    assert f"14 files in {folder}/ (SHA-256 checked)" in result.output
+    assert f"17 files in {folder}/ (SHA-256 checked)" in result.output
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(path.name for path in folder.iterdir()) == sorted(
         [entry["name"] for entry in manifest["files"]] + ["manifest.json"])

@@ -549,10 +549,11 @@ def test_rates_are_percent_with_one_decimal() -> None:
 
 
 TABLE_NAMES = ["summary", "sales_by_day", "sales_by_product", "sales_by_category", "payment_methods", "channels",
-               "conversion", "retention", "shipping", "fulfilment", "returns", "inventory"]
+               "conversion", "retention", "shipping", "fulfilment", "returns", "inventory", "ratings",
+               "customer_service", "loyalty"]
 
 
-def test_build_tables_gives_the_twelve_tables_in_order_from_counted_facts() -> None:
+def test_build_tables_gives_the_fifteen_tables_in_order_from_counted_facts() -> None:
     order = long_history()
     rollups: dict[str, dict[str, dict[str, Any]]] = {}
     for delta in facts(order, 0, first_purchase_day=None).deltas:
