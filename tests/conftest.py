@@ -84,6 +84,17 @@ def client(aws: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """at("2026-11-10T03:00:00.000Z") freezes the application's clock there (10:00 WIB on 10 November)."""
+    from chalicelib import clock
+
+    def freeze(iso: str) -> None:
+        monkeypatch.setattr(clock, "now", lambda: clock.parse_iso(iso))
+
+    return freeze
+
+
+@pytest.fixture
 def auth_header() -> Any:
     """auth_header("staff") -> {"Authorization": "Bearer <development token>"}."""
     from tests.functional.helpers import bearer

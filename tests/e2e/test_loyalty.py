@@ -11,23 +11,18 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from chalicelib import clock
 from chalicelib.auth import mint_dev_token
 from chalicelib.payments.sandbox import SandboxGateway
 from tests.e2e.shop import TIMEOUT, checkout_body
 from tests.e2e.test_order_lifecycle import (
-    COURIER_JOURNEY,
-    courier_reports,
-    minutes_from,
     new_sku,
-    pack,
-    pay,
     post_midtrans,
     signed_notification,
     wait_for,
     wait_notified,
     wait_status,
 )
+from tests.e2e.test_returns import deliver
 from tools.cli import cli
 
 pytestmark = pytest.mark.e2e
@@ -57,14 +52,7 @@ def test_points_earned_after_the_return_window_pay_for_the_next_order_and_come_b
     placed = buy(api, customer, sku, 1)
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["order_id"]
-    pay(api, order_id)
-    wait_status(order_id, "READY_TO_PACK")
-    assert pack(api, order_id).status_code == 200
-    wait_status(order_id, "SHIPPED")
-    start = clock.now()
-    for minute, status in enumerate(COURIER_JOURNEY):
-        courier_reports(api, order_id, status, minutes_from(start, minute))
-    wait_status(order_id, "COMPLETED")
+    deliver(api, order_id, "bank_transfer")
 
     waiting = wait_for("the earning to be planned", lambda: my_points(api, customer)["earnings_to_come"])
     assert [(item["order_id"], item["earns"]) for item in waiting] == [(order_id, 25)]  # Rp250,000: 25 points

@@ -44,7 +44,12 @@ def finance_headers() -> dict[str, str]:
 def delivered(api: str, sku: str, quantity: int, payment_method: str) -> dict[str, Any]:
     """An order paid (or cash on delivery), packed, shipped and delivered: COMPLETED."""
     placed = place_order(api, sku, quantity, payment_method)
-    order_id = placed["order_id"]
+    deliver(api, placed["order_id"], payment_method)
+    return placed
+
+
+def deliver(api: str, order_id: str, payment_method: str) -> None:
+    """A placed order paid (or cash on delivery), packed, shipped and delivered: COMPLETED."""
     if payment_method != "cod":
         pay(api, order_id)
     wait_status(order_id, "READY_TO_PACK")
@@ -54,7 +59,6 @@ def delivered(api: str, sku: str, quantity: int, payment_method: str) -> dict[st
     for minute, status in enumerate(COURIER_JOURNEY):
         courier_reports(api, order_id, status, minutes_from(start, minute))
     wait_status(order_id, "COMPLETED")
-    return placed
 
 
 def guest(placed: dict[str, Any]) -> dict[str, str]:

@@ -16,9 +16,6 @@ from chalicelib.loyalty import repository as points_repository
 from chalicelib.loyalty import service as loyalty
 from chalicelib.orders import repository as orders
 from chalicelib.orders import workflow
-from chalicelib.payments import service as payments
-from chalicelib.payments.sandbox import SandboxGateway
-from chalicelib.shipping import tracking, webhooks
 from chalicelib.tallies import repository as rollups
 from chalicelib.tallies import service as tallies
 from tests.functional.helpers import (
@@ -31,6 +28,7 @@ from tests.functional.helpers import (
     send,
     snapshot,
 )
+from tests.functional.test_returns_api import deliver as delivered_now
 
 SARI = "cust-sari"
 SKU, OTHER = "BTK-A", "BTK-B"
@@ -65,20 +63,7 @@ def buy(client: Any, customer: dict[str, str], lines: dict[str, int], *, redeem:
 
 
 def deliver(order_id: str) -> None:
-    """Paid (unless cash on delivery), packed, booked and delivered: the order completes."""
-    order = orders.get(order_id)
-    if order.payment_method != "cod":
-        SandboxGateway().settle(order_id)
-        payments.process_event({"provider": "midtrans", "order_id": order_id})
-    fulfilment.handle_task({"task": "commit_stock", "order_id": order_id, "token": "t"})
-    fulfilment.mark_packed(order_id, actor="staff-1")
-    fulfilment.handle_task({"task": "book_shipment", "order_id": order_id, "token": "t"})
-    booking_id = orders.get(order_id).shipment["booking_id"]
-    webhooks.on_courier_update(tracking.CourierUpdate(kind="order.status", booking_id=booking_id, waybill_id=None,
-                                                      tracking_id=None, status="delivered", price=None,
-                                                      at=clock.now_iso()))
-    fulfilment.handle_task({"task": "complete_order", "order_id": order_id, "token": "t"})
-    assert orders.get(order_id).status == "COMPLETED"
+    delivered_now(order_id, at=clock.now_iso())
 
 
 def after_window(days: int = 8) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, resources
+from chalicelib import db, resources
 from chalicelib.catalog import service as catalog
 from chalicelib.reports import service as reports
 from chalicelib.reviews import service as review_service
@@ -28,15 +28,6 @@ from tests.functional.test_reviews_api import completed_order
 D1, D2, D3 = "2026-11-10", "2026-11-11", "2026-11-12"
 OWNER = "cust-1"
 
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """at("2026-11-10T03:00:00.000Z") freezes the application's clock there (10:00 WIB on 10 November)."""
-
-    def freeze(iso: str) -> None:
-        monkeypatch.setattr(clock, "now", lambda: clock.parse_iso(iso))
-
-    return freeze
 
 
 def build(client: Any, auth_header: Any, date_from: str, date_to: str) -> dict[str, Any]:

@@ -51,8 +51,13 @@ def delivered_order(client: Any, auth_header: Any, *, method: str = "card", vouc
         create_voucher(client, auth_header("admin"), voucher, kind="fixed", value=30_001)
         assert send(client, "POST", f"/carts/{cart_id}/voucher", {"code": voucher}).status_code == 200
     placed = body_of(checkout(client, checkout_body(cart_id, payment_method=method)))
-    order_id = placed["order_id"]
-    if method != "cod":
+    deliver(placed["order_id"], at="2026-12-01T05:00:00Z")
+    return placed
+
+
+def deliver(order_id: str, *, at: str) -> None:
+    """A placed order paid (unless cash on delivery), packed, booked, delivered `at` and completed."""
+    if orders.get(order_id).payment_method != "cod":
         SandboxGateway().settle(order_id)
         payments.process_event({"provider": "midtrans", "order_id": order_id})
     fulfilment.handle_task({"task": "commit_stock", "order_id": order_id, "token": "t"})
@@ -60,11 +65,9 @@ def delivered_order(client: Any, auth_header: Any, *, method: str = "card", vouc
     fulfilment.handle_task({"task": "book_shipment", "order_id": order_id, "token": "t"})
     booking_id = orders.get(order_id).shipment["booking_id"]
     webhooks.on_courier_update(tracking.CourierUpdate(kind="order.status", booking_id=booking_id, waybill_id=None,
-                                                      tracking_id=None, status="delivered", price=None,
-                                                      at="2026-12-01T05:00:00Z"))
+                                                      tracking_id=None, status="delivered", price=None, at=at))
     fulfilment.handle_task({"task": "complete_order", "order_id": order_id, "token": "t"})
     assert orders.get(order_id).status == "COMPLETED"
-    return placed
 
 
 def guest(placed: dict[str, Any]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import aws as aws_clients
-from chalicelib import clock, resources
+from chalicelib import resources
 from chalicelib.notifications import service as notifications
 from chalicelib.tickets import repository as tickets
 from tests.functional.helpers import body_of, create_product, place_order, send, snapshot
@@ -18,15 +18,6 @@ from tests.functional.test_returns_api import delivered_order, guest
 
 OWNER = "cust-1"
 
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """at("2026-12-02T03:00:00Z") freezes the service's clock there."""
-
-    def freeze(iso: str) -> None:
-        monkeypatch.setattr(clock, "now", lambda: clock.parse_iso(iso))
-
-    return freeze
 
 
 def open_as_guest(client: Any, placed: dict[str, Any], body: Any | None = None) -> Any:
