@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from chalicelib.resources import REPOSITORY_ROOT
@@ -63,6 +63,19 @@ def forget_cached_clients() -> None:
     courier_adapters.reset()
 
 
+_CLIENTS: dict[tuple[str, str], AwsClients] = {}
+
+
+def _provisioning_clients(make: Callable[[], AwsClients]) -> AwsClients:
+    """One set of provisioning clients per process and region (a client costs ~50 ms to build): moto intercepts
+    at botocore's handler level, so a client built for an earlier account serves the next one (the accounts'
+    state is moto's, reset by each mock_aws)."""
+    key = (os.environ.get("AWS_DEFAULT_REGION", ""), os.environ.get("TOKOFLOW_PREFIX", ""))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = make()
+    return _CLIENTS[key]
+
+
 @contextlib.contextmanager
 def mocked_account(*, execute_state_machines: bool = False) -> Iterator[AwsClients]:
     """A fresh moto account with every table, queue, bucket and state machine; yields the boto3 clients."""
@@ -76,7 +89,7 @@ def mocked_account(*, execute_state_machines: bool = False) -> Iterator[AwsClien
     with mock_aws(config=config):
         forget_cached_clients()
         try:
-            clients = make_clients()
+            clients = _provisioning_clients(make_clients)
             provision_all(clients)
             yield clients
         finally:

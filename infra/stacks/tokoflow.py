@@ -668,12 +668,15 @@ class TokoflowStack(cdk.Stack):
         if unknown:
             raise ValueError(f"Chalice functions without an entry in FUNCTION_ACCESS: {', '.join(unknown)}")
         self.function_names: dict[str, str] = {}
+        self.scheduled_functions: list[str] = []  # their physical names: their errors raise one alarm
         self.function_roles: dict[str, iam.Role] = {"APIHandler": api_role}
         for logical_id, properties in functions.items():
             role = self.function_roles.get(logical_id) or self._function_role(logical_id)
             self.function_roles[logical_id] = role
             name = f"{prefix}-{logical_id}"
             self.function_names[logical_id] = name
+            if any(event.get("Type") == "Schedule" for event in (properties.get("Events") or {}).values()):
+                self.scheduled_functions.append(name)
             log_group = logs.LogGroup(self, f"{logical_id}Logs", log_group_name=f"/aws/lambda/{name}",
                                       retention=self.settings.log_retention, removal_policy=self._removal())
             log_group.grant_write(role)
@@ -866,6 +869,19 @@ class TokoflowStack(cdk.Stack):
             "return-workflows-not-started", metric=self._app_metric("ReturnWorkflowStartFailures"), threshold=1,
             description="A return was stored but its workflow did not start: approving or rejecting it starts it")
 
+        # A schedule that fails keeps failing quietly (nothing retries it but its next run): loyalty points not
+        # credited or expired, reports not queued, unpaid orders not expired. Their Lambda errors, summed.
+        schedule_errors = self._alarm(
+            "scheduled-jobs-failing",
+            metric=cloudwatch.MathExpression(
+                expression=" + ".join(f"FILL(e{index}, 0)" for index in range(len(self.scheduled_functions))),
+                using_metrics={f"e{index}": cloudwatch.Metric(
+                    namespace="AWS/Lambda", metric_name="Errors", dimensions_map={"FunctionName": name},
+                    statistic="Sum", period=five_minutes) for index, name in enumerate(self.scheduled_functions)},
+                label="scheduled job errors", period=five_minutes),
+            threshold=1, description="A scheduled job failed (loyalty points, reports, overdue orders, payment "
+                                     "reconciliation): its logs name the error; the next run tries again")
+
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self.settings.prefix,
                                          default_interval=cdk.Duration.hours(24))
         dlq_alarms = [child for child in self.node.children
@@ -873,7 +889,7 @@ class TokoflowStack(cdk.Stack):
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(
             title="Alarms", width=24,
             alarms=[api_5xx, api_latency, workflow_failed, signatures, attention, returns_failed, returns_attention,
-                    returns_unstarted, *dlq_alarms]))
+                    returns_unstarted, schedule_errors, *dlq_alarms]))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="API requests and errors", width=8, left=[
                 api_metric("Count", "Sum"), api_metric("4XXError", "Sum"), api_metric("5XXError", "Sum")]),

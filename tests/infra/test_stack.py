@@ -228,6 +228,20 @@ def test_schedules_exist(raw: dict[str, Any]) -> None:
                         if event["Type"] == "Schedule"] for name, f in functions.items()}
     assert schedules["ExpireOverdueOrders"] == ["rate(5 minutes)"]
     assert schedules["ReconcilePayments"] == ["rate(15 minutes)"]
+    assert schedules["CreditLoyaltyPoints"] == ["rate(1 hour)"]
+    assert schedules["ExpireLoyaltyPoints"] == ["rate(1 day)"]
+
+
+def test_one_alarm_sums_the_errors_of_every_scheduled_function(raw: dict[str, Any], stage: str) -> None:
+    functions = of_type(raw, "AWS::Serverless::Function")
+    scheduled = {physical(stage, name) for name, function in functions.items()
+                 if any(event["Type"] == "Schedule" for event in (function["Properties"].get("Events") or {}).values())}
+    (alarm,) = [a["Properties"] for a in of_type(raw, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"].get("AlarmName") == physical(stage, "scheduled-jobs-failing")]
+    watched = {query["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for query in alarm["Metrics"]
+               if "MetricStat" in query}
+    assert watched == scheduled and physical(stage, "CreditLoyaltyPoints") in watched
+    assert alarm["Threshold"] == 1 and alarm["AlarmActions"]
 
 
 def test_every_function_has_its_own_role_and_log_group(raw: dict[str, Any], stage: str) -> None:
