@@ -1,6 +1,6 @@
 """Loyalty points end to end over HTTP on the local stack: a signed-in customer's delivered order earns points once
-its return window closes, the points pay part of the next order, and they come back when that order's payment
-expires."""
+its return window closes, a partial refund takes some back, the rest pay part of the next order, and they come back
+when that order's payment expires."""
 
 from __future__ import annotations
 
@@ -43,10 +43,11 @@ def my_points(api: str, customer: dict[str, str]) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def test_points_earned_after_the_return_window_pay_for_the_next_order_and_come_back_when_it_expires(
+def test_points_earned_after_the_window_shrink_with_a_refund_pay_for_the_next_order_and_return_when_it_expires(
         stack: Any) -> None:
     api = stack.api_url
     customer = {"Authorization": f"Bearer {mint_dev_token(role='customer', sub=f'e2e-{uuid.uuid4().hex[:8]}')}"}
+    finance = {"Authorization": f"Bearer {mint_dev_token(role='finance', sub='finance-e2e')}"}
     sku = new_sku(api, "POINTS", stock=5, price=250_000)
 
     placed = buy(api, customer, sku, 1)
@@ -70,21 +71,29 @@ def test_points_earned_after_the_return_window_pay_for_the_next_order_and_come_b
         ("earned", 25, order_id)]
     wait_notified(order_id, "points_earned")
 
-    over = buy(api, customer, sku, 1, redeem_points=26)
+    # finance gives half the goods' price back: half the points go back too (12 of 25, rounded for the customer)
+    refund = {"amount": 125_000, "reason": "warna berbeda dari foto", "refund_key": f"goodwill-{order_id}"}
+    for _ in range(2):  # asked twice with the same key: one refund, one reversal
+        answer = requests.post(f"{api}/admin/orders/{order_id}/refunds", json=refund, headers=finance,
+                               timeout=TIMEOUT)
+        assert answer.status_code == 201, answer.text
+    assert my_points(api, customer)["balance"] == 13
+
+    over = buy(api, customer, sku, 1, redeem_points=14)
     assert over.status_code == 422 and over.json()["error"]["code"] == "insufficient_points"
-    spending = buy(api, customer, sku, 1, redeem_points=20)
+    spending = buy(api, customer, sku, 1, redeem_points=10)
     assert spending.status_code == 201, spending.text
     totals = spending.json()["totals"]
-    assert (totals["points_redeemed"], totals["points_discount"]) == (20, 2_000)
-    assert totals["total"] == 250_000 - 2_000 + totals["shipping"]
-    assert my_points(api, customer)["balance"] == 5
+    assert (totals["points_redeemed"], totals["points_discount"]) == (10, 1_000)
+    assert totals["total"] == 250_000 - 1_000 + totals["shipping"]
+    assert my_points(api, customer)["balance"] == 3
 
     unpaid_id = spending.json()["order_id"]
     SandboxGateway().expire(unpaid_id)
     assert post_midtrans(api, signed_notification(unpaid_id)).status_code == 200
     wait_status(unpaid_id, "EXPIRED")
-    back = wait_for("the spent points to come back", lambda: my_points(api, customer)["balance"] == 25,
+    back = wait_for("the spent points to come back", lambda: my_points(api, customer)["balance"] == 13,
                     describe=lambda: my_points(api, customer)["ledger"])
     assert back
     kinds = [(entry["kind"], entry["delta"]) for entry in my_points(api, customer)["ledger"]["items"]]
-    assert kinds == [("returned", 20), ("redeemed", -20), ("earned", 25)]
+    assert kinds == [("returned", 10), ("redeemed", -10), ("reversed", -12), ("earned", 25)]
