@@ -64,13 +64,19 @@ class _Raced(Exception):
     """Another writer moved the account or the record first: read again and decide again."""
 
 
-def _stage_entry(tx: TransactWrite, entry: Entry) -> None:
-    repository.stage_entry(tx, entry)
-    counts = {COUNTERS[entry.kind]: abs(entry.delta) if entry.kind != ADJUSTED else entry.delta}
-    if entry.shortfall:
-        counts["points_shortfall"] = entry.shortfall
-    tallies.stage(tx, tallies.SUMMARY, counts, at=entry.at)
-    tallies.stage_points_outstanding(tx, entry.delta)
+def _stage_entries(tx: TransactWrite, *entries: Entry) -> None:
+    """New ledger lines and their counts for the reports, in the caller's transaction. The entries of one
+    transaction share its time, and their counts are summed: a transaction may write an item only once."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        repository.stage_entry(tx, entry)
+        counter = COUNTERS[entry.kind]
+        counts[counter] = counts.get(counter, 0) + (entry.delta if entry.kind == ADJUSTED else abs(entry.delta))
+        if entry.shortfall:
+            counts["points_shortfall"] = counts.get("points_shortfall", 0) + entry.shortfall
+    if entries:
+        tallies.stage(tx, tallies.SUMMARY, counts, at=entries[0].at)
+        tallies.stage_points_outstanding(tx, sum(entry.delta for entry in entries))
 
 
 def _commit(stage: Callable[[TransactWrite], None]) -> None:
@@ -117,7 +123,7 @@ def stage_redemption(tx: TransactWrite, *, customer_id: str, order_id: str, poin
     after, entry = move(replace(account, contact=dict(contact)), REDEEMED, -points, at=at, actor=customer_id,
                         note=f"spent on order {order_id}", order_id=order_id, rules=rules())
     repository.stage_account(tx, account, after, at=at)
-    _stage_entry(tx, entry)
+    _stage_entries(tx, entry)
     repository.stage_order_points(tx, None, OrderPoints(order_id=order_id, customer_id=customer_id,
                                                         contact=dict(contact), redeemed=points))
 
@@ -177,8 +183,7 @@ def _move_for_order(before: OrderPoints | None, after: OrderPoints, *, give_back
         repository.stage_order_points(tx, before, after)
         if entries:
             repository.stage_account(tx, account, current, at=at)
-            for entry in entries:
-                _stage_entry(tx, entry)
+            _stage_entries(tx, *entries)
         if credit is not None and not credit[1]:
             repository.stage_credit_reduced(tx, credit[0], min(take_back, credit[0].points))
 
@@ -232,7 +237,7 @@ def credit_earning(order_id: str, *, until: str) -> bool:
             repository.stage_order_points(tx, before, after)
             if entry is not None:
                 repository.stage_account(tx, account, current, at=at)
-                _stage_entry(tx, entry)
+                _stage_entries(tx, entry)
 
         _commit(stage)
         if entry is not None:
@@ -282,7 +287,7 @@ def _mature(customer_id: str, credits: list[Entry], *, at: str) -> int:
             for credit in fresh:
                 repository.stage_credit_matured(tx, credit, at=at)
             if entry is not None:
-                _stage_entry(tx, entry)
+                _stage_entries(tx, entry)
 
         _commit(stage)
         return -entry.delta if entry else 0
@@ -348,7 +353,7 @@ def adjust(customer_id: str, *, points: int, reason: str, reference: str, actor:
 
         def stage(tx: TransactWrite) -> None:
             repository.stage_account(tx, account, after, at=at)
-            _stage_entry(tx, entry)
+            _stage_entries(tx, entry)
             repository.stage_adjustment_marker(tx, customer_id, reference, entry.seq)
 
         try:

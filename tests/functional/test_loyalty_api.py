@@ -158,6 +158,31 @@ def test_points_spent_at_checkout_lower_the_total_and_go_back_when_the_order_exp
         ("returned", 600, 1_000), ("redeemed", -600, 400), ("adjusted", 1_000, 1_000)]
 
 
+def test_one_refund_gives_back_spent_points_and_takes_back_earned_ones_in_the_same_proportion(
+        client: Any, auth_header: Any, told: list[Any]) -> None:
+    stock_up(client, auth_header)
+    sari, finance = auth_header("customer", SARI), auth_header("finance")
+    grant(client, auth_header, 1_000, "welcome-1")
+    placed = body_of(buy(client, sari, {SKU: 2}, redeem=1_000))  # Rp400,000 less Rp100,000 of points
+    order_id, goods = placed["order_id"], placed["totals"]["total"] - placed["totals"]["shipping"]
+    assert goods == 300_000
+    deliver(order_id)
+    loyalty.credit_due(after_window())  # 30 points on Rp300,000 paid
+    assert my_points(client, sari)["balance"] == 30
+
+    answer = send(client, "POST", f"/admin/orders/{order_id}/refunds",
+                  {"amount": goods // 2, "reason": "one of two was damaged", "refund_key": "damaged-1"}, finance)
+    assert answer.status_code == 201, answer.body
+
+    mine = my_points(client, sari)
+    assert [(entry["kind"], entry["delta"]) for entry in mine["ledger"]["items"][:2]] == [("reversed", -15),
+                                                                                          ("returned", 500)]
+    assert mine["balance"] == 30 + 500 - 15
+    day = rollups.read_day(clock.business_day(clock.now()))["summary"]
+    assert (day["points_returned"], day["points_reversed"], day["points_redeemed"]) == (500, 15, 1_000)
+    assert tallies.points_outstanding() == mine["balance"]
+
+
 @pytest.mark.parametrize(("redeem", "headers_role", "status", "code"), [
     (2_001, "customer", 422, "insufficient_points"),
     (1_001, "customer", 422, "points_over_limit"),  # 1,000 points (Rp100,000) is half of one Rp200,000 unit
