@@ -13,6 +13,16 @@ class GatewayError(Exception):
     """The gateway could not be reached or refused the request; safe to retry later."""
 
 
+class OutcomeUnknown(GatewayError):
+    """The request may or may not have been acted on (a timeout, a lost or 5xx answer): ask the gateway's status
+    API before doing it again, never assume either way."""
+
+
+class OrderIdAlreadyUsed(GatewayError):
+    """Midtrans 406: a transaction already exists for this order id (an earlier charge whose answer was lost):
+    its instructions are rebuilt from the status API; charging again can never succeed."""
+
+
 class RefundDeferred(GatewayError):
     """The gateway takes no refunds of this payment type at this hour (ShopeePay, 23:55-06:00 WIB): the same
     refund, with the same refund key, is tried again once the quiet hours end."""
@@ -86,6 +96,19 @@ class PaymentGateway(Protocol):
         """None when the gateway has never heard of the order."""
         ...
 
+    def recover(self, request: ChargeRequest) -> PaymentInstructions | None:
+        """The instructions of the transaction the gateway already holds for the order (after a charge whose
+        answer was lost), rebuilt from its status API; None when the gateway has no such transaction."""
+        ...
+
     def refund(self, order_id: str, *, amount: int, reason: str, refund_key: str) -> RefundResult: ...
 
     def cancel(self, order_id: str) -> GatewayStatus: ...
+
+    def approve(self, order_id: str) -> GatewayStatus:
+        """Accept a card payment fraud detection held for review (capture + challenge)."""
+        ...
+
+    def deny(self, order_id: str) -> GatewayStatus:
+        """Refuse a card payment held for review: the card is not charged."""
+        ...

@@ -25,6 +25,8 @@ from chalicelib.payments.gateway import (
     ChargeRequest,
     GatewayError,
     GatewayStatus,
+    OrderIdAlreadyUsed,
+    OutcomeUnknown,
     PaymentInstructions,
     RefundRefused,
     RefundResult,
@@ -54,13 +56,24 @@ class MidtransError(GatewayError):
         self.body = dict(body or {})
 
 
+class MidtransUnavailable(MidtransError, OutcomeUnknown):
+    """No answer, or a 5xx: Midtrans may have acted (a charge made, a refund sent) before the answer was lost."""
+
+
+class MidtransOrderIdUsed(MidtransError, OrderIdAlreadyUsed):
+    """406: the order id already has a transaction at Midtrans."""
+
+
+ORDER_ID_USED = "406"
+
+
 def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
     """One HTTP exchange; HTTP error statuses are returned (their bodies carry Midtrans' reason), network
-    failures and timeouts become GatewayError."""
+    failures and timeouts are an unknown outcome (Midtrans may have acted before the answer was lost)."""
     try:
         return exchange(method, url, headers, body, timeout=TIMEOUT_SECONDS)
     except Unreachable as error:
-        raise GatewayError(f"midtrans unreachable: {error}") from error
+        raise MidtransUnavailable(f"midtrans unreachable: {error}") from error
 
 
 def snap_base_url(base_url: str) -> str:
@@ -109,6 +122,22 @@ class MidtransGateway:
             return None
         return gateway_status(answer, order_id=order_id)
 
+    def recover(self, request: ChargeRequest) -> PaymentInstructions | None:
+        """Rebuild a lost charge answer from the status API: the virtual account number and expiry are in it; a
+        QRIS or GoPay transaction's QR image lives at a URL named by its transaction id (the status API carries
+        no deeplink: the customer scans the QR). A card's Snap page cannot be rebuilt: None, charge again."""
+        if request.method == CARD:
+            return None
+        status = self.status(request.order_id)
+        if status is None:
+            return None
+        answer = dict(status.raw)
+        if request.method in (QRIS, EWALLET) and not _action(answer, "generate-qr-code") and status.transaction_id:
+            kind = "qris" if request.method == QRIS else "gopay"
+            answer["actions"] = [{"name": "generate-qr-code",
+                                  "url": f"{self.base_url}/v2/{kind}/{status.transaction_id}/qr-code"}]
+        return _instructions(request, answer)
+
     def refund(self, order_id: str, *, amount: int, reason: str, refund_key: str) -> RefundResult:
         """Refund through Midtrans' API; a 412 ("Merchant cannot modify the status of the transaction": a method
         or state its refund API does not cover) is RefundRefused, which no retry changes: the shop pays out."""
@@ -130,6 +159,16 @@ class MidtransGateway:
 
     def cancel(self, order_id: str) -> GatewayStatus:
         answer = self._call("POST", f"{self.base_url}/v2/{_path(order_id)}/cancel", None)
+        return gateway_status(answer, order_id=order_id)
+
+    def approve(self, order_id: str) -> GatewayStatus:
+        """POST /v2/{order_id}/approve: accept a card transaction held with fraud status `challenge`."""
+        answer = self._call("POST", f"{self.base_url}/v2/{_path(order_id)}/approve", None)
+        return gateway_status(answer, order_id=order_id)
+
+    def deny(self, order_id: str) -> GatewayStatus:
+        """POST /v2/{order_id}/deny: refuse a card transaction held with fraud status `challenge`."""
+        answer = self._call("POST", f"{self.base_url}/v2/{_path(order_id)}/deny", None)
         return gateway_status(answer, order_id=order_id)
 
     # -- plumbing --------------------------------------------------------------------------------------------
@@ -181,7 +220,7 @@ class MidtransGateway:
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         http_status, raw = self._transport(method, url, self._headers(), data)
         if http_status >= 500:
-            raise MidtransError(f"midtrans {method} {url}: HTTP {http_status}", status_code=str(http_status))
+            raise MidtransUnavailable(f"midtrans {method} {url}: HTTP {http_status}", status_code=str(http_status))
         try:
             answer = json.loads(raw.decode() or "null")
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -198,7 +237,8 @@ class MidtransGateway:
         code = str(answer.get("status_code") or "")
         if code not in ok:
             message = answer.get("status_message") or f"HTTP {http_status}"
-            raise MidtransError(f"midtrans refused ({code or http_status}): {message}", status_code=code, body=answer)
+            error_class = MidtransOrderIdUsed if code == ORDER_ID_USED else MidtransError
+            raise error_class(f"midtrans refused ({code or http_status}): {message}", status_code=code, body=answer)
         return answer
 
 
@@ -295,6 +335,8 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MidtransError",
     "MidtransGateway",
+    "MidtransOrderIdUsed",
+    "MidtransUnavailable",
     "gateway_status",
     "snap_base_url",
     "urllib_transport",

@@ -187,3 +187,34 @@ class SandboxPaymentModel(Model):
     settled_at = UnicodeAttribute(null=True)
     refunds = JSONAttribute(default=dict)  # refund_key -> {amount, reason, created_at}
     version = VersionAttribute()  # optimistic locking: concurrent transitions never overwrite each other
+
+
+class SandboxFaultModel(Model):
+    """A fault the sandbox gateway is told to produce the next `remaining` times an operation runs (item
+    "fault#<operation>" in the sandbox's own table): timeouts, 5xx, 406, dropped or repeated notifications."""
+
+    Meta = meta_for(resources.SANDBOX_PAYMENTS)
+    order_id = UnicodeAttribute(hash_key=True)  # "fault#charge", "fault#notify"
+    fault = UnicodeAttribute()
+    remaining = NumberAttribute()
+
+
+def arm_sandbox_fault(operation: str, fault: str, times: int) -> None:
+    SandboxFaultModel(f"fault#{operation}", fault=fault, remaining=times).save()
+
+
+def take_sandbox_fault(operation: str) -> str | None:
+    """The fault armed for `operation`, used up once (a conditional decrement: two callers never take one)."""
+    try:
+        item = SandboxFaultModel.get(f"fault#{operation}", consistent_read=True)
+    except SandboxFaultModel.DoesNotExist:
+        return None
+    if int(item.remaining) <= 0:
+        return None
+    try:
+        item.update(actions=[SandboxFaultModel.remaining.add(-1)],
+                    condition=(SandboxFaultModel.remaining > 0) & (SandboxFaultModel.fault == item.fault))
+    except UpdateError:
+        return None
+    return item.fault
+

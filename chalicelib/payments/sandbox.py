@@ -27,13 +27,15 @@ from chalicelib.payments.gateway import (
     ChargeRequest,
     GatewayError,
     GatewayStatus,
+    OrderIdAlreadyUsed,
+    OutcomeUnknown,
     PaymentInstructions,
     RefundDeferred,
     RefundRefused,
     RefundResult,
 )
 from chalicelib.payments.refunds import DEFAULT_CAPABILITIES, quiet_until
-from chalicelib.payments.repository import SandboxPaymentModel
+from chalicelib.payments.repository import SandboxPaymentModel, arm_sandbox_fault, take_sandbox_fault
 
 PROVIDER = "sandbox"
 MERCHANT_NAME = "TOKOKITA"
@@ -72,6 +74,24 @@ _MIDTRANS_TIME = "%Y-%m-%d %H:%M:%S"
 _SAVE_ATTEMPTS = 5
 _CANNOT_MODIFY = "Merchant cannot modify the status of the transaction"
 
+# Faults the sandbox produces on demand (`arm`), as real gateways do between the happy paths.
+TIMEOUT_AFTER, TIMEOUT_BEFORE, ERROR_5XX, ALREADY_USED = "timeout_after", "timeout_before", "error_5xx", "already_used"
+CHARGE_FAULTS = (TIMEOUT_AFTER, TIMEOUT_BEFORE, ERROR_5XX, ALREADY_USED)
+DROP, TWICE, OUT_OF_ORDER = "drop", "twice", "out_of_order"
+NOTIFY_FAULTS = (DROP, TWICE, OUT_OF_ORDER)
+FAULTS = {"charge": CHARGE_FAULTS, "notify": NOTIFY_FAULTS}
+
+
+def arm(operation: str, fault: str, *, times: int = 1) -> None:
+    """Make the next `times` runs of `operation` ("charge", "notify") fail as `fault` says; the faults live in the
+    sandbox's own table, so a test, the running local stack and `make payment-fault` all see them."""
+    if fault not in FAULTS.get(operation, ()):
+        raise ValueError(f"unknown fault {operation}:{fault}; known: "
+                         + ", ".join(f"{op}:{name}" for op, names in FAULTS.items() for name in names))
+    if times < 0:
+        raise ValueError("times must be 0 (disarm) or more")
+    arm_sandbox_fault(operation, fault, times)
+
 
 class SandboxGateway:
     """PaymentGateway implementation backed by the sandbox-payments table."""
@@ -81,7 +101,28 @@ class SandboxGateway:
     # -- the port --------------------------------------------------------------------------------------------
 
     def charge(self, request: ChargeRequest) -> PaymentInstructions:
-        """Open a pending transaction; charging the same order again returns the same instructions."""
+        """Open a pending transaction. As strict as Midtrans: an order id already used (even by an identical
+        charge whose answer was lost) is refused with 406; the shop recovers its instructions (`recover`).
+        An armed fault may time out before or after acting, answer 5xx, or answer 406 after acting."""
+        fault = take_sandbox_fault("charge")
+        if fault == TIMEOUT_BEFORE:
+            raise OutcomeUnknown(f"sandbox: charge of {request.order_id} timed out (nothing was recorded)")
+        if fault == ERROR_5XX:
+            raise OutcomeUnknown(f"sandbox (500): internal error charging {request.order_id}")
+        instructions = self._charge(request)
+        if fault == TIMEOUT_AFTER:
+            raise OutcomeUnknown(f"sandbox: charge of {request.order_id} timed out (the answer was lost)")
+        if fault == ALREADY_USED:
+            raise OrderIdAlreadyUsed(f"sandbox (406): order_id {request.order_id} has been paid and utilized")
+        return instructions
+
+    def recover(self, request: ChargeRequest) -> PaymentInstructions | None:
+        """The instructions of the transaction already held for the order, as the status API lets the shop
+        rebuild them; None when there is none."""
+        item = self._find(request.order_id)
+        return instructions(item) if item is not None else None
+
+    def _charge(self, request: ChargeRequest) -> PaymentInstructions:
         if request.method not in GATEWAY_METHODS:
             raise GatewayError(f"sandbox: unsupported payment method {request.method!r}")
         if request.amount <= 0:
@@ -109,9 +150,8 @@ class SandboxGateway:
         except PutError as error:
             if error.cause_response_code != "ConditionalCheckFailedException":
                 raise GatewayError(f"sandbox: could not record the charge: {error}") from error
-            item = self._require(request.order_id)
-            if (item.method, int(item.amount), item.bank) != (request.method, request.amount, bank):
-                raise GatewayError(f"sandbox (406): order_id {request.order_id} has already been utilized") from None
+            raise OrderIdAlreadyUsed(f"sandbox (406): order_id {request.order_id} has been paid and utilized, "
+                                     "please use another order ID") from None
         return instructions(item)
 
     def status(self, order_id: str) -> GatewayStatus | None:
@@ -203,6 +243,66 @@ class SandboxGateway:
         if status not in ("deny", "failure"):
             raise ValueError(f"fail: status must be 'deny' or 'failure', not {status!r}")
         return self._move(order_id, status, allowed_from=("pending", "authorize"))
+
+    def reverse(self, order_id: str, to: str = "deny") -> GatewayStatus:
+        """A settlement the bank takes back (Midtrans reports it for some virtual-account and convenience-store
+        payments): settlement -> deny or cancel."""
+        if to not in ("deny", "cancel"):
+            raise ValueError(f"reverse: to must be 'deny' or 'cancel', not {to!r}")
+        return self._move(order_id, to, allowed_from=("settlement",))
+
+    def hold(self, order_id: str) -> GatewayStatus:
+        """The card is charged but fraud detection holds it for the merchant's review: capture + challenge."""
+
+        def change(item: SandboxPaymentModel) -> bool:
+            if item.transaction_status == "capture" and item.fraud_status == "challenge":
+                return False
+            if item.method != CARD or item.transaction_status != "pending":
+                raise GatewayError(f"sandbox (412): only a pending card payment can be held for review "
+                                   f"({item.method} {item.transaction_status})")
+            item.paid_amount = int(item.amount)
+            item.transaction_status, item.fraud_status = "capture", "challenge"
+            return True
+
+        return _status(self._transition(order_id, change))
+
+    def approve(self, order_id: str) -> GatewayStatus:
+        """The merchant accepts a payment held for review (Midtrans POST /v2/{order_id}/approve)."""
+        return self._review(order_id, accept=True)
+
+    def deny(self, order_id: str) -> GatewayStatus:
+        """The merchant refuses a payment held for review (Midtrans POST /v2/{order_id}/deny)."""
+        return self._review(order_id, accept=False)
+
+    def _review(self, order_id: str, *, accept: bool) -> GatewayStatus:
+        def change(item: SandboxPaymentModel) -> bool:
+            if item.transaction_status == "capture" and item.fraud_status == "challenge":
+                item.fraud_status = "accept" if accept else "deny"
+                if not accept:
+                    item.transaction_status = "deny"
+                return True
+            raise GatewayError(f"sandbox (412): {_CANNOT_MODIFY}: only a challenged capture can be "
+                               f"{'approved' if accept else 'denied'} ({item.transaction_status})")
+
+        return _status(self._transition(order_id, change))
+
+    def deliveries(self, order_id: str, *, server_key: str) -> list[dict[str, Any]]:
+        """The notifications Midtrans would send now: normally one; with an armed "notify" fault none (dropped),
+        the same one twice, or a stale "pending" one after it (out of order)."""
+        current = self.notification_for(order_id, server_key=server_key)
+        fault = take_sandbox_fault("notify")
+        if fault == DROP:
+            return []
+        if fault == TWICE:
+            return [current, dict(current)]
+        if fault == OUT_OF_ORDER:
+            stale = {**current, "transaction_status": "pending", "status_code": "201"}
+            stale.pop("settlement_time", None)
+            stale.pop("fraud_status", None)
+            stale["signature_key"] = notification.signature(stale["order_id"], stale["status_code"],
+                                                            stale["gross_amount"], server_key)
+            return [current, stale]
+        return [current]
 
     def notification_for(self, order_id: str, *, server_key: str) -> dict[str, Any]:
         """The HTTP notification Midtrans would POST for the transaction's current state, correctly signed."""
@@ -430,9 +530,11 @@ def _status(item: SandboxPaymentModel) -> GatewayStatus:
 
 
 __all__ = [
+    "FAULTS",
     "MERCHANT_NAME",
     "SandboxGateway",
     "SandboxPaymentModel",
+    "arm",
     "crc16_ccitt",
     "gopay_deeplink",
     "instructions",

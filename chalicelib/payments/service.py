@@ -25,7 +25,16 @@ from chalicelib.orders.lifecycle import CANCELLED, EXPIRED, PAYMENT_FAILED, PEND
 from chalicelib.payments import notification, refunds, repository
 from chalicelib.payments import repository as ledger
 from chalicelib.payments.adapters import payment_gateway, server_key
-from chalicelib.payments.gateway import ChargeRequest, GatewayError, GatewayStatus, RefundDeferred, RefundRefused
+from chalicelib.payments.gateway import (
+    ChargeRequest,
+    GatewayError,
+    GatewayStatus,
+    OrderIdAlreadyUsed,
+    OutcomeUnknown,
+    PaymentInstructions,
+    RefundDeferred,
+    RefundRefused,
+)
 from chalicelib.payments.refunds import BankAccount, Payout
 
 MIDTRANS = "midtrans"
@@ -48,13 +57,33 @@ def start_payment(order: Order) -> dict[str, Any] | None:
                             customer_name=order.customer["name"], customer_email=order.customer["email"],
                             customer_phone=order.customer["phone"], expiry_minutes=minutes)
     try:
-        instructions = payment_gateway().charge(request).to_dict()
+        instructions = _charge_or_recover(request).to_dict()
     except GatewayError as error:
         logger.error("payment charge failed", extra={"order_id": order.order_id, "error": str(error)})
         metrics.add_metric(name="PaymentChargeFailures", unit=MetricUnit.Count, value=1)
         return None
     orders.attach_payment(order.order_id, instructions)
     return instructions
+
+
+def _charge_or_recover(request: ChargeRequest) -> PaymentInstructions:
+    """Charge; when the answer is lost (a timeout, a 5xx) or the order id is already used (406: an earlier charge
+    whose answer was lost), ask the gateway what it holds and rebuild the instructions from its status, charging
+    again only when it has no record. Never two transactions, never a customer left without instructions."""
+    gateway = payment_gateway()
+    try:
+        return gateway.charge(request)
+    except (OutcomeUnknown, OrderIdAlreadyUsed) as lost:
+        logger.warning("charge answer lost; asking the gateway", extra={"order_id": request.order_id,
+                                                                          "error": str(lost)})
+        metrics.add_metric(name="PaymentChargesRecovered", unit=MetricUnit.Count, value=1)
+        recovered = gateway.recover(request)
+        if recovered is not None:
+            return recovered
+        if isinstance(lost, OrderIdAlreadyUsed):
+            raise GatewayError(f"the gateway holds a transaction for {request.order_id} but its instructions "
+                               "cannot be rebuilt") from lost
+        return gateway.charge(request)  # the gateway has no record: the first charge never happened
 
 
 # ---- the webhook ----------------------------------------------------------------------------------------------

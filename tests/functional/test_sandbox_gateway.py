@@ -20,6 +20,7 @@ from chalicelib.payments.gateway import (
     QRIS,
     ChargeRequest,
     GatewayError,
+    OrderIdAlreadyUsed,
     PaymentInstructions,
     RefundRefused,
 )
@@ -56,13 +57,16 @@ def verified(payload: dict[str, Any]) -> notification.MidtransNotification:
 
 
 @pytest.mark.parametrize("method", GATEWAY_METHODS)
-def test_charging_an_order_twice_returns_the_same_instructions(sandbox: SandboxGateway, method: str) -> None:
+def test_charging_an_order_id_again_is_refused_like_midtrans_and_its_instructions_are_recovered(
+        sandbox: SandboxGateway, method: str) -> None:
     first = sandbox.charge(charge_request(method))
-    second = sandbox.charge(charge_request(method))
-    assert first == second
+    with pytest.raises(OrderIdAlreadyUsed, match="406"):
+        sandbox.charge(charge_request(method))  # Midtrans: an order id in use is refused, even by the same charge
+    assert sandbox.recover(charge_request(method)) == first
     assert first.provider == "sandbox" and first.method == method and first.amount == 150000
     assert UUID.fullmatch(first.transaction_id)
     assert len(list(SandboxPaymentModel.scan())) == 1
+    assert sandbox.recover(charge_request(method, order_id="TF-NEVER")) is None
 
 
 def test_different_orders_get_different_transactions(sandbox: SandboxGateway) -> None:
@@ -81,10 +85,17 @@ def test_a_different_charge_for_a_used_order_id_is_refused(sandbox: SandboxGatew
         sandbox.charge(charge_request(BANK_TRANSFER, bank="bni"))
 
 
-def test_concurrent_charges_for_one_order_agree(sandbox: SandboxGateway, atomic_requests: None) -> None:
+def test_concurrent_charges_for_one_order_make_one_transaction(sandbox: SandboxGateway,
+                                                                atomic_requests: None) -> None:
+    def attempt(_: int) -> str:
+        try:
+            return sandbox.charge(charge_request(QRIS)).transaction_id
+        except OrderIdAlreadyUsed:
+            return "406"
+
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: sandbox.charge(charge_request(QRIS)), range(4)))
-    assert len({result.transaction_id for result in results}) == 1
+        results = list(pool.map(attempt, range(4)))
+    assert results.count("406") == 3 and len(list(SandboxPaymentModel.scan())) == 1
 
 
 def test_bank_transfer_gets_a_bca_virtual_account(sandbox: SandboxGateway) -> None:
@@ -150,7 +161,7 @@ def test_card_gets_a_3ds_redirect(sandbox: SandboxGateway) -> None:
 def test_instructions_serialise_without_empty_fields(sandbox: SandboxGateway) -> None:
     data = sandbox.charge(charge_request(BANK_TRANSFER)).to_dict()
     assert set(data) == {"provider", "method", "transaction_id", "amount", "expires_at", "bank", "va_number"}
-    assert isinstance(sandbox.charge(charge_request(BANK_TRANSFER)), PaymentInstructions)
+    assert isinstance(sandbox.recover(charge_request(BANK_TRANSFER)), PaymentInstructions)
 
 
 # -- status ------------------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from chalicelib.payments.gateway import (
     ChargeRequest,
     GatewayError,
     GatewayStatus,
+    OrderIdAlreadyUsed,
+    OutcomeUnknown,
     PaymentInstructions,
     RefundRefused,
     RefundResult,
@@ -214,6 +216,50 @@ def test_a_duplicate_order_id_is_a_gateway_error_with_midtrans_reason() -> None:
     assert isinstance(raised.value, GatewayError)
     assert raised.value.status_code == "406"
     assert "conflict" in str(raised.value)
+
+
+def test_a_duplicate_order_id_tells_the_shop_to_recover_rather_than_charge_again() -> None:
+    with pytest.raises(OrderIdAlreadyUsed):
+        gateway(replay("charge_406_duplicate.json")).charge(charge_request(BANK_TRANSFER))
+
+
+@pytest.mark.parametrize("answer", [(500, b"<html>Internal Server Error</html>"), (503, b"")])
+def test_a_5xx_is_an_unknown_outcome_not_a_refusal(answer: tuple[int, bytes]) -> None:
+    with pytest.raises(OutcomeUnknown):
+        gateway(replay(answer)).charge(charge_request(BANK_TRANSFER))
+
+
+def test_a_lost_bank_transfer_charge_is_rebuilt_from_the_status_api() -> None:
+    # status body for a pending BCA virtual account, reconstructed from Midtrans' documented status response
+    status = {**fixture("status_pending.json"), "payment_type": "bank_transfer", "order_id": "TF-20240514-0001",
+              "gross_amount": "150000.00", "va_numbers": [{"bank": "bca", "va_number": "12345678901"}]}
+    transport = replay(status)
+    recovered = gateway(transport).recover(charge_request(BANK_TRANSFER))
+    assert transport.last.method == "GET" and transport.last.url.endswith("/v2/TF-20240514-0001/status")
+    assert recovered is not None
+    assert (recovered.bank, recovered.va_number, recovered.transaction_id) == (
+        "bca", "12345678901", status["transaction_id"])
+    assert recovered.expires_at == "2024-05-14T03:40:02.000Z"  # 10:40:02 WIB
+
+
+def test_a_lost_qris_charge_is_rebuilt_with_the_qr_image_named_by_its_transaction() -> None:
+    transport = replay("status_pending.json")
+    recovered = gateway(transport).recover(charge_request(QRIS, order_id="TF-20240514-0002", amount=89000))
+    assert recovered is not None and recovered.redirect_url == (
+        f"{BASE_URL}/v2/qris/e48447d1-cfa9-4b02-b163-2e915d4417ac/qr-code")
+
+
+def test_nothing_to_recover_when_midtrans_never_heard_of_the_order() -> None:
+    assert gateway(replay("status_404.json")).recover(charge_request(BANK_TRANSFER)) is None
+    assert gateway(replay()).recover(charge_request(CARD)) is None  # a Snap page cannot be rebuilt: charge again
+
+
+@pytest.mark.parametrize("decision", ["approve", "deny"])
+def test_a_held_card_payment_is_approved_or_denied_through_its_endpoint(decision: str) -> None:
+    answer = {**fixture("notification_capture_accept_credit_card.json"), "status_code": "200"}
+    transport = replay(answer)
+    getattr(gateway(transport), decision)("TF-20240514-0001")
+    assert_json_call(transport.last, "POST", f"{BASE_URL}/v2/TF-20240514-0001/{decision}")
 
 
 def test_an_unsupported_method_is_refused_before_calling_midtrans() -> None:
