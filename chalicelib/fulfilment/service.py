@@ -96,9 +96,30 @@ def await_payment(order_id: str, token: str, message: Message) -> str:
     if order.status == PENDING_PAYMENT and order.cancel_requested:
         workflow.fail(token, workflow.ORDER_CANCELLED, "the customer cancelled before paying")
         return "already cancelled"
+    if order.payment_held:
+        workflow.fail(token, workflow.PAYMENT_HELD, "the card payment is held for review")
+        return "held for review"
     if order.status != PENDING_PAYMENT:  # no payment can come for it: refused with the table's reason
         lifecycle.transition_for(lifecycle.PAY, order.status, cancel_requested=order.cancel_requested)
     return "waiting for payment"
+
+
+def await_payment_review(order_id: str, token: str, message: Message) -> str:
+    """A card payment held for fraud review: park the token until staff accept (the payment resumes it) or deny
+    (the gateway's deny fails it); if the decision already came, answer at once."""
+    order = orders.store_token(order_id, "payment", token)
+    if order.status == PAID:
+        workflow.resume(token, {"paid": True})
+        return "already paid"
+    if order.status in (PAYMENT_FAILED, EXPIRED):
+        workflow.fail(token, workflow.PAYMENT_FAILED, f"the order is already {order.status}")
+        return f"already {order.status}"
+    if order.status == CANCELLED or (order.status == PENDING_PAYMENT and order.cancel_requested):
+        workflow.fail(token, workflow.ORDER_CANCELLED, "cancelled while the payment was held")
+        return "already cancelled"
+    if order.status != PENDING_PAYMENT:  # no payment can come for it: refused with the table's reason
+        lifecycle.transition_for(lifecycle.PAY, order.status, cancel_requested=order.cancel_requested)
+    return "waiting for the payment review"
 
 
 AFTER_COMMIT = frozenset({READY_TO_PACK, PACKED, SHIPPED, IN_TRANSIT, DELIVERED, COMPLETED})
@@ -232,7 +253,9 @@ def cancel_order(order_id: str, token: str, message: Message) -> str:
     orders.settle_points(order)  # spent points go back whether or not money was paid
     owed = given.refunded or (given.payout.amount if given.payout else 0)
     # delivered once per (order, event): a retried step does not tell the customer twice
-    _notify("cancelled", order, {"reason": "dibatalkan atas permintaan Anda", "refund_amount": owed,
+    reason = ("pembayaran Anda dibatalkan oleh bank" if _stopped_by_payments(order)
+              else "dibatalkan atas permintaan Anda")
+    _notify("cancelled", order, {"reason": reason, "refund_amount": owed,
                                  "refund_by": "payout" if given.payout else "gateway"})
     output: dict[str, Any] = {"cancelled": True, "refunded": given.refunded}
     if given.payout and given.payout.status != PAYOUT_PAID:  # the workflow waits for finance's transfer
@@ -241,6 +264,12 @@ def cancel_order(order_id: str, token: str, message: Message) -> str:
     if given.payout:
         return f"cancelled, payout {given.payout.payout_id} of Rp{given.payout.amount:,} {given.payout.status}"
     return "cancelled" + (f", refunded Rp{given.refunded:,}" if given.refunded else "")
+
+
+def _stopped_by_payments(order: Order) -> bool:
+    """The cancel came from the payment side (the bank reversed the payment), not from the customer."""
+    asked = [entry for entry in order.timeline if entry.event == lifecycle.REQUEST_CANCEL]
+    return bool(asked) and asked[-1].actor == "payments"
 
 
 def await_payout(order_id: str, token: str, message: Message) -> str:
@@ -267,6 +296,7 @@ def needs_attention(order_id: str, token: str, message: Message) -> str:
 
 TASKS: dict[str, Callable[[str, str, Message], str]] = {
     workflow.AWAIT_PAYMENT: await_payment,
+    workflow.AWAIT_PAYMENT_REVIEW: await_payment_review,
     workflow.COMMIT_STOCK: commit_stock,
     workflow.AWAIT_PACKING: await_packing,
     workflow.BOOK_SHIPMENT: book_shipment,

@@ -132,6 +132,11 @@ class Order:
         return sum(self.refunds.values())
 
     @property
+    def payment_held(self) -> bool:
+        """A card payment the gateway holds for review: the order waits for staff, its deadline no longer runs."""
+        return self.status == PENDING_PAYMENT and any(entry.event == lifecycle.HOLD_PAYMENT for entry in self.timeline)
+
+    @property
     def delivered_at(self) -> str | None:
         """When the courier delivered it (the timeline's deliver entry), the start of the return window."""
         return next((entry.at for entry in self.timeline if entry.event == lifecycle.DELIVER), None)
@@ -263,4 +268,6 @@ def points_facts(order: Order) -> OrderFacts:
 
 
 def is_payment_overdue(order: Order, now_iso: str) -> bool:
-    return order.status == PENDING_PAYMENT and order.payment_deadline is not None and order.payment_deadline < now_iso
+    """Past its payment deadline and unpaid; a payment held for review is not overdue (staff decide its end)."""
+    return (order.status == PENDING_PAYMENT and order.payment_deadline is not None
+            and order.payment_deadline < now_iso and not order.payment_held)

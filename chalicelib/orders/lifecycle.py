@@ -42,6 +42,7 @@ STATUSES = (
 PAY = "pay"  # the gateway's status API confirms the money arrived
 FAIL_PAYMENT = "fail_payment"  # the gateway denied, cancelled or failed the payment
 EXPIRE = "expire"  # the payment window closed unpaid
+HOLD_PAYMENT = "hold_payment"  # the gateway's fraud check holds a card payment: staff accept or deny it
 REQUEST_CANCEL = "request_cancel"  # the customer (or staff for them) asks to cancel: an intention
 CANCEL = "cancel"  # the workflow carried out the cancel request
 COMMIT_STOCK = "commit_stock"  # reserved units became sold
@@ -101,6 +102,8 @@ LIFECYCLE: tuple[Transition, ...] = (
     Transition(PAY, _from(PENDING_PAYMENT), PAID, "payment received"),
     Transition(FAIL_PAYMENT, _from(PENDING_PAYMENT), PAYMENT_FAILED, "payment failed; stock released"),
     Transition(EXPIRE, _from(PENDING_PAYMENT), EXPIRED, "payment deadline passed; stock released"),
+    Transition(HOLD_PAYMENT, _from(PENDING_PAYMENT), None,
+               "card payment held by the gateway's fraud check; staff accept or deny it"),
     Transition(REQUEST_CANCEL, _from(PENDING_PAYMENT, CONFIRMED, PAID, READY_TO_PACK), None,
                "cancellation requested", cancel=NO_CANCEL_PENDING, refusal_code="not_cancellable",
                refusal="it can only be cancelled before it is packed"),

@@ -17,6 +17,7 @@ STATE_MACHINE_ARN = "TOKOFLOW_FULFILMENT_STATE_MACHINE_ARN"  # set by the infras
 ORDER_ID, COD_INPUT, PAYMENT_TIMEOUT = "order_id", "cod", "payment_timeout_seconds"
 # Tasks: the "task" of each step's SQS message, one worker handler each.
 AWAIT_PAYMENT = "await_payment"
+AWAIT_PAYMENT_REVIEW = "await_payment_review"
 COMMIT_STOCK = "commit_stock"
 AWAIT_PACKING = "await_packing"
 BOOK_SHIPMENT = "book_shipment"
@@ -27,11 +28,12 @@ RELEASE_STOCK = "release_stock"
 CANCEL_ORDER = "cancel_order"
 AWAIT_PAYOUT = "await_payout"
 NEEDS_ATTENTION = "needs_attention"
-TASKS = frozenset({AWAIT_PAYMENT, COMMIT_STOCK, AWAIT_PACKING, BOOK_SHIPMENT, AWAIT_DELIVERY, COMPLETE_ORDER,
-                   FLAG_RETURN, RELEASE_STOCK, CANCEL_ORDER, AWAIT_PAYOUT, NEEDS_ATTENTION})
+TASKS = frozenset({AWAIT_PAYMENT, AWAIT_PAYMENT_REVIEW, COMMIT_STOCK, AWAIT_PACKING, BOOK_SHIPMENT, AWAIT_DELIVERY,
+                   COMPLETE_ORDER, FLAG_RETURN, RELEASE_STOCK, CANCEL_ORDER, AWAIT_PAYOUT, NEEDS_ATTENTION})
 # Errors a step reports with send_task_failure; the state machine routes each by name.
 PAYMENT_EXPIRED = "PaymentExpired"  # -> ExpireOrder
 PAYMENT_FAILED = "PaymentFailed"  # -> FailPayment
+PAYMENT_HELD = "PaymentHeld"  # -> WaitForPaymentReview: the gateway holds a card payment for staff to decide
 ORDER_CANCELLED = "OrderCancelled"  # -> CancelUnpaidOrder / CancelCommittedOrder
 WORKER_ERROR = "WorkerError"  # a step lost a race or hit an outage: the state machine retries it with back-off
 COURIER_UNAVAILABLE = "CourierUnavailable"  # the courier is down: retried with back-off
@@ -39,7 +41,7 @@ BOOKING_REJECTED = "BookingRejected"  # the courier refused the parcel: a person
 STEP_REFUSED = "StepRefused"  # the order is in no state for this step: a person decides
 UNKNOWN_TASK = "UnknownTask"
 REFUND_DEFERRED = "RefundDeferred"  # the gateway takes no refunds of this type now (ShopeePay at night): retried later
-ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, ORDER_CANCELLED, WORKER_ERROR, COURIER_UNAVAILABLE,
+ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, PAYMENT_HELD, ORDER_CANCELLED, WORKER_ERROR, COURIER_UNAVAILABLE,
                     BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK, REFUND_DEFERRED})
 # Result fields the state machine reads: WaitForDelivery's outcome picks CompleteOrder or FlagReturnedParcel.
 OUTCOME, DELIVERED = "outcome", "delivered"

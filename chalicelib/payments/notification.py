@@ -27,7 +27,8 @@ _OPTIONAL_TEXT_FIELDS = (
 
 # What a notification means for the shop's order.
 PAID, FAILED, PENDING, REFUNDED, CHARGEBACK = "paid", "failed", "pending", "refunded", "chargeback"
-OUTCOMES = (PAID, FAILED, PENDING, REFUNDED, CHARGEBACK)
+HELD = "held"  # a card capture fraud detection holds for the merchant's review (fraud_status "challenge")
+OUTCOMES = (PAID, FAILED, PENDING, REFUNDED, CHARGEBACK, HELD)
 
 _PENDING_STATUSES = frozenset({"pending", "authorize"})
 _FAILED_STATUSES = frozenset({"expire", "cancel", "deny", "failure"})
@@ -170,7 +171,7 @@ def outcome(transaction_status: str, fraud_status: str | None) -> str:
     if status == "settlement":
         return PAID
     if status == "capture":
-        return {"accept": PAID, "deny": FAILED}.get(fraud, PENDING)
+        return {"accept": PAID, "deny": FAILED, "challenge": HELD}.get(fraud, PENDING)
     if status in _FAILED_STATUSES:
         return FAILED
     if status in _REFUND_STATUSES:
@@ -216,6 +217,7 @@ def notification_id(n: MidtransNotification) -> str:
 __all__ = [
     "CHARGEBACK",
     "FAILED",
+    "HELD",
     "OUTCOMES",
     "PAID",
     "PENDING",

@@ -16,6 +16,7 @@ from chalicelib.payments.refunds import AWAITING_ACCOUNT, PAID, PENDING, BankAcc
 
 PAYMENT_RECEIVED, REFUND, COD_COLLECTED, CHARGEBACK = "payment_received", "refund", "cod_collected", "chargeback"
 PAYOUT = "payout"  # a refund the shop paid by bank transfer (the gateway could not refund that payment)
+REVERSAL = "reversal"  # a settled payment the bank took back (settlement -> deny/cancel): the money never stayed
 
 
 class PaymentLedgerModel(Model):

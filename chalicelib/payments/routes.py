@@ -116,3 +116,16 @@ def refund(order_id: str) -> Any:
     key = fields.text("refund_key", pattern=ID_PATTERN, max_len=64)
     return json_response(service.refund(order, amount=amount, reason=reason, refund_key=f"manual-{key}",
                                         actor=principal.sub), status=201)
+
+
+@payment_routes.route("/admin/orders/{order_id}/payment-review", methods=["POST"], authorizer=jwt_authorizer)
+@api
+def payment_review(order_id: str) -> Any:
+    """Staff accept or deny a card payment the gateway's fraud check holds (`{"decision": "accept"|"deny"}`):
+    taken to the gateway's approve/deny API; 409 `payment_not_held` when nothing is held."""
+    principal = signed_in(payment_routes.current_request, "staff")
+    order = orders.load(checked_order_id(order_id))
+    fields = read_json(payment_routes.current_request)
+    fields.reject_unknown({"decision"})
+    decision = fields.text("decision", choices=service.REVIEW_DECISIONS)
+    return service.review_payment(order, decision=decision, actor=principal.sub)

@@ -135,16 +135,109 @@ def apply_gateway_status(order_id: str, status: GatewayStatus, *, source: str) -
     reference = status.transaction_id or order_id
     if outcome == notification.PAID:
         return _paid(order, amount=amount, reference=reference, method=status.payment_type, source=source)
+    if outcome == notification.HELD:
+        return _held(order, amount=amount)
     if outcome == notification.FAILED:
+        if _received(order_id) > 0:
+            return _reversed(order, status, source=source)
         return _failed(order, status.transaction_status)
     if outcome == notification.REFUNDED:
         return _refunded(order_id, status, source=source)
     if outcome == notification.CHARGEBACK:
-        ledger.record(order_id, kind=ledger.CHARGEBACK, amount=-amount, provider=source, reference=reference,
-                      actor=source)
-        _review(order, f"chargeback of Rp{amount:,} reported by the gateway")
-        return "chargeback flagged"
+        return _charged_back(order, status, source=source)
     return "still pending"
+
+
+def _received(order_id: str) -> int:
+    return sum(row["amount"] for row in ledger.entries(order_id) if row["kind"] == ledger.PAYMENT_RECEIVED)
+
+
+def _held(order: Order, *, amount: int) -> str:
+    """Fraud detection holds a card payment: the order waits for staff (its payment deadline stops), who accept
+    or deny it at the gateway (POST /admin/orders/{id}/payment-review). Staff are alerted once."""
+    if order.status != PENDING_PAYMENT or order.payment_held:
+        return "already handled"
+    held = orders.transition(order.order_id, lifecycle.HOLD_PAYMENT, actor="payments", first=order,
+                             detail=f"Rp{amount:,} by card")
+    metrics.add_metric(name="PaymentsHeldForReview", unit=MetricUnit.Count, value=1)
+    logger.warning("card payment held for review", extra={"order_id": order.order_id, "amount": amount})
+    email = config.support_email()
+    if email:
+        try:
+            notifications.tell_staff(order.order_id, "payment_held", email=email,
+                                     subject=f"Pembayaran kartu pesanan {order.order_id} ditahan untuk ditinjau",
+                                     text=(f"Sistem anti-penipuan gateway menahan pembayaran kartu Rp{amount:,} "
+                                           f"untuk pesanan {order.order_id}.\n\nTerima atau tolak lewat "
+                                           f"POST /admin/orders/{order.order_id}/payment-review.\n"))
+        except Exception as error:  # the order is flagged on its timeline and by the metric's alarm
+            logger.warning("staff were not emailed about a held payment", extra={"error": repr(error)})
+    token = held.tokens.get("payment")
+    if token:
+        workflow.fail(token, workflow.PAYMENT_HELD, "the card payment is held for review")
+    return "held for review"
+
+
+REVIEW_DECISIONS = ("accept", "deny")
+
+
+def review_payment(order: Order, *, decision: str, actor: str) -> dict[str, Any]:
+    """Staff accept or deny a card payment held for review, through the gateway's approve/deny API; what the
+    gateway then says moves the order (paid, or payment failed and stock released). 409 when nothing is held."""
+    if not order.payment_held:
+        raise Conflict(f"order {order.order_id} has no payment held for review (it is {order.status})",
+                       code="payment_not_held")
+    gateway = payment_gateway()
+    try:
+        status = gateway.approve(order.order_id) if decision == "accept" else gateway.deny(order.order_id)
+    except GatewayError as error:
+        raise ServiceUnavailable(f"the payment gateway did not take the decision: {error}; try again",
+                                 code="gateway_unavailable") from None
+    logger.info("held payment reviewed", extra={"order_id": order.order_id, "decision": decision, "actor": actor})
+    result = apply_gateway_status(order.order_id, status, source=f"review by {actor}")
+    return {"decision": decision, "result": result, "order": orders.load(order.order_id).to_dict()}
+
+
+def _reversed(order: Order, status: GatewayStatus, *, source: str) -> str:
+    """The bank took a settled payment back (settlement -> deny/cancel, as Midtrans reports for some virtual
+    accounts and convenience stores): recorded once; an order not yet packed stops (its stock goes back, nothing
+    is refunded: the money is gone), one already packed or shipped is flagged for a person."""
+    received = _received(order.order_id)
+    reference = f"{status.transaction_id or order.order_id}:reversed"
+    fresh = ledger.record(order.order_id, kind=ledger.REVERSAL, amount=-received, provider=source,
+                          reference=reference, actor=source)
+    if order.status in ENDED_UNPAID or order.status == CANCELLED:
+        return "reversal recorded" if fresh else "already handled"
+    if order.allows(lifecycle.REQUEST_CANCEL) and not order.cancel_requested:
+        stopped = orders.transition(order.order_id, lifecycle.REQUEST_CANCEL, actor="payments", first=order,
+                                    detail=f"the bank reversed the payment ({status.transaction_status})")
+        token = stopped.tokens.get("packing")
+        if token:
+            workflow.fail(token, workflow.ORDER_CANCELLED, "the payment was reversed")
+        metrics.add_metric(name="PaymentsReversed", unit=MetricUnit.Count, value=1)
+        return "reversed: order stopped"
+    if fresh and order.status != lifecycle.NEEDS_REVIEW:
+        _review(order, f"the bank reversed the Rp{received:,} payment ({status.transaction_status}) after the order "
+                       "was packed: recover the parcel or the money")
+        metrics.add_metric(name="PaymentsReversed", unit=MetricUnit.Count, value=1)
+        return "reversed: flagged for review"
+    return "already handled"
+
+
+def _charged_back(order: Order, status: GatewayStatus, *, source: str) -> str:
+    """A chargeback, in part or in full: the ledger holds what was charged back so far, so a partial one and a
+    later full one are each recorded (only the part not recorded yet), and a resent one adds nothing."""
+    gross = notification.amount_of(status.gross_amount)
+    partial = status.transaction_status == "partial_chargeback"
+    raw_total = status.raw.get("chargeback_amount") or (status.raw.get("refund_amount") if partial else None)
+    total = notification.amount_of(raw_total) if isinstance(raw_total, str) else gross
+    already = -sum(row["amount"] for row in ledger.entries(order.order_id) if row["kind"] == ledger.CHARGEBACK)
+    missing = total - already
+    if missing <= 0:
+        return "chargeback already recorded"
+    ledger.record(order.order_id, kind=ledger.CHARGEBACK, amount=-missing, provider=source,
+                  reference=f"{status.transaction_id or order.order_id}:{total}", actor=source)
+    _review(order, f"chargeback of Rp{missing:,} reported by the gateway (Rp{total:,} charged back in all)")
+    return "chargeback flagged"
 
 
 def _refunded(order_id: str, status: GatewayStatus, *, source: str) -> str:
@@ -264,7 +357,7 @@ def _capabilities() -> dict[str, refunds.RefundCapability]:
         raise RuntimeError(f"{config.REFUND_CAPABILITIES}: {problem}") from None
 
 
-CAPTURED_KINDS = (ledger.PAYMENT_RECEIVED, ledger.COD_COLLECTED, ledger.CHARGEBACK)
+CAPTURED_KINDS = (ledger.PAYMENT_RECEIVED, ledger.COD_COLLECTED, ledger.CHARGEBACK, ledger.REVERSAL)
 
 
 def captured(order_id: str) -> int:

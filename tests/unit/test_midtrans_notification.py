@@ -12,6 +12,7 @@ import pytest
 from chalicelib.payments.notification import (
     CHARGEBACK,
     FAILED,
+    HELD,
     PAID,
     PENDING,
     REFUNDED,
@@ -223,7 +224,7 @@ OUTCOME_TABLE = [
     ("settlement", "accept", PAID),
     ("settlement", None, PAID),
     ("capture", "accept", PAID),
-    ("capture", "challenge", PENDING),
+    ("capture", "challenge", HELD),  # staff accept or deny it
     ("capture", "deny", FAILED),
     ("capture", None, PENDING),
     ("pending", None, PENDING),
