@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ROLE ?= customer
 
 .PHONY: run test unit functional e2e lint bench token import-catalog pay pack ship payout outbox clean \
-	return return-approve return-reject return-send return-receive returns report points-due
+	return return-approve return-reject return-send return-receive returns report points-due payment-fault
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +103,10 @@ returns: $(STAMP)
 ## report: finance builds a sales report and downloads it (SHA-256 checked): make report [FROM=2026-12-01 TO=2026-12-01] [OUT=laporan]
 report: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(OUT),--out $(OUT)) $(LOCAL_API)
+
+## payment-fault: the sandbox gateway misbehaves on demand: make payment-fault FAULT=charge:timeout_after [TIMES=1]
+payment-fault: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli payment-fault $(FAULT) $(if $(TIMES),--times $(TIMES)) --moto http://127.0.0.1:$(or $(MOTO_PORT),4566)
 
 ## points-due: credit loyalty points as if the return window had closed: make points-due [DAYS=8]
 points-due: $(STAMP)

@@ -20,6 +20,7 @@ from tools.drive import (
     courier,
     pack,
     pay,
+    payment_fault,
     payout,
     points_due,
     report,
@@ -208,7 +209,7 @@ def outbox(order_id: str | None, limit: int) -> None:
 
 
 for command in (pay, pack, courier, payout, return_request, return_approve, return_send, return_receive, show_returns,
-                report, points_due):
+                report, points_due, payment_fault):
     cli.add_command(command)
 
 

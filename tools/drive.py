@@ -61,8 +61,10 @@ def _load_order(order_id: str) -> Any:
 
 @click.command("pay")
 @click.argument("order_id")
-@click.option("--outcome", type=click.Choice(["settlement", "expire", "deny", "failure"]), default="settlement",
-              show_default=True, help="What the sandbox gateway does with the payment.")
+@click.option("--outcome", type=click.Choice(["settlement", "expire", "deny", "failure", "reverse", "hold"]),
+              default="settlement", show_default=True,
+              help="What the sandbox gateway does with the payment: reverse takes a settlement back (the bank's "
+                   "deny), hold keeps a card payment for fraud review (staff decide: payment-review).")
 @click.option("--amount", type=int, default=None, help="Settle a different amount (to see an underpayment flagged).")
 @click.option("--api", default="http://127.0.0.1:8000", show_default=True)
 @click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
@@ -79,11 +81,40 @@ def pay(order_id: str, outcome: str, amount: int | None, api: str, moto_url: str
         gateway.settle(order_id, amount=amount)
     elif outcome == "expire":
         gateway.expire(order_id)
+    elif outcome == "reverse":
+        gateway.reverse(order_id, to="deny")
+    elif outcome == "hold":
+        gateway.hold(order_id)
     else:
         gateway.fail(order_id, status=outcome)
-    body = json.dumps(gateway.notification_for(order_id, server_key=server_key())).encode()
-    status, text = post(f"{api}/webhooks/payments/midtrans", body, {})
-    click.echo(f"gateway: {outcome}; notification -> HTTP {status} {text}")
+    sent = gateway.deliveries(order_id, server_key=server_key())  # an armed notify fault drops, doubles, reorders
+    if not sent:
+        click.echo(f"gateway: {outcome}; the notification was dropped (the reconciliation schedule finds it)")
+    for payload in sent:
+        status, text = post(f"{api}/webhooks/payments/midtrans", json.dumps(payload).encode(), {})
+        click.echo(f"gateway: {outcome}; {payload['transaction_status']} notification -> HTTP {status} {text}")
+
+
+@click.command("payment-fault")
+@click.argument("fault")
+@click.option("--times", default=1, show_default=True, type=click.IntRange(min=0, max=100),
+              help="How many times the fault happens (0 disarms it).")
+@click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
+def payment_fault(fault: str, times: int, moto_url: str) -> None:
+    """Make the sandbox gateway misbehave the next TIMES times, as real gateways do.
+
+    FAULT: charge:timeout_after, charge:timeout_before, charge:error_5xx, charge:already_used (a checkout's charge),
+    notify:drop, notify:twice, notify:out_of_order (the notifications `make pay` sends).
+    """
+    use_local_stack(moto_url)
+    from chalicelib.payments import sandbox
+
+    operation, _, name = fault.partition(":")
+    try:
+        sandbox.arm(operation, name, times=times)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"sandbox gateway: {fault} armed for the next {times} time(s)" if times else f"{fault} disarmed")
 
 
 @click.command("pack")
