@@ -11,7 +11,18 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.cart.domain import CART_ID_PATTERN, PricedCart, ppn_included
 from chalicelib.errors import ValidationFailed
-from chalicelib.orders.domain import COD, PAYMENT_METHODS, Order, OrderLine, OrderTotals, TimelineEntry
+from chalicelib.orders.domain import (
+    BANK_TRANSFER,
+    COD,
+    CONVENIENCE_STORE,
+    PAYMENT_METHODS,
+    STORES,
+    VA_BANKS,
+    Order,
+    OrderLine,
+    OrderTotals,
+    TimelineEntry,
+)
 from chalicelib.orders.lifecycle import INITIAL
 from chalicelib.validation import (
     EMAIL_PATTERN,
@@ -40,6 +51,7 @@ class CheckoutRequest:
     channel: str | None
     utm_source: str | None = None
     redeem_points: int = 0  # loyalty points to spend on this order (signed-in customers)
+    payment_channel: str | None = None  # the virtual account's bank, or the convenience store
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,13 +62,14 @@ def parse_request(fields: Fields) -> CheckoutRequest:
     (chalicelib.validation), so an order that is placed can always be booked; phones are stored as +62...
     """
     fields.reject_unknown({"cart_id", "customer", "shipping_address", "shipping", "payment_method", "channel",
-                           "utm_source", "redeem_points"})
+                           "utm_source", "redeem_points", "bank", "store"})
     customer = fields.obj("customer")
     customer.reject_unknown({"name", "email", "phone"})
     address = fields.obj("shipping_address")
     address.reject_unknown({"recipient", "phone", "street", "city", "province", "postal_code", "notes"})
     shipping = fields.obj("shipping")
     shipping.reject_unknown({"courier", "service"})
+    method = fields.text("payment_method", choices=PAYMENT_METHODS)
     return CheckoutRequest(
         cart_id=fields.text("cart_id", pattern=CART_ID_PATTERN, max_len=32),
         customer={
@@ -75,12 +88,26 @@ def parse_request(fields: Fields) -> CheckoutRequest:
         },
         courier=shipping.text("courier", max_len=40),
         service=shipping.text("service", max_len=40),
-        payment_method=fields.text("payment_method", choices=PAYMENT_METHODS),
+        payment_method=method,
+        payment_channel=_payment_channel(fields, method),
         channel=fields.text("channel", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.:/ ]+"),
         utm_source=fields.text("utm_source", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.]+"),
         redeem_points=fields.integer("redeem_points", required=False, default=0, min_value=0,
                                      max_value=MAX_REDEEM_POINTS),
     )
+
+
+def _payment_channel(fields: Fields, method: str) -> str | None:
+    """The bank of a virtual account (BCA by default) or the convenience store (Indomaret by default); each only
+    with its own payment method."""
+    for name, owner in (("bank", BANK_TRANSFER), ("store", CONVENIENCE_STORE)):
+        if fields.has(name) and method != owner:
+            raise ValidationFailed(name, f"goes only with payment_method {owner}")
+    if method == BANK_TRANSFER:
+        return fields.text("bank", required=False, default="bca", choices=VA_BANKS)
+    if method == CONVENIENCE_STORE:
+        return fields.text("store", required=False, default="indomaret", choices=STORES)
+    return None
 
 
 def check_idempotency_key(key: str | None) -> str:
@@ -142,6 +169,7 @@ def build_order(
         shipping_address=request.shipping_address,
         shipping=shipping,
         payment_method=request.payment_method,
+        payment_channel=request.payment_channel,
         lines=lines,
         totals=totals,
         cart_id=request.cart_id,

@@ -38,6 +38,7 @@ TICKET_REPLIED = "ticket_replied"  # customer service answered the customer's ti
 POINTS_EARNED = "points_earned"  # an order's loyalty points were credited (its return window closed)
 POINTS_EXPIRING = "points_expiring"  # some of the customer's points expire soon
 
+STORE_NAMES = {"indomaret": "Indomaret", "alfamart": "Alfamart"}
 BANK_NAMES = {"bca": "BCA", "bni": "BNI", "bri": "BRI", "mandiri": "Mandiri", "permata": "Permata",
               "cimb": "CIMB Niaga", "bsi": "BSI", "danamon": "Danamon"}
 COURIER_NAMES = {"jne": "JNE", "jnt": "J&T", "j&t": "J&T", "sicepat": "SiCepat", "anteraja": "AnterAja",
@@ -233,8 +234,20 @@ def _order_placed(order: Mapping[str, Any], extra: Mapping[str, Any]) -> Message
     va, qr = payment.get("va_number"), payment.get("qr_string")
     deeplink, redirect = payment.get("deeplink_url"), payment.get("redirect_url")
 
+    bill_key, payment_code = payment.get("bill_key"), payment.get("payment_code")
     steps: list[str] = []
-    if va:
+    if bill_key:
+        biller = payment.get("biller_code") or ""
+        steps += ["Bayar lewat Mandiri Bill Payment (Livin' by Mandiri, ATM Mandiri: menu Bayar / Multipayment)",
+                  f"Kode perusahaan (biller code): {biller}", f"Kode pembayaran (bill key): {bill_key}"]
+        sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Bayar {amount} via Mandiri Bill Payment, kode perusahaan "
+                   f"{biller}, kode bayar {bill_key}{before}.", "Jumlah harus tepat.")
+    elif payment_code:
+        store = STORE_NAMES.get(str(payment.get("store") or ""), "Indomaret/Alfamart")
+        steps += [f"Bayar di kasir {store}: sebutkan pembayaran Midtrans untuk TokoKita dan berikan kode ini.",
+                  f"Kode pembayaran: {payment_code}"]
+        sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Bayar {amount} di kasir {store}, kode {payment_code}{before}.")
+    elif va:
         bank = bank_name(payment.get("bank"))
         steps += [f"Transfer ke Virtual Account {bank}", f"Nomor VA: {va}"]
         sms = _sms(f"{SHOP_NAME}: Pesanan {order_id}. Transfer {amount} ke VA {bank} {va}{before}.",

@@ -16,8 +16,11 @@ from chalicelib.orders.lifecycle import PENDING_PAYMENT
 from chalicelib.validation import Fields
 
 ORDER_ID_PATTERN = r"TK-\d{6}-[A-Z0-9]{6,10}"
-PAYMENT_METHODS = ("card", "bank_transfer", "ewallet", "qris", "cod")
+PAYMENT_METHODS = ("card", "bank_transfer", "ewallet", "qris", "convenience_store", "cod")
 COD = "cod"
+BANK_TRANSFER, CONVENIENCE_STORE = "bank_transfer", "convenience_store"
+VA_BANKS = ("bca", "bni", "bri", "permata", "mandiri")  # the bank of a virtual account (Mandiri: bill payment)
+STORES = ("indomaret", "alfamart")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class Order:
     access_token_hash: str
     payment_deadline: str | None = None
     voucher_code: str | None = None
+    payment_channel: str | None = None  # the virtual account's bank or the convenience store
     channel: str | None = None
     utm_source: str | None = None  # the campaign that brought the shopper (utm_source), captured at checkout
     timeline: tuple[TimelineEntry, ...] = field(default_factory=tuple)
@@ -175,6 +179,7 @@ class Order:
             "shipping_address": self.shipping_address,
             "shipping": self.shipping,
             "payment_method": self.payment_method,
+            "payment_channel": self.payment_channel,
             "payment_deadline": self.payment_deadline,
             "lines": [line.to_dict() for line in self.lines],
             "totals": self.totals.to_dict(),

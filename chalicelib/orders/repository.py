@@ -81,6 +81,7 @@ class OrderModel(Model):
     shipping_address = JSONAttribute()
     shipping = JSONAttribute()
     payment_method = UnicodeAttribute()
+    payment_channel = UnicodeAttribute(null=True)
     payment_deadline = UnicodeAttribute(null=True)
     lines = JSONAttribute()
     totals = JSONAttribute()
@@ -123,6 +124,7 @@ def to_order(item: OrderModel) -> Order:
         shipping_address=item.shipping_address,
         shipping=item.shipping,
         payment_method=item.payment_method,
+        payment_channel=item.payment_channel,
         payment_deadline=item.payment_deadline,
         lines=tuple(OrderLine.from_dict(line) for line in item.lines),
         totals=OrderTotals.from_dict(item.totals),
@@ -156,6 +158,7 @@ def to_model(order: Order) -> OrderModel:
         shipping_address=order.shipping_address,
         shipping=order.shipping,
         payment_method=order.payment_method,
+        payment_channel=order.payment_channel,
         payment_deadline=order.payment_deadline,
         lines=[line.to_dict() for line in order.lines],
         totals=order.totals.to_dict(),

@@ -6,7 +6,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 CARD, BANK_TRANSFER, EWALLET, QRIS = "card", "bank_transfer", "ewallet", "qris"
-GATEWAY_METHODS = (CARD, BANK_TRANSFER, EWALLET, QRIS)
+CONVENIENCE_STORE = "convenience_store"
+GATEWAY_METHODS = (CARD, BANK_TRANSFER, EWALLET, QRIS, CONVENIENCE_STORE)
+# Where a virtual account can be opened (Midtrans Core API): Mandiri's is a bill payment (biller code + bill key).
+VA_BANKS = ("bca", "bni", "bri", "permata", "mandiri")
+MANDIRI = "mandiri"
+STORES = ("indomaret", "alfamart")  # convenience stores whose cashiers take a payment code
 
 
 class GatewayError(Exception):
@@ -42,7 +47,8 @@ class ChargeRequest:
     customer_email: str
     customer_phone: str
     expiry_minutes: int
-    bank: str = "bca"  # for bank transfer virtual accounts
+    bank: str = "bca"  # for bank transfer virtual accounts (VA_BANKS)
+    store: str = "indomaret"  # for convenience-store payments (STORES)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,10 @@ class PaymentInstructions:
     expires_at: str  # UTC ISO-8601
     bank: str | None = None
     va_number: str | None = None
+    biller_code: str | None = None  # Mandiri bill payment: the company code, with the bill key
+    bill_key: str | None = None
+    store: str | None = None  # convenience store: where, and the code the cashier takes
+    payment_code: str | None = None
     qr_string: str | None = None
     deeplink_url: str | None = None
     redirect_url: str | None = None

@@ -20,7 +20,9 @@ from chalicelib.http_client import Unreachable, exchange
 from chalicelib.payments.gateway import (
     BANK_TRANSFER,
     CARD,
+    CONVENIENCE_STORE,
     EWALLET,
+    MANDIRI,
     QRIS,
     ChargeRequest,
     GatewayError,
@@ -261,8 +263,12 @@ def _charge_body(request: ChargeRequest, *, expiry: bool = True) -> dict[str, An
 
 
 def _core_payment(request: ChargeRequest) -> dict[str, Any]:
+    if request.method == BANK_TRANSFER and request.bank == MANDIRI:  # Mandiri's virtual account is a bill payment
+        return {"payment_type": "echannel", "echannel": {"bill_info1": "Pembayaran:", "bill_info2": "Belanja online"}}
     if request.method == BANK_TRANSFER:
         return {"payment_type": "bank_transfer", "bank_transfer": {"bank": request.bank}}
+    if request.method == CONVENIENCE_STORE:
+        return {"payment_type": "cstore", "cstore": {"store": request.store, "message": "TokoKita"}}
     if request.method == QRIS:
         return {"payment_type": "qris"}
     if request.method == EWALLET:
@@ -284,6 +290,8 @@ def _instructions(request: ChargeRequest, answer: Mapping[str, Any]) -> PaymentI
         bank, va_number = va_numbers[0].get("bank"), va_numbers[0].get("va_number")
     elif answer.get("permata_va_number"):
         bank, va_number = "permata", answer["permata_va_number"]
+    if answer.get("bill_key"):
+        bank = MANDIRI
     qr_url = _action(answer, "generate-qr-code")
     transaction_id = answer.get("transaction_id")
     if not isinstance(transaction_id, str) or not transaction_id:
@@ -296,10 +304,18 @@ def _instructions(request: ChargeRequest, answer: Mapping[str, Any]) -> PaymentI
         expires_at=_expiry(request, answer.get("expiry_time")),
         bank=bank,
         va_number=va_number,
+        biller_code=_text_or_none(answer.get("biller_code")),
+        bill_key=_text_or_none(answer.get("bill_key")),
+        store=_text_or_none(answer.get("store")) or (request.store if request.method == CONVENIENCE_STORE else None),
+        payment_code=_text_or_none(answer.get("payment_code")),
         qr_string=answer.get("qr_string"),
         deeplink_url=_action(answer, "deeplink-redirect"),
         redirect_url=answer.get("redirect_url") or qr_url,
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _expiry(request: ChargeRequest, expiry_time: Any) -> str:

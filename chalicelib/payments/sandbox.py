@@ -21,9 +21,12 @@ from chalicelib.payments import notification
 from chalicelib.payments.gateway import (
     BANK_TRANSFER,
     CARD,
+    CONVENIENCE_STORE,
     EWALLET,
     GATEWAY_METHODS,
+    MANDIRI,
     QRIS,
+    STORES,
     ChargeRequest,
     GatewayError,
     GatewayStatus,
@@ -42,7 +45,9 @@ MERCHANT_NAME = "TOKOKITA"
 MERCHANT_ID = "G" + str(int(hashlib.sha256(MERCHANT_NAME.encode()).hexdigest(), 16))[:9]
 PUBLIC_BASE_URL = "https://sandbox.tokoflow.local"  # pages the sandbox pretends to host (3DS, QR image, GoPay)
 
-PAYMENT_TYPES = {BANK_TRANSFER: "bank_transfer", QRIS: "qris", EWALLET: "gopay", CARD: "credit_card"}
+PAYMENT_TYPES = {BANK_TRANSFER: "bank_transfer", QRIS: "qris", EWALLET: "gopay", CARD: "credit_card",
+                 CONVENIENCE_STORE: "cstore"}
+MANDIRI_BILLER_CODE = "70012"  # Mandiri bill payment's company code for Midtrans
 # Virtual account numbers: the bank's company prefix plus a number unique to the order, Midtrans' lengths.
 VA_FORMATS: dict[str, tuple[str, int]] = {
     "bca": ("12345", 11),
@@ -50,6 +55,7 @@ VA_FORMATS: dict[str, tuple[str, int]] = {
     "bri": ("88608", 13),
     "permata": ("8778", 12),
     "cimb": ("1899", 12),
+    MANDIRI: ("", 12),  # a bill key, paid with the biller code
 }
 
 # status_code per transaction_status, as the status API reports it (Midtrans "code statuses" reference).
@@ -130,6 +136,10 @@ class SandboxGateway:
         bank = request.bank.lower() if request.method == BANK_TRANSFER else None
         if bank is not None and bank not in VA_FORMATS:
             raise GatewayError(f"sandbox: unsupported bank {request.bank!r} (one of {', '.join(VA_FORMATS)})")
+        if request.method == CONVENIENCE_STORE:
+            if request.store not in STORES:
+                raise GatewayError(f"sandbox: unsupported store {request.store!r} (one of {', '.join(STORES)})")
+            bank = request.store  # the sandbox keeps the store where a virtual account keeps its bank
         now = clock.now()
         item = SandboxPaymentModel(
             request.order_id,
@@ -138,8 +148,9 @@ class SandboxGateway:
             transaction_id=str(uuid.uuid4()),
             transaction_status="pending",
             fraud_status=None if request.method == CARD else "accept",
-            payment_type=PAYMENT_TYPES[request.method],
-            va_number=virtual_account(bank, request.order_id) if bank else None,
+            payment_type="echannel" if bank == MANDIRI else PAYMENT_TYPES[request.method],
+            va_number=(payment_code(request.order_id) if request.method == CONVENIENCE_STORE
+                       else virtual_account(bank, request.order_id) if bank else None),
             bank=bank,
             created_at=clock.iso(now),
             updated_at=clock.iso(now),
@@ -390,6 +401,11 @@ def virtual_account(bank: str, order_id: str) -> str:
     return prefix + _digits(f"va:{bank}:{order_id}", length)
 
 
+def payment_code(order_id: str) -> str:
+    """A convenience-store payment code the cashier types in: 16 digits unique to the order."""
+    return _digits(f"cstore:{order_id}", 16)
+
+
 def _tlv(tag: str, value: str) -> str:
     return f"{tag}{len(value):02d}{value}"
 
@@ -442,8 +458,12 @@ def instructions(item: SandboxPaymentModel) -> PaymentInstructions:
     """What the shopper is shown; derived from the books alone, so a repeated charge shows the same."""
     transaction_id, amount = item.transaction_id, int(item.amount)
     extra: dict[str, str | None] = {}
-    if item.method == BANK_TRANSFER:
+    if item.method == BANK_TRANSFER and item.bank == MANDIRI:
+        extra = {"bank": MANDIRI, "biller_code": MANDIRI_BILLER_CODE, "bill_key": item.va_number}
+    elif item.method == BANK_TRANSFER:
         extra = {"bank": item.bank, "va_number": item.va_number}
+    elif item.method == CONVENIENCE_STORE:
+        extra = {"store": item.bank, "payment_code": item.va_number}
     elif item.method == QRIS:
         extra = {
             "qr_string": qris_payload(transaction_id, amount),
@@ -487,10 +507,14 @@ def _payload(item: SandboxPaymentModel, codes: dict[str, str]) -> dict[str, Any]
     if item.settled_at:
         payload["settlement_time"] = _midtrans_time(item.settled_at)
     if item.method == BANK_TRANSFER:
-        if item.bank == "permata":
+        if item.bank == MANDIRI:
+            payload.update({"bill_key": item.va_number, "biller_code": MANDIRI_BILLER_CODE})
+        elif item.bank == "permata":
             payload["permata_va_number"] = item.va_number
         else:
             payload["va_numbers"] = [{"bank": item.bank, "va_number": item.va_number}]
+    if item.method == CONVENIENCE_STORE:
+        payload.update({"store": item.bank, "payment_code": item.va_number})
     if item.method == CARD:
         payload.update({"masked_card": "481111-1114", "card_type": "credit", "bank": "bni", "eci": "05"})
         if status in ("capture", "settlement", "refund", "partial_refund"):

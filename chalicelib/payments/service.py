@@ -26,6 +26,8 @@ from chalicelib.payments import notification, refunds, repository
 from chalicelib.payments import repository as ledger
 from chalicelib.payments.adapters import payment_gateway, server_key
 from chalicelib.payments.gateway import (
+    BANK_TRANSFER,
+    CONVENIENCE_STORE,
     ChargeRequest,
     GatewayError,
     GatewayStatus,
@@ -55,7 +57,7 @@ def start_payment(order: Order) -> dict[str, Any] | None:
                          .total_seconds() // 60))
     request = ChargeRequest(order_id=order.order_id, amount=order.totals.total, method=order.payment_method,
                             customer_name=order.customer["name"], customer_email=order.customer["email"],
-                            customer_phone=order.customer["phone"], expiry_minutes=minutes)
+                            customer_phone=order.customer["phone"], expiry_minutes=minutes, **_channel(order))
     try:
         instructions = _charge_or_recover(request).to_dict()
     except GatewayError as error:
@@ -64,6 +66,15 @@ def start_payment(order: Order) -> dict[str, Any] | None:
         return None
     orders.attach_payment(order.order_id, instructions)
     return instructions
+
+
+def _channel(order: Order) -> dict[str, str]:
+    """The virtual account's bank or the convenience store the customer chose at checkout."""
+    if order.payment_channel and order.payment_method == BANK_TRANSFER:
+        return {"bank": order.payment_channel}
+    if order.payment_channel and order.payment_method == CONVENIENCE_STORE:
+        return {"store": order.payment_channel}
+    return {}
 
 
 def _charge_or_recover(request: ChargeRequest) -> PaymentInstructions:

@@ -15,6 +15,7 @@ from chalicelib.payments import notification
 from chalicelib.payments.gateway import (
     BANK_TRANSFER,
     CARD,
+    CONVENIENCE_STORE,
     EWALLET,
     GATEWAY_METHODS,
     QRIS,
@@ -118,6 +119,32 @@ def test_other_banks_have_their_own_va_formats(sandbox: SandboxGateway, bank: st
     instructions = sandbox.charge(charge_request(BANK_TRANSFER, bank=bank))
     va_number = instructions.va_number or ""
     assert instructions.bank == bank and va_number.startswith(prefix) and len(va_number) == length
+
+
+def test_mandiri_is_a_bill_payment_with_a_biller_code_and_a_bill_key(sandbox: SandboxGateway) -> None:
+    instructions = sandbox.charge(charge_request(BANK_TRANSFER, bank="mandiri"))
+    assert (instructions.bank, instructions.biller_code, instructions.va_number) == ("mandiri", "70012", None)
+    assert instructions.bill_key is not None and re.fullmatch(r"\d{12}", instructions.bill_key)
+    status = sandbox.status("TF-1")
+    assert status is not None and status.payment_type == "echannel"
+    assert (status.raw["bill_key"], status.raw["biller_code"]) == (instructions.bill_key, "70012")
+    assert sandbox.recover(charge_request(BANK_TRANSFER, bank="mandiri")) == instructions
+
+
+@pytest.mark.parametrize("store", ["indomaret", "alfamart"])
+def test_a_convenience_store_payment_gets_a_payment_code_for_the_cashier(sandbox: SandboxGateway,
+                                                                         store: str) -> None:
+    instructions = sandbox.charge(charge_request(CONVENIENCE_STORE, store=store))
+    assert instructions.store == store and re.fullmatch(r"\d{16}", instructions.payment_code or "")
+    status = sandbox.settle("TF-1")
+    assert (status.payment_type, status.transaction_status, status.raw["store"]) == ("cstore", "settlement", store)
+    with pytest.raises(RefundRefused):  # Midtrans refunds no convenience-store payment: the shop pays out
+        sandbox.refund("TF-1", amount=1000, reason="retur", refund_key="r-1")
+
+
+def test_an_unknown_store_is_refused(sandbox: SandboxGateway) -> None:
+    with pytest.raises(GatewayError, match="store"):
+        sandbox.charge(charge_request(CONVENIENCE_STORE, store="warung-sebelah"))
 
 
 def test_an_unknown_bank_is_refused(sandbox: SandboxGateway) -> None:

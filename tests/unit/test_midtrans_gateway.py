@@ -24,6 +24,7 @@ from chalicelib.payments import adapters, midtrans
 from chalicelib.payments.gateway import (
     BANK_TRANSFER,
     CARD,
+    CONVENIENCE_STORE,
     EWALLET,
     QRIS,
     ChargeRequest,
@@ -216,6 +217,33 @@ def test_a_duplicate_order_id_is_a_gateway_error_with_midtrans_reason() -> None:
     assert isinstance(raised.value, GatewayError)
     assert raised.value.status_code == "406"
     assert "conflict" in str(raised.value)
+
+
+# charge_echannel_mandiri.json and charge_cstore_indomaret.json are reconstructed from Midtrans' Core API docs
+# (Mandiri Bill Payment and Indomaret/Alfamart charge responses), not recorded from the sandbox.
+def test_a_mandiri_virtual_account_is_a_bill_payment_with_biller_code_and_bill_key() -> None:
+    transport = replay("charge_echannel_mandiri.json")
+    instructions = gateway(transport).charge(charge_request(BANK_TRANSFER, bank="mandiri"))
+    body = transport.last.json
+    assert body["payment_type"] == "echannel" and set(body["echannel"]) == {"bill_info1", "bill_info2"}
+    assert (instructions.bank, instructions.biller_code, instructions.bill_key) == ("mandiri", "70012",
+                                                                                    "778347451284")
+    assert instructions.va_number is None and instructions.expires_at == "2024-05-14T04:20:11.000Z"
+
+
+@pytest.mark.parametrize("bank", ["bni", "bri", "permata"])
+def test_the_customer_chooses_the_virtual_accounts_bank(bank: str) -> None:
+    transport = replay("charge_bank_transfer_bca.json")
+    gateway(transport).charge(charge_request(BANK_TRANSFER, bank=bank))
+    assert transport.last.json["bank_transfer"] == {"bank": bank}
+
+
+def test_a_convenience_store_payment_gives_the_cashiers_payment_code() -> None:
+    transport = replay("charge_cstore_indomaret.json")
+    instructions = gateway(transport).charge(charge_request(CONVENIENCE_STORE, store="indomaret"))
+    assert transport.last.json["payment_type"] == "cstore"
+    assert transport.last.json["cstore"]["store"] == "indomaret"
+    assert (instructions.store, instructions.payment_code) == ("indomaret", "010811223344")
 
 
 def test_a_duplicate_order_id_tells_the_shop_to_recover_rather_than_charge_again() -> None:

@@ -246,3 +246,16 @@ def test_points_expiring_says_how_many_points_go_and_when() -> None:
     assert message.subject == "40 poin Anda akan hangus pada 10 Des 2027 10:00 WIB"
     assert "Saldo poin Anda saat ini 125 poin" in message.text
     assert "hangus" in message.sms and len(message.sms) <= SMS_LIMIT
+
+
+def test_order_placed_mandiri_gives_the_biller_code_and_bill_key() -> None:
+    message = render("order_placed", sample_order(), payment("bank_transfer", bank="mandiri", biller_code="70012",
+                                                             bill_key="778347451284"))
+    assert "Kode perusahaan (biller code): 70012" in message.text and "778347451284" in message.sms
+    assert len(message.sms) <= SMS_LIMIT
+
+
+def test_order_placed_at_a_convenience_store_gives_the_payment_code_for_the_cashier() -> None:
+    message = render("order_placed", sample_order(), payment("convenience_store", store="alfamart",
+                                                             payment_code="010811223344"))
+    assert "kasir Alfamart" in message.text and "010811223344" in message.sms
