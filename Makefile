@@ -108,6 +108,16 @@ report: $(STAMP)
 payment-fault: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli payment-fault $(FAULT) $(if $(TIMES),--times $(TIMES)) --moto http://127.0.0.1:$(or $(MOTO_PORT),4566)
 
+## courier-fault: the sandbox courier misbehaves on demand: make courier-fault FAULT=timeout_after_booking [TIMES=1] [ORDER=TK-...] [STATUS=delivered]
+courier-fault: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli courier-fault $(FAULT) $(if $(TIMES),--times $(TIMES)) $(if $(ORDER),--order $(ORDER)) $(if $(STATUS),--status $(STATUS)) --moto http://127.0.0.1:$(or $(MOTO_PORT),4566)
+
+## poll-shipments: ask the courier about parcels without news, as the hourly schedule does: make poll-shipments [HOURS=0]
+poll-shipments: $(STAMP)
+	@$(LOCAL_AWS) $(PY) -m tools.cli poll-shipments $(if $(HOURS),--hours $(HOURS)) --moto http://127.0.0.1:$(or $(MOTO_PORT),4566)
+
+.PHONY: courier-fault poll-shipments
+
 ## points-due: credit loyalty points as if the return window had closed: make points-due [DAYS=8]
 points-due: $(STAMP)
 	@$(LOCAL_AWS) $(PY) -m tools.cli points-due $(if $(DAYS),--days $(DAYS)) --moto http://127.0.0.1:$(or $(MOTO_PORT),4566)

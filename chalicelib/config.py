@@ -221,3 +221,27 @@ def secret(name: str) -> str:
     if reference.startswith("arn:aws:secretsmanager:") or not reference.startswith("/"):
         return str(parameters.get_secret(reference, max_age=300))
     return str(parameters.get_parameter(reference, decrypt=True, max_age=300))
+
+
+# Couriers as they really behave: lost webhooks are caught up by polling, and Biteship's webhook header is a setting.
+TRACKING_POLL_AFTER_HOURS = "TOKOFLOW_TRACKING_POLL_AFTER_HOURS"  # a shipment this long without news is polled (6)
+BITESHIP_WEBHOOK_HEADER = "TOKOFLOW_BITESHIP_WEBHOOK_HEADER"  # the header Biteship's dashboard sends the secret in
+DEFAULT_BITESHIP_WEBHOOK_HEADER = "x-biteship-secret"
+
+
+def tracking_poll_after_hours() -> float:
+    """Hours without a tracking update after which a shipped parcel is polled through the courier's tracking API;
+    0 polls every parcel still on its way (tests, demos). Refused loudly when it is not a number of hours."""
+    raw = (os.environ.get(TRACKING_POLL_AFTER_HOURS) or "6").strip()
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ValueError(f"{TRACKING_POLL_AFTER_HOURS} must be a number of hours, not {raw!r}") from None
+    if not 0 <= hours <= 24 * 30:
+        raise ValueError(f"{TRACKING_POLL_AFTER_HOURS} must be between 0 and 720 hours, not {raw}")
+    return hours
+
+
+def biteship_webhook_header() -> str:
+    """The header name Biteship's webhooks carry the shared secret in (its docs leave the name to the dashboard)."""
+    return (os.environ.get(BITESHIP_WEBHOOK_HEADER) or DEFAULT_BITESHIP_WEBHOOK_HEADER).strip().lower()

@@ -144,6 +144,10 @@ LOYALTY_ORDERS = TableSpec("loyalty-orders", Key("order_id"),
                            critical=True)
 # The sandbox payment gateway's own books (what a real gateway keeps on its side); unused with Midtrans.
 SANDBOX_PAYMENTS = TableSpec("sandbox-payments", Key("order_id"))
+# The sandbox courier's own books (what a real courier keeps on its side): its bookings under the shop's reference
+# ("reference#<order id>", each booking's journey inside), "booking#<id>" pointers, and armed faults
+# ("fault#booking", "fault#webhook"); unused with Biteship.
+SANDBOX_COURIERS = TableSpec("sandbox-couriers", Key("item_id"))
 # Customer notifications: one item per (order, event), so a redelivered event never notifies twice.
 NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
                           indexes=(IndexSpec("by-order", Key("order_id"), Key("created_at")),))
@@ -151,6 +155,7 @@ NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
 TABLES: tuple[TableSpec, ...] = (
     PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER, PAYOUTS,
     RETURNS, ROLLUPS, REPORTS, REVIEWS, TICKETS, LOYALTY, LOYALTY_ORDERS, SANDBOX_PAYMENTS, NOTIFICATIONS,
+    SANDBOX_COURIERS,
 )
 
 LOW_STOCK_QUEUE = QueueSpec("low-stock")

@@ -213,6 +213,12 @@ for command in (pay, pack, courier, payout, return_request, return_approve, retu
     cli.add_command(command)
 
 
+from tools.sandbox_courier import courier_fault, poll_shipments  # noqa: E402  (imports tools.drive, above)
+
+cli.add_command(courier_fault)
+cli.add_command(poll_shipments)
+
+
 def main() -> None:
     cli(prog_name="python -m tools.cli")
 

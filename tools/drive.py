@@ -138,24 +138,28 @@ def pack(order_id: str, api: str, moto_url: str) -> None:
 @click.option("--api", default="http://127.0.0.1:8000", show_default=True)
 @click.option("--moto", "moto_url", default="http://127.0.0.1:4566", show_default=True)
 def courier(order_id: str, statuses: tuple[str, ...], api: str, moto_url: str) -> None:
-    """Send the shop signed sandbox-courier webhooks for ORDER_ID's shipment."""
+    """The sandbox courier moves ORDER_ID's parcel and sends the shop its signed webhooks (through any fault armed
+    with `make courier-fault`: a webhook dropped, sent twice or out of order)."""
     use_local_stack(moto_url)
     from chalicelib import clock
-    from chalicelib.shipping import tracking
-    from chalicelib.shipping.adapters import webhook_secret
-    from chalicelib.shipping.couriers import Booking
+    from chalicelib.shipping.couriers import CourierError
+    from tools.sandbox_courier import send_courier_webhooks
 
     order = _load_order(order_id)
     if not order.shipment:
         raise click.ClickException(f"{order_id} has no shipment yet (status {order.status}): pack it first")
-    booking = Booking.from_dict(order.shipment)
-    start = clock.now()
-    for index, status in enumerate(statuses or COURIER_JOURNEY):
-        at = clock.iso(start + timedelta(minutes=index))
-        body = tracking.canonical_body(tracking.sandbox_webhook(order_id, booking, status, at))
-        signature = tracking.sandbox_signature(webhook_secret(), body)
-        code, text = post(f"{api}/webhooks/couriers/sandbox", body, {tracking.SANDBOX_SIGNATURE_HEADER: signature})
+    reported = statuses or COURIER_JOURNEY
+    start = clock.now() - timedelta(minutes=len(reported) - 1)  # a minute apart, the last one now
+    journey = [(status, clock.iso(start + timedelta(minutes=index))) for index, status in enumerate(reported)]
+    try:
+        sent = send_courier_webhooks(api, order_id, journey)
+    except (CourierError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    for status, code, text in sent:
         click.echo(f"{status:<14} -> HTTP {code} {text}")
+    if len(sent) < len(journey):
+        click.echo(f"({len(journey) - len(sent)} webhook(s) dropped by the sandbox courier: `make poll-shipments` "
+                   "finds their statuses)")
 
 
 @click.command("payout")

@@ -46,7 +46,14 @@ from chalicelib.returns import service as returns
 from chalicelib.shipping import service as shipping
 from chalicelib.shipping import tracking
 from chalicelib.shipping.adapters import courier
-from chalicelib.shipping.couriers import BookingRejected, CourierError
+from chalicelib.shipping.couriers import (
+    MAY_HAVE_BOOKED,
+    Booking,
+    BookingRejected,
+    CourierError,
+    CourierOutcomeUnknown,
+    Unknown,
+)
 
 SYSTEM = orders.SYSTEM
 Message = dict[str, Any]
@@ -150,27 +157,60 @@ def await_packing(order_id: str, token: str, message: Message) -> str:
 
 
 def book_shipment(order_id: str, token: str, message: Message) -> str:
-    """Book the courier; an outage is retried by the state machine with back-off, a refusal needs a person."""
+    """Book the courier once per order. An outage where the courier did not act is retried by the state machine
+    with back-off; an answer lost after sending (a timeout, a 5xx) fails CourierOutcomeUnknown, and the state
+    machine's RecoverBooking sends this step again with `recover`: the booking is then looked up by the order's
+    reference and reused, booked only when the courier holds none, and handed to staff (BookingUncertain) when the
+    courier offers no lookup. A refusal needs a person."""
     order = orders.load(order_id)
     if order.shipment and order.status in (SHIPPED, IN_TRANSIT, DELIVERED, COMPLETED):
         workflow.resume(token, {"booking_id": order.shipment["booking_id"]})
         return "already booked"
     lifecycle.transition_for(lifecycle.SHIP, order.status, cancel_requested=order.cancel_requested)
-    try:
-        booking = courier().book(shipping.booking_request(order))
-    except (BookingRejected, ValueError) as refused:
-        workflow.fail(token, workflow.BOOKING_REJECTED, f"the courier refused the booking: {refused}")
-        return "booking rejected"
-    except CourierError as outage:
-        workflow.fail(token, workflow.COURIER_UNAVAILABLE, f"the courier is unavailable: {outage}")
-        return "courier unavailable"
+    carrier = courier()
+    booking: Booking | None = None
+    if message.get(workflow.RECOVER):
+        try:
+            found = carrier.find_booking(order_id)
+        except CourierError as outage:
+            workflow.fail(token, workflow.COURIER_UNAVAILABLE, f"the courier could not look the booking up: {outage}")
+            return "courier unavailable"
+        if isinstance(found, Unknown):
+            workflow.fail(token, workflow.BOOKING_UNCERTAIN, MAY_HAVE_BOOKED)
+            return "booking uncertain"
+        booking = found
+    found_again = booking is not None
+    if booking is None:
+        try:
+            booking = carrier.book(shipping.booking_request(order))
+        except (BookingRejected, ValueError) as refused:
+            workflow.fail(token, workflow.BOOKING_REJECTED, f"the courier refused the booking: {refused}")
+            return "booking rejected"
+        except CourierOutcomeUnknown as lost:
+            workflow.fail(token, workflow.COURIER_OUTCOME_UNKNOWN,
+                          f"no answer from the courier ({lost}); {MAY_HAVE_BOOKED}")
+            return "outcome unknown"
+        except CourierError as outage:
+            workflow.fail(token, workflow.COURIER_UNAVAILABLE, f"the courier is unavailable: {outage}")
+            return "courier unavailable"
     shipment = {**booking.to_dict(), "history": []}
-    shipped = orders.transition(order_id, lifecycle.SHIP, first=order,
-                                detail=f"{booking.courier} {booking.service}, waybill {booking.waybill_id}",
-                                changes=lambda _: {"shipment": shipment})
+    detail = f"{booking.courier} {booking.service}, waybill {booking.waybill_id}"
+    try:
+        shipped = orders.transition(order_id, lifecycle.SHIP, first=order,
+                                    detail=detail + (" (found at the courier after its answer was lost)"
+                                                     if found_again else ""),
+                                    changes=lambda _: {"shipment": shipment})
+    except TransitionRefused as refused:  # the order moved on while the courier booked: a person cancels the pickup
+        workflow.fail(token, workflow.STEP_REFUSED, f"the courier booked {booking.booking_id} ({detail}) but "
+                      f"{refused.message}: cancel that booking with the courier")
+        return f"refused ({refused.message})"
+    except Conflict as conflict:  # booked, not saved: the next attempt must find this booking, not book another
+        workflow.fail(token, workflow.COURIER_OUTCOME_UNKNOWN, f"the courier booked {booking.booking_id} ({detail}) "
+                      f"but it could not be saved on the order ({conflict.message})")
+        return f"booked, not saved ({conflict.message})"
     _notify("shipped", shipped, {"shipment": shipment})
     workflow.resume(token, {"booking_id": booking.booking_id, "waybill_id": booking.waybill_id})
-    return "booked"
+    return "booking found again" if found_again else "booked"
 
 
 def await_delivery(order_id: str, token: str, message: Message) -> str:

@@ -36,13 +36,21 @@ PAYMENT_FAILED = "PaymentFailed"  # -> FailPayment
 PAYMENT_HELD = "PaymentHeld"  # -> WaitForPaymentReview: the gateway holds a card payment for staff to decide
 ORDER_CANCELLED = "OrderCancelled"  # -> CancelUnpaidOrder / CancelCommittedOrder
 WORKER_ERROR = "WorkerError"  # a step lost a race or hit an outage: the state machine retries it with back-off
-COURIER_UNAVAILABLE = "CourierUnavailable"  # the courier is down: retried with back-off
+COURIER_UNAVAILABLE = "CourierUnavailable"  # the courier is down (it did not act): retried with back-off
+# The courier may have booked the parcel (no answer, a 5xx): BookShipment hands over to RecoverBooking, which looks the
+# booking up by the order's reference before booking again (retried there with back-off).
+COURIER_OUTCOME_UNKNOWN = "CourierOutcomeUnknown"
+# Recovering, the courier offers no lookup by reference: a person checks the courier's dashboard (NeedsAttention).
+BOOKING_UNCERTAIN = "BookingUncertain"
 BOOKING_REJECTED = "BookingRejected"  # the courier refused the parcel: a person decides
 STEP_REFUSED = "StepRefused"  # the order is in no state for this step: a person decides
 UNKNOWN_TASK = "UnknownTask"
 REFUND_DEFERRED = "RefundDeferred"  # the gateway takes no refunds of this type now (ShopeePay at night): retried later
 ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, PAYMENT_HELD, ORDER_CANCELLED, WORKER_ERROR, COURIER_UNAVAILABLE,
                     BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK, REFUND_DEFERRED})
+ERRORS |= {COURIER_OUTCOME_UNKNOWN, BOOKING_UNCERTAIN}
+# Message field of RecoverBooking's book_shipment: an earlier attempt may have booked the parcel, look it up first.
+RECOVER = "recover"
 # Result fields the state machine reads: WaitForDelivery's outcome picks CompleteOrder or FlagReturnedParcel.
 OUTCOME, DELIVERED = "outcome", "delivered"
 # A cancel whose money goes back by bank transfer names its payout; the state machine then waits for it.

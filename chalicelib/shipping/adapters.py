@@ -10,7 +10,8 @@ from functools import cache
 
 from chalicelib import config
 from chalicelib.shipping.biteship import DEFAULT_BASE_URL, BiteshipCourier
-from chalicelib.shipping.couriers import Courier, RateCardCourier
+from chalicelib.shipping.couriers import Courier, RateCardCourier, SandboxFault
+from chalicelib.shipping.repository import DynamoSandboxBooks
 
 SANDBOX = "sandbox"
 BITESHIP = "biteship"
@@ -40,6 +41,27 @@ def webhook_secret() -> str:
     return config.secret(config.COURIER_WEBHOOK_SECRET).strip()
 
 
+def biteship_webhook_header() -> str:
+    """The header Biteship's webhooks carry that secret in (TOKOFLOW_BITESHIP_WEBHOOK_HEADER, x-biteship-secret)."""
+    return config.biteship_webhook_header()
+
+
+def sandbox_courier() -> RateCardCourier:
+    """The sandbox courier with its books in the sandbox-couriers table, whatever TOKOFLOW_COURIER says: the tools
+    and tests that drive the sandbox (report a parcel's journey, arm a fault) talk to it directly."""
+    shop = config.shop()
+    return _sandbox(shop.city, shop.province)
+
+
+def arm_sandbox_fault(fault: str, *, times: int = 1, order_id: str | None = None, status: str | None = None
+                      ) -> SandboxFault:
+    """Make the sandbox courier's next `times` bookings (or webhooks) fail as `fault` says, for every order or only
+    `order_id`; webhook faults may be limited to one courier `status`. times=0 disarms. ValueError for unknown names."""
+    armed = SandboxFault(fault=fault, remaining=times, reference=order_id or None, status=status or None)
+    sandbox_courier().books.arm(armed)
+    return armed
+
+
 def reset() -> None:
     """Forget cached adapters (tests that change the environment between calls)."""
     _sandbox.cache_clear()
@@ -48,7 +70,7 @@ def reset() -> None:
 
 @cache
 def _sandbox(city: str, province: str) -> RateCardCourier:
-    return RateCardCourier(origin_city=city, origin_province=province)
+    return RateCardCourier(origin_city=city, origin_province=province, books=DynamoSandboxBooks())
 
 
 @cache

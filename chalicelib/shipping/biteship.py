@@ -1,5 +1,9 @@
 """Biteship adapter: the Courier port over Biteship's HTTP API (JNE, J&T, SiCepat, AnterAja through one account).
 
+Biteship's Orders API offers POST /v1/orders, GET /v1/orders/:id, POST /v1/orders/:id and POST
+/v1/orders/:id/cancel (https://biteship.com/docs/api/orders/overview): an order is found by Biteship's own id only,
+never by the shop's reference_id, so find_booking answers UNKNOWN and a booking whose answer was lost goes to staff.
+
 Uses urllib.request only, because it ships inside the Lambda package and every dependency there costs cold-start
 time. The HTTP call is an injectable ``transport`` so tests replay recorded answers without a network.
 """
@@ -14,10 +18,13 @@ from urllib.parse import quote as url_quote
 
 from chalicelib.http_client import Unreachable, exchange
 from chalicelib.shipping.couriers import (
+    UNKNOWN,
     Booking,
     BookingRejected,
     BookingRequest,
     CourierError,
+    CourierOutcomeUnknown,
+    Unknown,
     courier_code,
     courier_name,
 )
@@ -41,10 +48,13 @@ _RETRYABLE_ERROR_HINTS = ("balance",)
 
 
 def urllib_transport(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> tuple[int, bytes]:
-    """Default transport: one HTTPS request with an 8 s timeout; HTTP errors are answers, network errors raise."""
+    """Default transport: one HTTPS request with an 8 s timeout; HTTP errors are answers, network errors raise:
+    CourierError when the request never left (refused, DNS), CourierOutcomeUnknown when it may have been acted on."""
     try:
         return exchange(method, url, headers, body, timeout=TIMEOUT_SECONDS)
     except Unreachable as error:
+        if error.sent:
+            raise CourierOutcomeUnknown(f"Biteship did not answer: {error}") from error
         raise CourierError(f"Biteship unreachable: {error}") from error
 
 
@@ -121,7 +131,8 @@ class BiteshipCourier:
         except (UnicodeDecodeError, ValueError):
             answer = None
         if not isinstance(answer, dict):
-            raise CourierError(f"Biteship {method} {path}: HTTP {status} with a non-JSON answer", status=status)
+            unreadable = CourierOutcomeUnknown if status >= 500 or 200 <= status < 300 else CourierError
+            raise unreadable(f"Biteship {method} {path}: HTTP {status} with a non-JSON answer", status=status)
         if 200 <= status < 300 and answer.get("success", True) is not False:
             return answer
         raise self._error(method, path, status, answer)
@@ -133,7 +144,9 @@ class BiteshipCourier:
         temporary = any(hint in message.lower() for hint in _RETRYABLE_ERROR_HINTS)
         if (status in _REJECTED_STATUSES or 200 <= status < 300) and not temporary:
             return BookingRejected(text, status=status, body=answer)
-        # 401/403 (key being rotated), 429 (throttled), 5xx and anything unexpected: worth retrying later.
+        if status >= 500:  # Biteship's servers failed somewhere after taking the request: it may have acted
+            return CourierOutcomeUnknown(text, status=status, body=answer)
+        # 401/403 (key being rotated), 429 (throttled) and anything unexpected: refused, worth retrying later.
         return CourierError(text, status=status, body=answer)
 
     # -- rates -------------------------------------------------------------------------------------------------------
@@ -254,14 +267,29 @@ class BiteshipCourier:
         self._call("POST", f"/v1/orders/{url_quote(booking_id, safe='')}/cancel",
                    {"cancellation_reason_code": CANCELLATION_REASON_CODE, "cancellation_reason": reason})
 
+    def find_booking(self, reference: str) -> Unknown:
+        """Always UNKNOWN: Biteship finds an order by its own id only (GET /v1/orders/:id), not by reference_id."""
+        return UNKNOWN
+
     # -- tracking ----------------------------------------------------------------------------------------------------
+
+    def tracking(self, booking: Booking) -> list[TrackingEvent]:
+        """The parcel's history from GET /v1/orders/{booking id} ("Retrieve an Order": courier.history, each with
+        status, note and updated_at), oldest first without duplicates; works before a tracking id exists."""
+        answer = self._call("GET", f"/v1/orders/{url_quote(booking.booking_id, safe='')}")
+        found = answer.get("courier")
+        courier: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        return self._history(courier.get("history"), courier.get("waybill_id") or booking.waybill_id)
 
     def track(self, tracking_id: str) -> list[TrackingEvent]:
         """The courier's history for a shipment, oldest first and without duplicates (GET /v1/trackings/{id})."""
         answer = self._call("GET", f"/v1/trackings/{url_quote(tracking_id, safe='')}")
-        waybill_id = answer.get("waybill_id") or None
+        return self._history(answer.get("history"), answer.get("waybill_id") or None)
+
+    @staticmethod
+    def _history(entries: object, waybill_id: str | None) -> list[TrackingEvent]:
         events: list[TrackingEvent] = []
-        for entry in answer.get("history") or []:
+        for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, Mapping) or not entry.get("status") or not entry.get("updated_at"):
                 continue
             try:

@@ -29,6 +29,27 @@ class UnknownDestination(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Courier names
+# ---------------------------------------------------------------------------------------------------------------------
+
+# Aggregator courier codes (Biteship's, which RajaOngkir shares) -> the names shoppers see on the rate card.
+COURIER_NAMES: Mapping[str, str] = {"jne": "JNE", "jnt": "J&T", "sicepat": "SiCepat", "anteraja": "AnterAja"}
+_CODE_ALIASES: Mapping[str, str] = {"j&t": "jnt", "j&t express": "jnt", "jnt express": "jnt", "anter aja": "anteraja"}
+
+
+def courier_code(name: str) -> str:
+    """Aggregator code for a courier name in any common spelling ("J&T" -> "jnt"); unknown names are lower-cased."""
+    key = name.strip().casefold()
+    return _CODE_ALIASES.get(key, key)
+
+
+def courier_name(code: str) -> str:
+    """Display name for an aggregator code ("jnt" -> "J&T"), falling back to the code in upper case."""
+    key = courier_code(code)
+    return COURIER_NAMES.get(key, code.strip().upper())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Value objects
 # ---------------------------------------------------------------------------------------------------------------------
 

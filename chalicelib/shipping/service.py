@@ -1,17 +1,34 @@
-"""Shipping quotes for a cart, through whichever courier adapter the shop is configured with."""
+"""Shipping quotes for a cart, through whichever courier adapter the shop is configured with; and catching up on
+shipments whose courier webhooks were lost, by polling the courier's tracking API."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import config
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib import clock, config
 from chalicelib.auth import Principal
 from chalicelib.cart import service as carts
 from chalicelib.cart.domain import PricedCart
 from chalicelib.errors import ServiceUnavailable, Unprocessable, ValidationFailed
+from chalicelib.observability import logger, metrics
+from chalicelib.orders import lifecycle
+from chalicelib.orders import service as orders
 from chalicelib.orders.domain import COD, Order
+from chalicelib.shipping import tracking, webhooks
 from chalicelib.shipping.adapters import courier
-from chalicelib.shipping.couriers import Address, BookingRejected, BookingRequest, Contact, CourierError, find_service
+from chalicelib.shipping.couriers import (
+    Address,
+    Booking,
+    BookingRejected,
+    BookingRequest,
+    Contact,
+    Courier,
+    CourierError,
+    find_service,
+)
 from chalicelib.shipping.domain import Destination, EmptyParcel, ParcelItem, ShippingService, UnknownDestination
 from chalicelib.validation import Fields, city, postal_code, province
 
@@ -99,3 +116,77 @@ def quote(cart_id: str, destination: Destination, principal: Principal | None) -
         "weight_grams": priced_cart.totals.weight_grams,
         "services": [service.to_dict() for service in services],
     }
+
+
+# ---- lost webhooks: polling the courier's tracking ---------------------------------------------------------------
+
+# Orders whose parcel is with the courier and not yet delivered: read through the orders' by-status index.
+IN_FLIGHT = (lifecycle.SHIPPED, lifecycle.IN_TRANSIT)
+POLLED = "tracking poll"  # the source a polled status carries in place of a webhook body
+
+
+def poll_stale_shipments(*, stale_after: timedelta | None = None, now: datetime | None = None,
+                         batch: int = 100) -> dict[str, int]:
+    """Hourly: every shipment on its way with no news for `stale_after` (TOKOFLOW_TRACKING_POLL_AFTER_HOURS, 6 h)
+    is asked for through the courier's tracking API, and each status it lacks goes through the same rules as a
+    webhook (webhooks.on_courier_update): a lost `delivered` still delivers the order and resumes its workflow.
+
+    Reads only SHIPPED and IN_TRANSIT orders booked before the threshold (the by-status index), one tracking request
+    per stale shipment, and writes only when the courier knows something new. One failing shipment is logged and
+    counted; the others are still polled.
+    """
+    moment = now or clock.now()
+    threshold = clock.iso(moment - (stale_after if stale_after is not None
+                                    else timedelta(hours=config.tracking_poll_after_hours())))
+    carrier = courier()
+    counts = {"checked": 0, "polled": 0, "updated": 0, "statuses": 0, "failed": 0}
+    for status in IN_FLIGHT:
+        cursor: str | None = None
+        while True:
+            page, cursor = orders.by_status(status, limit=batch, cursor=cursor, created_before=threshold)
+            for order in page:
+                counts["checked"] += 1
+                if not _stale(order, carrier, threshold):
+                    continue
+                counts["polled"] += 1
+                try:
+                    applied = catch_up(order, carrier)
+                except Exception:  # one shipment the courier cannot answer for must not stop the others
+                    counts["failed"] += 1
+                    logger.exception("tracking poll failed", extra={"order_id": order.order_id})
+                    continue
+                counts["statuses"] += applied
+                counts["updated"] += 1 if applied else 0
+            if not cursor:
+                break
+    if counts["statuses"]:
+        metrics.add_metric(name="CourierStatusesFromPolling", unit=MetricUnit.Count, value=counts["statuses"])
+    if counts["polled"]:
+        logger.info("stale shipments polled", extra=counts)
+    return counts
+
+
+def _stale(order: Order, carrier: Courier, threshold: str) -> bool:
+    shipment = order.shipment or {}
+    if not shipment.get("booking_id") or shipment.get("provider") != carrier.name:
+        return False  # booked with another courier than the one configured now: its API cannot answer for it
+    booked = [entry.at for entry in order.timeline if entry.event == lifecycle.SHIP] or [order.created_at]
+    return tracking.last_news_at(shipment.get("history") or [], booked[-1]) <= threshold
+
+
+def catch_up(order: Order, carrier: Courier) -> int:
+    """Ask the courier where the order's parcel is and apply, oldest first, each status the shipment's history
+    lacks, exactly as if its webhook had arrived; the number of statuses applied (0: the courier knew nothing new).
+    Raises CourierError when the courier cannot answer."""
+    shipment = order.shipment or {}
+    booking = Booking.from_dict(shipment)
+    fresh = tracking.unseen(shipment.get("history") or [], carrier.tracking(booking))
+    for event in fresh:
+        outcome = webhooks.on_courier_update(tracking.CourierUpdate(
+            kind=tracking.EVENT_STATUS, booking_id=booking.booking_id,
+            waybill_id=event.waybill_id or booking.waybill_id, tracking_id=booking.tracking_id, status=event.status,
+            price=None, at=event.at,
+            raw={"note": event.note, "source": POLLED}, reference_id=order.order_id))
+        logger.info("polled courier status", extra={"order_id": order.order_id, "courier_status": event.status,
+                                                    "outcome": outcome})
+    return len(fresh)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.clock import iso, parse_iso
-from chalicelib.shipping.couriers import courier_code
+from chalicelib.shipping.domain import courier_code
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Statuses
@@ -172,6 +172,24 @@ def apply_event(history: Sequence[TrackingEvent], event: TrackingEvent) -> tuple
         return ordered, False, current_status(ordered) or event.status
     merged = sorted([*ordered, event], key=_time_order)
     return merged, True, current_status(merged) or event.status
+
+
+def last_news_at(history: Iterable[Mapping[str, Any]], booked_at: str) -> str:
+    """When the shop last heard of a parcel (UTC ISO): its newest recorded tracking event, or its booking.
+
+    A shipment whose last news is older than the polling threshold is asked for through the courier's tracking
+    API, since a lost webhook (a `delivered` above all) would otherwise leave the order waiting for ever.
+    """
+    times = [_utc_iso("at", item["at"]) for item in history if item.get("at")]
+    return max([*times, _utc_iso("booked_at", booked_at)])
+
+
+def unseen(history: Iterable[Mapping[str, Any]], polled: Iterable[TrackingEvent]) -> list[TrackingEvent]:
+    """The polled events the shipment's recorded history lacks (by status and time), oldest first: only these are
+    applied, so a poll that brings nothing new writes nothing."""
+    known = {(normalise_status(str(item["status"])), _utc_iso("at", item["at"])) for item in history
+             if item.get("status") and item.get("at")}
+    return sorted((event for event in polled if event.key not in known), key=_time_order)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

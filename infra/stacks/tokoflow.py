@@ -126,7 +126,7 @@ class Access:
     reads_reports: bool = False  # presigned GET of report files (the reports bucket's reports/ prefix)
     writes_reports: bool = False  # puts report files under reports/
     payment_gateway: bool = False  # Midtrans server key; the sandbox gateway's table when the stage uses it
-    courier: bool = False  # Biteship API key when the stage uses Biteship
+    courier: bool = False  # Biteship API key when the stage uses Biteship; the sandbox courier's table otherwise
     courier_webhooks: bool = False  # the courier webhook secret
     notifies_customers: bool = False  # SES email and SNS SMS when the stage's notifier is "aws"
 
@@ -185,6 +185,10 @@ FUNCTION_ACCESS: dict[str, Access] = {
     # customers of points about to expire (daily).
     "CreditLoyaltyPoints": Access(tables=LOYALTY_TABLES, sends_to=(R.NOTIFICATIONS_QUEUE,)),
     "ExpireLoyaltyPoints": Access(tables=LOYALTY_TABLES, sends_to=(R.NOTIFICATIONS_QUEUE,)),
+    # Hourly: shipments without courier news for hours are read through the courier's tracking API and each missing
+    # status applied as its webhook would be (the order moves, the customer is told, the delivery step resumes).
+    "PollStaleShipments": Access(tables=(R.ORDERS,), sends_to=(R.NOTIFICATIONS_QUEUE,), resumes_fulfilment=True,
+                                 courier=True),
 }
 
 TABLE_ACTIONS = (
@@ -338,6 +342,10 @@ class TokoflowStack(cdk.Stack):
     @property
     def uses_biteship(self) -> bool:
         return self._setting(config.COURIER) == "biteship"
+
+    @property
+    def uses_sandbox_courier(self) -> bool:
+        return self._setting(config.COURIER) in ("", "sandbox")
 
     @property
     def uses_aws_notifier(self) -> bool:
@@ -741,6 +749,8 @@ class TokoflowStack(cdk.Stack):
         tables = list(access.tables)
         if access.payment_gateway and self.uses_sandbox_gateway:
             tables.append(resources.SANDBOX_PAYMENTS)
+        if access.courier and self.uses_sandbox_courier:
+            tables.append(resources.SANDBOX_COURIERS)
         if tables:
             role.add_to_policy(iam.PolicyStatement(
                 actions=list(TABLE_ACTIONS), resources=[self.tables[spec.name].table_arn for spec in tables]))
@@ -865,6 +875,13 @@ class TokoflowStack(cdk.Stack):
         returns_attention = self._alarm(
             "returns-needing-attention", metric=self._app_metric("ReturnsNeedingAttention"), threshold=1,
             description="A return was flagged for a person (a refund step kept failing, ...)")
+        payments_held = self._alarm(
+            "payments-held-for-review", metric=self._app_metric("PaymentsHeldForReview"), threshold=1,
+            description="A card payment is held by the gateway's fraud check: accept or deny it "
+                        "(POST /admin/orders/{id}/payment-review) before the customer gives up")
+        payments_reversed = self._alarm(
+            "payments-reversed", metric=self._app_metric("PaymentsReversed"), threshold=1,
+            description="The bank took a settled payment back: the order was stopped or flagged for review")
         returns_unstarted = self._alarm(
             "return-workflows-not-started", metric=self._app_metric("ReturnWorkflowStartFailures"), threshold=1,
             description="A return was stored but its workflow did not start: approving or rejecting it starts it")
@@ -889,7 +906,7 @@ class TokoflowStack(cdk.Stack):
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(
             title="Alarms", width=24,
             alarms=[api_5xx, api_latency, workflow_failed, signatures, attention, returns_failed, returns_attention,
-                    returns_unstarted, schedule_errors, *dlq_alarms]))
+                    returns_unstarted, schedule_errors, payments_held, payments_reversed, *dlq_alarms]))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="API requests and errors", width=8, left=[
                 api_metric("Count", "Sum"), api_metric("4XXError", "Sum"), api_metric("5XXError", "Sum")]),

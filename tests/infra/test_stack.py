@@ -443,7 +443,7 @@ def test_alarms_watch_the_api_the_workflow_and_the_app_metrics(raw: dict[str, An
     failed = [a for a in alarms if (a.get("Namespace"), a.get("MetricName")) == ("AWS/States", "ExecutionsFailed")]
     assert len(failed) == 2 and all(alarm["Threshold"] == 1 and alarm["AlarmActions"] for alarm in failed)
     for metric in ("WebhookSignatureFailures", "OrdersNeedingAttention", "ReturnsNeedingAttention",
-                   "ReturnWorkflowStartFailures"):
+                   "ReturnWorkflowStartFailures", "PaymentsHeldForReview", "PaymentsReversed"):
         assert find("TokoFlow", metric)["Dimensions"] == [{"Name": "service", "Value": "tokoflow"}]
     assert len(of_type(raw, "AWS::CloudWatch::Dashboard")) == 1
 
@@ -465,3 +465,18 @@ def test_outputs_name_the_finance_group_and_link_to_the_reports_prefix_in_the_co
     bucket, _ = by_property(raw, "AWS::S3::Bucket", "BucketName")[physical(stage, "reports")]
     assert outputs["ReportsConsoleUrl"]["Value"] == {"Fn::Join": ["", [
         "https://s3.console.aws.amazon.com/s3/buckets/", {"Ref": bucket}, "?prefix=reports/"]]}
+
+
+def test_the_hourly_tracking_poll_reaches_orders_the_courier_and_nothing_with_money(raw: dict[str, Any],
+                                                                                   stage: str) -> None:
+    functions = of_type(raw, "AWS::Serverless::Function")
+    poll = functions["PollStaleShipments"]["Properties"]
+    assert [event["Properties"]["Schedule"] for event in poll["Events"].values()] == ["rate(1 hour)"]
+    tables = {table["Properties"]["TableName"]: logical
+              for logical, table in of_type(raw, "AWS::DynamoDB::Table").items()}
+    reached = json.dumps(statements_of_role(raw, poll["Role"]["Fn::GetAtt"][0]))
+    assert tables[physical(stage, "orders")] in reached
+    assert tables[physical(stage, "payment-ledger")] not in reached and tables[physical(stage, "stock")] not in reached
+    # the sandbox courier's books where the stage uses the sandbox (dev), Biteship's key where it uses Biteship (prod)
+    assert (tables[physical(stage, "sandbox-couriers")] in reached) is (stage == "dev")
+    assert ("secretsmanager:GetSecretValue" in reached) is (stage == "prod")

@@ -20,6 +20,7 @@ from chalicelib.loyalty.domain import OrderFacts
 from chalicelib.orders.domain import Order, OrderLine, OrderTotals, TimelineEntry
 from chalicelib.payments.gateway import RefundRefused, RefundResult
 from chalicelib.payments.refunds import Payout
+from chalicelib.shipping.couriers import RateCardCourier
 
 AT = "2026-12-01T03:00:00Z"
 
@@ -182,6 +183,9 @@ class ShopFakes:
     answers: list[tuple[str, str, Any]] = field(default_factory=list)
     told: list[tuple[str, str]] = field(default_factory=list)
     points: FakeLoyalty = field(default_factory=FakeLoyalty)
+    # the sandbox courier with its books in memory (its faults and bookings by reference, no DynamoDB)
+    courier: RateCardCourier = field(default_factory=lambda: RateCardCourier(origin_city="Yogyakarta",
+                                                                            origin_province="DI Yogyakarta"))
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> ShopFakes:
         from chalicelib.fulfilment import service as fulfilment
@@ -196,6 +200,7 @@ class ShopFakes:
         monkeypatch.setattr(payments, "ledger", self.ledger)
         monkeypatch.setattr(payments, "repository", self.ledger)
         monkeypatch.setattr(payments, "payment_gateway", lambda: self.gateway)
+        monkeypatch.setattr(fulfilment, "courier", lambda: self.courier)
         monkeypatch.setattr(workflow, "resume", lambda token, output: self.answers.append(("resume", token, output)))
         monkeypatch.setattr(workflow, "fail", lambda token, error, cause: self.answers.append(("fail", token, error)))
         for module in (fulfilment, payments, webhooks):

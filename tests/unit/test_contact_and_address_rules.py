@@ -36,6 +36,7 @@ from chalicelib.validation import (
 )
 from tests.fakes import FakeTransport
 
+# Biteship's documented POST /v1/orders answer (biteship.com/docs/api/orders/create): reconstructed, not recorded.
 ORDER_CREATED = (Path(__file__).resolve().parent.parent / "fixtures" / "biteship" / "order_created.json").read_bytes()
 BATIK = ParcelItem(name="Kain batik tulis", weight_grams=300, quantity=2, value=450_000)
 SHOP = config.Shop(name="TokoKita", phone="+62274000000", street="Jl. Kemasan 1, Kotagede", city="Yogyakarta",

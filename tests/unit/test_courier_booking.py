@@ -1,13 +1,23 @@
-"""Unit tests for booking through the sandbox courier: deterministic, realistic per courier, and able to fail on
-demand so order workflows can be tested against courier outages."""
+"""Unit tests for booking through the sandbox courier: deterministic, realistic per courier, keeping its bookings under
+the shop's reference like a real courier (asked twice, it books twice), and able to fail on demand (outages, lost
+answers, 5xx, dropped, doubled and reordered webhooks) so order workflows can be tested against couriers as they
+really behave."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
+from chalicelib import clock
 from chalicelib.shipping.couriers import (
+    DROP_WEBHOOK,
+    ERROR_5XX,
+    TIMEOUT_AFTER_BOOKING,
+    TIMEOUT_BEFORE_BOOKING,
+    WEBHOOK_TWICE,
+    WEBHOOKS_OUT_OF_ORDER,
     Address,
     Booking,
     BookingRejected,
@@ -15,7 +25,10 @@ from chalicelib.shipping.couriers import (
     Contact,
     Courier,
     CourierError,
+    CourierOutcomeUnknown,
+    MemoryBooks,
     RateCardCourier,
+    SandboxFault,
     courier_code,
     courier_name,
 )
@@ -61,11 +74,11 @@ def test_sandbox_booking_is_confirmed_at_the_rate_card_price() -> None:
     assert booking.label_url == f"https://sandbox.tokoflow.local/labels/{booking.booking_id}.pdf"
 
 
-def test_sandbox_booking_is_idempotent_per_request() -> None:
-    # GIVEN two sandbox instances (e.g. two Lambda invocations)
-    # WHEN the same order is booked twice
+def test_the_first_booking_of_an_order_looks_the_same_in_every_sandbox() -> None:
+    # GIVEN two sandboxes with books of their own
+    # WHEN each books the same order
     first, second = sandbox().book(request()), sandbox().book(request())
-    # THEN the bookings are identical, and another order gets different ids
+    # THEN the bookings are identical (ids derive from the reference), and another order gets different ids
     assert first == second
     other = sandbox().book(request(order_id="ord_01HZX3K9Q3"))
     assert len({first.booking_id, other.booking_id}) == 2
@@ -97,9 +110,131 @@ def test_fail_orders_simulates_a_courier_outage_as_a_retryable_error() -> None:
     # WHEN that order is booked
     with pytest.raises(CourierError) as raised:
         courier.book(request(order_id="ord_down"))
-    # THEN the error is retryable (not a rejection) and other orders still book
-    assert not isinstance(raised.value, BookingRejected)
+    # THEN the error says the courier did not act (retry freely), and other orders still book
+    assert type(raised.value) is CourierError
+    assert courier.find_booking("ord_down") is None
     assert courier.book(request(order_id="ord_up")).status == "confirmed"
+
+
+# --- the sandbox keeps its bookings like a real courier ---------------------------------------------------------------
+
+
+def test_a_sandbox_asked_twice_books_two_pickups_and_finds_the_first_by_reference() -> None:
+    # GIVEN one sandbox (one courier account)
+    courier = sandbox()
+    # WHEN the same order is booked twice, as a blind retry would
+    first, second = courier.book(request()), courier.book(request())
+    # THEN the courier now holds two pickups with two waybills, and the lookup by reference names the first
+    assert first.booking_id != second.booking_id and first.waybill_id != second.waybill_id
+    assert [parcel.booking for parcel in courier.books.of_reference("ord_01HZX3K9Q2")] == [first, second]
+    assert courier.find_booking("ord_01HZX3K9Q2") == first
+    assert courier.find_booking("ord_never_booked") is None
+
+
+def test_timeout_after_booking_books_the_parcel_and_loses_the_answer_once() -> None:
+    # GIVEN the fault armed once for this order
+    courier = sandbox()
+    courier.books.arm(SandboxFault(TIMEOUT_AFTER_BOOKING, remaining=1, reference="ord_01HZX3K9Q2"))
+    # WHEN the order is booked
+    with pytest.raises(CourierOutcomeUnknown, match="the answer was lost"):
+        courier.book(request())
+    # THEN the courier holds the booking, findable by the reference, and the fault is used up
+    found = courier.find_booking("ord_01HZX3K9Q2")
+    assert isinstance(found, Booking) and found.waybill_id
+    assert courier.books.armed() == []
+    assert len(courier.books.of_reference("ord_01HZX3K9Q2")) == 1
+
+
+@pytest.mark.parametrize("fault", [TIMEOUT_BEFORE_BOOKING, ERROR_5XX])
+def test_timeout_before_booking_and_5xx_book_nothing_but_leave_the_outcome_unknown(fault: str) -> None:
+    courier = sandbox()
+    courier.books.arm(SandboxFault(fault, remaining=2))
+    for _ in range(2):
+        with pytest.raises(CourierOutcomeUnknown):
+            courier.book(request())
+    assert courier.find_booking("ord_01HZX3K9Q2") is None
+    assert courier.book(request()).status == "confirmed"  # used up after two bookings
+
+
+def test_a_fault_armed_for_one_order_leaves_the_others_alone() -> None:
+    courier = sandbox()
+    courier.books.arm(SandboxFault(ERROR_5XX, remaining=1, reference="ord_other"))
+    assert courier.book(request()).status == "confirmed"
+    with pytest.raises(CourierOutcomeUnknown):
+        courier.book(request(order_id="ord_other"))
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: SandboxFault("lost_parcel", remaining=1), "unknown sandbox courier fault"),
+        (lambda: SandboxFault(ERROR_5XX, remaining=-1), "remaining"),
+        (lambda: SandboxFault(ERROR_5XX, remaining=1, status="delivered"), "only webhook faults"),
+        (lambda: SandboxFault(DROP_WEBHOOK, remaining=1, status="teleported"), "unknown courier status"),
+    ],
+)
+def test_faults_are_checked_when_armed(build: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()  # type: ignore[operator]
+
+
+# --- the parcel's journey: tracking and webhooks ----------------------------------------------------------------------
+
+def hours_from_now(hours: int) -> str:
+    return clock.iso(clock.now() + timedelta(hours=hours))
+
+
+JOURNEY = [("picked", hours_from_now(1)), ("dropping_off", hours_from_now(20)), ("delivered", hours_from_now(23))]
+
+
+def booked(**kwargs: object) -> RateCardCourier:
+    courier = sandbox(books=MemoryBooks(), **kwargs)
+    courier.book(request())
+    return courier
+
+
+def test_report_records_the_journey_for_tracking_and_sends_one_webhook_per_status() -> None:
+    courier = booked()
+    sent = courier.report("ord_01HZX3K9Q2", JOURNEY)
+    booking = courier.find_booking("ord_01HZX3K9Q2")
+    assert isinstance(booking, Booking)
+    assert [(body["status"], body["reference_id"], body["order_id"]) for body in sent] == [
+        (status, "ord_01HZX3K9Q2", booking.booking_id) for status, _ in JOURNEY]
+    assert [event.status for event in courier.tracking(booking)] == ["confirmed", "picked", "dropping_off",
+                                                                     "delivered"]
+
+
+def test_a_dropped_webhook_is_never_sent_but_tracking_knows_the_status() -> None:
+    courier = booked()
+    courier.books.arm(SandboxFault(DROP_WEBHOOK, remaining=1, status="delivered"))
+    sent = courier.report("ord_01HZX3K9Q2", JOURNEY)
+    assert [body["status"] for body in sent] == ["picked", "dropping_off"]
+    booking = courier.find_booking("ord_01HZX3K9Q2")
+    assert isinstance(booking, Booking) and courier.tracking(booking)[-1].status == "delivered"
+
+
+def test_webhooks_sent_twice_and_out_of_order() -> None:
+    courier = booked()
+    courier.books.arm(SandboxFault(WEBHOOK_TWICE, remaining=1))
+    assert [body["status"] for body in courier.report("ord_01HZX3K9Q2", JOURNEY[:2])] == [
+        "picked", "picked", "dropping_off"]
+    courier.books.arm(SandboxFault(WEBHOOKS_OUT_OF_ORDER, remaining=2))
+    # a single webhook is followed by the status before it; a batch arrives newest first
+    assert [body["status"] for body in courier.report("ord_01HZX3K9Q2", JOURNEY[2:])] == ["delivered",
+                                                                                          "dropping_off"]
+    assert [body["status"] for body in courier.report("ord_01HZX3K9Q2", [("returned", hours_from_now(40)),
+                                                                         ("disposed", hours_from_now(50))])] == [
+        "disposed", "returned"]
+
+
+def test_report_and_tracking_need_a_booking_the_sandbox_holds() -> None:
+    courier = sandbox()
+    with pytest.raises(BookingRejected, match="no live booking"):
+        courier.report("ord_never_booked", JOURNEY)
+    stranger = Booking(provider="sandbox", booking_id="sbx_unknown", courier="JNE", service="REG", waybill_id=None,
+                       tracking_id=None, label_url=None, price=0, status="confirmed")
+    with pytest.raises(BookingRejected, match="no booking"):
+        courier.tracking(stranger)
 
 
 def test_a_service_that_does_not_serve_the_destination_is_rejected() -> None:
@@ -127,11 +262,16 @@ def test_an_unknown_province_is_rejected() -> None:
         sandbox().book(request(destination_address=atlantis))
 
 
-def test_cancel_accepts_sandbox_bookings_only() -> None:
+def test_cancel_accepts_sandbox_bookings_only_until_pickup() -> None:
     courier = sandbox()
     courier.cancel(courier.book(request()).booking_id)
+    assert courier.find_booking("ord_01HZX3K9Q2") is None  # a cancelled booking is not found again
     with pytest.raises(BookingRejected):
         courier.cancel("6641f3a2c1d4e5001c7b9a21")
+    picked = courier.book(request())
+    courier.report("ord_01HZX3K9Q2", JOURNEY[:1])
+    with pytest.raises(BookingRejected, match="too late"):
+        courier.cancel(picked.booking_id)
 
 
 def test_booking_round_trips_through_its_dict() -> None:

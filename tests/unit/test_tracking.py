@@ -34,6 +34,8 @@ from chalicelib.shipping.tracking import (
     verify_sandbox,
 )
 
+# Reconstructed from Biteship's public documentation (the order.status / order.price / order.waybill_id events of its
+# webhook guide, the example answer of biteship.com/docs/api/trackings/retrieve), not recorded from live traffic.
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "biteship"
 
 
