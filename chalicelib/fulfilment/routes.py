@@ -16,6 +16,7 @@ from chalicelib.batches import each_record
 from chalicelib.fulfilment import service
 from chalicelib.observability import logger
 from chalicelib.orders import service as orders
+from chalicelib.orders import workflow
 from chalicelib.orders.domain import access_token_from, checked_order_id
 from chalicelib.web import api, expect_no_body, json_response, jwt_authorizer, optional_principal, staff
 
@@ -46,6 +47,9 @@ def cancel_order(order_id: str) -> Any:
 
 def _run_task(record: SQSRecord) -> None:
     message = json.loads(record.body)
+    if int(record.attributes.get("ApproximateReceiveCount") or 1) > 1 and message.get("task") == workflow.BOOK_SHIPMENT:
+        # delivered again: an earlier run may have booked and died before saving it, so look before booking
+        message[workflow.RECOVER] = True
     outcome = service.handle_task(message)
     logger.info("fulfilment step", extra={"task": message["task"], "order_id": message["order_id"],
                                           "outcome": outcome})

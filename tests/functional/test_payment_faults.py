@@ -187,3 +187,20 @@ def test_a_partial_chargeback_then_the_full_one_are_both_recorded_once(
     chargebacks = [row["amount"] for row in ledger.entries(order_id) if row["kind"] == "chargeback"]
     assert sorted(chargebacks) == sorted([-50_000, -(total - 50_000)])
     assert ledger.balance(order_id) == 0 and orders.get(order_id).status == "NEEDS_REVIEW"
+
+
+def test_a_dropped_payment_notification_is_found_by_the_reconciliation(
+        client: Any, auth_header: Any, steps: list[Any], at: Any) -> None:
+    create_product(client, auth_header("staff"), sku="BTK-F", stock=5, price=100_000)
+    placed = place_order(client, "BTK-F", 1)
+    order_id = placed["order_id"]
+    gateway = sandbox.SandboxGateway()
+    gateway.settle(order_id)
+    sandbox.arm("notify", sandbox.DROP)
+    assert gateway.deliveries(order_id, server_key="k") == []  # Midtrans never sends it
+    assert payments.reconcile()["changed"] == 0  # a fresh order is left to its notification for 15 minutes
+
+    at(clock.iso(clock.now() + timedelta(minutes=16)))
+    assert payments.reconcile()["changed"] == 1
+    assert orders.get(order_id).status == "PAID"
+    assert [row["kind"] for row in ledger.entries(order_id)] == ["payment_received"]

@@ -289,3 +289,26 @@ def test_poll_after_hours_and_the_biteship_webhook_header_are_configuration(monk
         monkeypatch.setenv(config.TRACKING_POLL_AFTER_HOURS, bad)
         with pytest.raises(ValueError, match=config.TRACKING_POLL_AFTER_HOURS):
             config.tracking_poll_after_hours()
+
+
+def test_a_booking_step_delivered_again_after_a_crash_looks_before_it_books(shop: ShopFakes) -> None:
+    # GIVEN a worker that booked the parcel and died before saving it (SQS then delivers the same task again)
+    import json
+
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.fulfilment import routes
+    from chalicelib.shipping import service as shipping
+
+    packed(shop)
+    order = shop.orders.get(ORDER_ID)
+    assert order is not None
+    shop.courier.book(shipping.booking_request(order))
+    redelivered = SQSRecord({"messageId": "m-1", "body": json.dumps(task("book_shipment", "book-1")),
+                             "attributes": {"ApproximateReceiveCount": "2"}})
+    # WHEN the redelivered task runs
+    routes._run_task(redelivered)
+    # THEN the first booking is found and used: still one pickup
+    [booking] = bookings(shop)
+    shipped = shop.orders.get(ORDER_ID)
+    assert shipped is not None and (shipped.shipment or {})["booking_id"] == booking.booking_id
