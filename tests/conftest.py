@@ -84,6 +84,19 @@ def client(aws: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def resumed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
+    """What the order's steps tell Step Functions (resume or fail a task token), recorded instead of needing a
+    running execution: ("resume", token, output) or ("fail", token, error)."""
+    from chalicelib.orders import workflow
+
+    calls: list[tuple[str, str, Any]] = []
+    monkeypatch.setattr(workflow, "resume", lambda token, output: calls.append(("resume", token, output)) or True)
+    monkeypatch.setattr(workflow, "fail", lambda token, error, cause, known=None: calls.append(
+        ("fail", token, error)) or True)
+    return calls
+
+
+@pytest.fixture
 def at(monkeypatch: pytest.MonkeyPatch) -> Any:
     """at("2026-11-10T03:00:00.000Z") freezes the application's clock there (10:00 WIB on 10 November)."""
     from chalicelib import clock

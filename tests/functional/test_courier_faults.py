@@ -28,15 +28,6 @@ from chalicelib.shipping.repository import DynamoSandboxBooks
 from tests.functional.helpers import create_product, place_order
 
 
-@pytest.fixture
-def resumed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
-    """What the worker tells Step Functions, instead of needing a running execution."""
-    calls: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(workflow, "resume", lambda token, output: calls.append(("resume", token, output)) or True)
-    monkeypatch.setattr(workflow, "fail", lambda token, error, cause: calls.append(("fail", token, error)) or True)
-    return calls
-
-
 def task(name: str, order_id: str, token: str, **extra: Any) -> dict[str, Any]:
     return {"task": name, "order_id": order_id, "token": token, **extra}
 

@@ -18,15 +18,6 @@ from chalicelib.shipping import tracking, webhooks
 from tests.functional.helpers import body_of, create_product, place_order, send
 
 
-@pytest.fixture
-def resumed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
-    """Record what the worker tells Step Functions instead of needing a running execution."""
-    calls: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(workflow, "resume", lambda token, output: calls.append(("resume", token, output)) or True)
-    monkeypatch.setattr(workflow, "fail", lambda token, error, cause: calls.append(("fail", token, error)) or True)
-    return calls
-
-
 def task(name: str, order_id: str, token: str = "token-1", **extra: Any) -> dict[str, Any]:
     return {"task": name, "order_id": order_id, "token": token, **extra}
 

@@ -63,15 +63,6 @@ def test_faults_are_named_and_counted(aws: Any) -> None:
     sandbox.arm("notify", sandbox.DROP, times=0)  # disarmed
 
 
-@pytest.fixture
-def steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
-    """What the payment side tells the waiting workflow steps, recorded (no execution runs here)."""
-    calls: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(workflow, "resume", lambda token, output: calls.append(("resume", token, output)) or True)
-    monkeypatch.setattr(workflow, "fail", lambda token, error, cause, known=None: calls.append(
-        ("fail", token, error)) or True)
-    return calls
-
 
 def paid_order(client: Any, auth_header: Any, method: str = "bank_transfer") -> dict[str, Any]:
     create_product(client, auth_header("staff"), sku="BTK-F", stock=5, price=100_000)
@@ -84,7 +75,7 @@ def paid_order(client: Any, auth_header: Any, method: str = "bank_transfer") -> 
 
 
 def test_a_payment_the_bank_reverses_before_packing_stops_the_order_without_a_refund(
-        client: Any, auth_header: Any, steps: list[Any]) -> None:
+        client: Any, auth_header: Any, resumed: list[Any]) -> None:
     placed = paid_order(client, auth_header)
     order_id = placed["order_id"]
     fulfilment.handle_task({"task": "commit_stock", "order_id": order_id, "token": "t"})
@@ -94,7 +85,7 @@ def test_a_payment_the_bank_reverses_before_packing_stops_the_order_without_a_re
     for _ in range(2):  # the notification, then its resend
         payments.process_event({"provider": "midtrans", "order_id": order_id})
 
-    assert ("fail", "packing-token", workflow.ORDER_CANCELLED) in steps
+    assert ("fail", "packing-token", workflow.ORDER_CANCELLED) in resumed
     fulfilment.handle_task({"task": "cancel_order", "order_id": order_id, "token": "cancel-token"})
     ended = orders.get(order_id)
     assert ended.status == "CANCELLED" and ended.refunded_total == 0
@@ -106,7 +97,7 @@ def test_a_payment_the_bank_reverses_before_packing_stops_the_order_without_a_re
 
 
 def test_a_payment_reversed_after_shipping_is_flagged_for_a_person(
-        client: Any, auth_header: Any, steps: list[Any]) -> None:
+        client: Any, auth_header: Any, resumed: list[Any]) -> None:
     placed = paid_order(client, auth_header)
     order_id = placed["order_id"]
     fulfilment.handle_task({"task": "commit_stock", "order_id": order_id, "token": "t"})
@@ -124,7 +115,7 @@ def test_a_payment_reversed_after_shipping_is_flagged_for_a_person(
 
 
 def test_a_held_card_payment_waits_for_staff_past_its_deadline_and_is_paid_when_accepted(
-        client: Any, auth_header: Any, steps: list[Any], at: Any) -> None:
+        client: Any, auth_header: Any, resumed: list[Any], at: Any) -> None:
     create_product(client, auth_header("staff"), sku="BTK-F", stock=5, price=100_000)
     placed = place_order(client, "BTK-F", 1, payment_method="card")
     order_id = placed["order_id"]
@@ -133,7 +124,7 @@ def test_a_held_card_payment_waits_for_staff_past_its_deadline_and_is_paid_when_
     payments.process_event({"provider": "midtrans", "order_id": order_id})
     payments.process_event({"provider": "midtrans", "order_id": order_id})  # a resend alerts nobody twice
 
-    assert ("fail", "pay-token", workflow.PAYMENT_HELD) in steps
+    assert ("fail", "pay-token", workflow.PAYMENT_HELD) in resumed
     held = orders.get(order_id)
     assert held.status == "PENDING_PAYMENT" and held.payment_held
     assert [entry.event for entry in held.timeline].count("hold_payment") == 1
@@ -150,13 +141,13 @@ def test_a_held_card_payment_waits_for_staff_past_its_deadline_and_is_paid_when_
     accepted = send(client, "POST", f"/admin/orders/{order_id}/payment-review", {"decision": "accept"}, staff)
     assert accepted.status_code == 200, accepted.body
     assert body_of(accepted)["order"]["status"] == "PAID"
-    assert ("resume", "review-token", {"paid": True, "amount": 100_000 + placed["totals"]["shipping"]}) in steps
+    assert ("resume", "review-token", {"paid": True, "amount": 100_000 + placed["totals"]["shipping"]}) in resumed
     again = send(client, "POST", f"/admin/orders/{order_id}/payment-review", {"decision": "accept"}, staff)
     assert again.status_code == 409 and body_of(again)["error"]["code"] == "payment_not_held"
 
 
 def test_a_held_card_payment_denied_by_staff_ends_the_order_and_releases_its_stock(
-        client: Any, auth_header: Any, steps: list[Any]) -> None:
+        client: Any, auth_header: Any, resumed: list[Any]) -> None:
     create_product(client, auth_header("staff"), sku="BTK-F", stock=5, price=100_000)
     placed = place_order(client, "BTK-F", 2, payment_method="card")
     order_id = placed["order_id"]
@@ -168,13 +159,13 @@ def test_a_held_card_payment_denied_by_staff_ends_the_order_and_releases_its_sto
                   auth_header("staff"))
 
     assert denied.status_code == 200 and body_of(denied)["order"]["status"] == "PAYMENT_FAILED"
-    assert ("fail", "review-token", workflow.PAYMENT_FAILED) in steps
+    assert ("fail", "review-token", workflow.PAYMENT_FAILED) in resumed
     level = stock.read_level("BTK-F")
     assert (level.on_hand, level.reserved) == (5, 0) and ledger.balance(order_id) == 0
 
 
 def test_a_partial_chargeback_then_the_full_one_are_both_recorded_once(
-        client: Any, auth_header: Any, steps: list[Any]) -> None:
+        client: Any, auth_header: Any, resumed: list[Any]) -> None:
     placed = paid_order(client, auth_header, method="card")
     order_id, total = placed["order_id"], placed["totals"]["total"]
     status = sandbox.SandboxGateway().status(order_id)
@@ -190,7 +181,7 @@ def test_a_partial_chargeback_then_the_full_one_are_both_recorded_once(
 
 
 def test_a_dropped_payment_notification_is_found_by_the_reconciliation(
-        client: Any, auth_header: Any, steps: list[Any], at: Any) -> None:
+        client: Any, auth_header: Any, resumed: list[Any], at: Any) -> None:
     create_product(client, auth_header("staff"), sku="BTK-F", stock=5, price=100_000)
     placed = place_order(client, "BTK-F", 1)
     order_id = placed["order_id"]

@@ -10,7 +10,6 @@ import pytest
 from chalicelib.fulfilment import service as fulfilment
 from chalicelib.inventory import repository as stock
 from chalicelib.orders import repository as orders
-from chalicelib.orders import workflow
 from chalicelib.payments import repository as ledger
 from chalicelib.payments import service as payments
 from chalicelib.payments.sandbox import SandboxGateway
@@ -21,15 +20,6 @@ from tests.functional.helpers import body_of, create_product, create_voucher, pl
 
 SKU, OTHER = "BTK-A", "BTK-B"
 
-
-@pytest.fixture
-def resumed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
-    """What the steps tell Step Functions, recorded instead of needing a running execution."""
-    calls: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(workflow, "resume", lambda token, output: calls.append(("resume", token, output)) or True)
-    monkeypatch.setattr(workflow, "fail", lambda token, error, cause, known=None: calls.append(
-        ("fail", token, error)) or True)
-    return calls
 
 
 def task(name: str, return_id: str, token: str = "token-1", **extra: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from chalicelib.fulfilment import service as fulfilment
 from chalicelib.inbox import repository as inbox
 from chalicelib.inbox import service as inbox_service
 from chalicelib.orders import repository as orders
-from chalicelib.orders import workflow
 from chalicelib.payments import notification
 from chalicelib.payments import service as payments
 from chalicelib.payments.adapters import server_key
@@ -145,14 +144,6 @@ def test_a_hand_off_that_failed_is_given_up_so_the_next_copy_queues_it_at_once(
 
 # ---- a courier update that overtakes the booking --------------------------------------------------------------
 
-
-@pytest.fixture
-def resumed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
-    """What the worker tells Step Functions, instead of needing a running execution."""
-    calls: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(workflow, "resume", lambda token, output: calls.append(("resume", token, output)) or True)
-    monkeypatch.setattr(workflow, "fail", lambda token, error, cause: calls.append(("fail", token, error)) or True)
-    return calls
 
 
 def packed_order(client: Any, auth_header: Any) -> str:
