@@ -217,6 +217,7 @@ def _reversed(order: Order, status: GatewayStatus, *, source: str) -> str:
     fresh = ledger.record(order.order_id, kind=ledger.REVERSAL, amount=-received, provider=source,
                           reference=reference, actor=source)
     if order.status in ENDED_UNPAID or order.status == CANCELLED:
+        _count_reversals(order.order_id)
         return "reversal recorded" if fresh else "already handled"
     if order.allows(lifecycle.REQUEST_CANCEL) and not order.cancel_requested:
         stopped = orders.transition(order.order_id, lifecycle.REQUEST_CANCEL, actor="payments", first=order,
@@ -230,7 +231,9 @@ def _reversed(order: Order, status: GatewayStatus, *, source: str) -> str:
         _review(order, f"the bank reversed the Rp{received:,} payment ({status.transaction_status}) after the order "
                        "was packed: recover the parcel or the money")
         metrics.add_metric(name="PaymentsReversed", unit=MetricUnit.Count, value=1)
+        _count_reversals(order.order_id)
         return "reversed: flagged for review"
+    _count_reversals(order.order_id)
     return "already handled"
 
 
@@ -388,9 +391,31 @@ def give_back(order: Order, *, reason: str, refund_key: str, amount: int | None 
     on every run, so a retry completes what a failure left undone.
     """
     given = _give_back(order, reason=reason, refund_key=refund_key, amount=amount, actor=actor)
+    _count_reversals(order.order_id)
     if order.customer_id:
         orders.settle_points(orders.load(order.order_id))
     return given
+
+
+def _count_reversals(order_id: str) -> None:
+    """Money the bank took back is money that went back to the customer: each reversal counts on the order as a
+    refund under its ledger reference (once), so the reports' refunds and net sales include it. Only possible once
+    the order's status says why (cancelled, or flagged for review); until then it is tried again later."""
+    rows = ledger.entries(order_id)
+    reversals = [row for row in rows if row["kind"] == ledger.REVERSAL]
+    if not reversals:
+        return
+    order = orders.load(order_id)
+    received = sum(row["amount"] for row in rows if row["kind"] == ledger.PAYMENT_RECEIVED)
+    for row in reversals:
+        if row["reference"] in order.refunds:
+            continue
+        try:
+            orders.commit_refund(order_id, row["reference"], -row["amount"], captured=received, clamp=True,
+                                 reason="the bank reversed the payment", actor="payments")
+        except (TransitionRefused, NotFound) as refused:
+            logger.info("reversal not counted on the order yet", extra={"order_id": order_id,
+                                                                        "error": str(refused)})
 
 
 def _give_back(order: Order, *, reason: str, refund_key: str, amount: int | None, actor: str) -> GivenBack:

@@ -88,7 +88,10 @@ def test_a_payment_the_bank_reverses_before_packing_stops_the_order_without_a_re
     assert ("fail", "packing-token", workflow.ORDER_CANCELLED) in resumed
     fulfilment.handle_task({"task": "cancel_order", "order_id": order_id, "token": "cancel-token"})
     ended = orders.get(order_id)
-    assert ended.status == "CANCELLED" and ended.refunded_total == 0
+    # nothing was refunded by the shop, but the money went back: the order (and so the reports) count it once
+    assert ended.status == "CANCELLED" and ended.refunded_total == placed["totals"]["total"]
+    assert [entry.event for entry in ended.timeline].count("refund_in_full") == 1
+    assert "the bank reversed the payment" in ended.timeline[-1].note
     assert any("the bank reversed the payment (deny)" in entry.note for entry in ended.timeline)
     rows = ledger.entries(order_id)
     assert [row["kind"] for row in rows].count("reversal") == 1 and ledger.balance(order_id) == 0
@@ -110,6 +113,7 @@ def test_a_payment_reversed_after_shipping_is_flagged_for_a_person(
 
     flagged = orders.get(order_id)
     assert flagged.status == "NEEDS_REVIEW" and "reversed" in (flagged.attention or "")
+    assert flagged.refunded_total == placed["totals"]["total"]
     assert [entry.event for entry in flagged.timeline].count("flag_for_review") == 1
     assert ledger.balance(order_id) == 0
 
