@@ -120,7 +120,7 @@ class FakeLedger:
     entries_by_order: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     payouts: dict[str, Payout] = field(default_factory=dict)
     PAYMENT_RECEIVED, REFUND, COD_COLLECTED, CHARGEBACK = "payment_received", "refund", "cod_collected", "chargeback"
-    PAYOUT = "payout"
+    PAYOUT, REVERSAL = "payout", "reversal"
 
     def record(self, order_id: str, *, kind: str, amount: int, reference: str, **details: Any) -> bool:
         rows = self.entries_by_order.setdefault(order_id, [])
