@@ -18,11 +18,13 @@ from chalicelib.vouchers.domain import normalise_code, problem
 
 
 def load(cart_id: str, principal: Principal | None, *, for_update: bool = False) -> Cart:
-    """A live cart the caller may use; someone else's or an expired cart is simply not found."""
+    """A live cart the caller may use; someone else's or an expired cart is simply not found. A signed-in
+    customer's cart is theirs only: staff and admins see the orders it becomes, never the cart itself (they
+    could otherwise change what a customer is about to buy, or check it out)."""
     cart = repository.get(cart_id)
     if cart is None or cart.expires_at < int(clock.now().timestamp()):
         raise NotFound(f"cart {cart_id} not found", code="cart_not_found")
-    if cart.owner_sub and not (principal and (principal.sub == cart.owner_sub or principal.is_staff)):
+    if cart.owner_sub and not (principal and principal.sub == cart.owner_sub):
         raise NotFound(f"cart {cart_id} not found", code="cart_not_found")
     if for_update and cart.order_id:
         raise Conflict(f"cart was already checked out as order {cart.order_id}", code="cart_checked_out",
