@@ -54,8 +54,10 @@ class Prices:
     step_functions_per_thousand_transitions: float = 0.025  # Standard workflows
     api_gateway_per_million_requests: float = 3.50  # REST APIs, first 333 million a month
     sqs_per_million_requests: float = 0.40  # standard queues, each 64 KB chunk a request
-    dynamodb_per_million_wru: float = 0.625  # on-demand, since the November 2024 price cut (was 1.25)
-    dynamodb_per_million_rru: float = 0.125  # on-demand, since the November 2024 price cut (was 0.25)
+    # DynamoDB on-demand since the 1 November 2024 price cut (was 1.25 and 0.25), as listed on
+    # https://aws.amazon.com/dynamodb/pricing/on-demand/ (read December 2026)
+    dynamodb_per_million_wru: float = 0.625
+    dynamodb_per_million_rru: float = 0.125
     ses_per_thousand_emails: float = 0.10
     sms_indonesia_each: float = 0.06  # SNS transactional SMS to Indonesia, approximate
 
