@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from chalicelib.payments.repository import SandboxPaymentModel
 from tests.e2e.shop import TIMEOUT, staff_headers, stock_of
-from tests.e2e.test_order_lifecycle import money, new_sku, place_order, read_order, wait_for, wait_status
+from tests.e2e.test_order_lifecycle import load, money, new_sku, place_order, read_order, wait_for, wait_status
 from tools.cli import cli
 
 pytestmark = pytest.mark.e2e
@@ -74,10 +74,11 @@ def test_a_settlement_the_bank_reverses_before_packing_cancels_the_order_and_res
 
     run(stack, "pay", order_id, "--outcome", "reverse")
 
-    cancelled = wait_status(order_id, "CANCELLED")
+    wait_status(order_id, "CANCELLED")
+    # the shop refunded nothing (the bank took the money back); the cancel step then counts that money as gone back
+    cancelled = wait_for("the reversal to count on the order",
+                         lambda: (order := load(order_id)).refunded_total == placed["totals"]["total"] and order)
     assert any("reversed the payment" in entry.note for entry in cancelled.timeline)
-    # the shop refunded nothing (the bank took the money back), and the order counts that money as gone back
-    assert cancelled.refunded_total == placed["totals"]["total"]
     assert sum(row["amount"] for row in money(order_id)) == 0
     level = stock_of(api, sku)
     assert (level["on_hand"], level["reserved"]) == (5, 0)
