@@ -199,6 +199,18 @@ def query_int(params: dict[str, str], name: str, *, default: int | None, min_val
     return check_int(int(raw), name, min_value=min_value, max_value=max_value)
 
 
+MAX_PAGE = 100  # items in one page of any list
+
+
+def page(params: dict[str, str], *, default: int = 20, empty_cursor: bool = False) -> tuple[int, str | None]:
+    """`limit` (1 to MAX_PAGE, `default` when absent) and `cursor` (None when absent; an empty one is refused unless
+    `empty_cursor`, where it means the first page) of a cursor-paged list; the cursor itself is checked by the
+    repository that gave it out (db.start_key)."""
+    cursor = Fields(params).text("cursor", required=False, default="", min_len=0 if empty_cursor else 1,
+                                 max_len=1000) or None
+    return query_int(params, "limit", default=default, min_value=1, max_value=MAX_PAGE), cursor
+
+
 EMAIL_PATTERN = r"[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}"
 SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}"
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"

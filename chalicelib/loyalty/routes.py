@@ -10,19 +10,13 @@ from chalice.app import CloudWatchEvent
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.loyalty import service
-from chalicelib.validation import Fields, query_int
+from chalicelib.validation import Fields, page
 from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, signed_in
 
 loyalty_routes = Blueprint(__name__)
 CUSTOMER_ID_PATTERN = r"[A-Za-z0-9_\-.:@]{1,128}"
 REFERENCE_PATTERN = r"[A-Za-z0-9_\-.:#]{3,64}"
 MAX_ADJUSTMENT = 1_000_000
-
-
-def _page() -> tuple[int, str | None]:
-    params = query_params(loyalty_routes.current_request)
-    cursor = Fields(params).text("cursor", required=False, default="", max_len=1000) or None
-    return query_int(params, "limit", default=20, min_value=1, max_value=100), cursor
 
 
 def _customer_id(customer_id: str) -> str:
@@ -34,7 +28,7 @@ def _customer_id(customer_id: str) -> str:
 def my_points() -> Any:
     """The signed-in customer's balance, its value, the next expiry, earnings to come, the ledger (paged)."""
     principal = signed_in(loyalty_routes.current_request, "customer")
-    limit, cursor = _page()
+    limit, cursor = page(query_params(loyalty_routes.current_request))
     return service.view(principal.sub, limit=limit, cursor=cursor)
 
 
@@ -44,7 +38,7 @@ def customer_points(customer_id: str) -> Any:
     """Customer service and finance read any customer's points."""
     signed_in(loyalty_routes.current_request, "staff", "finance")
     checked = _customer_id(customer_id)
-    limit, cursor = _page()
+    limit, cursor = page(query_params(loyalty_routes.current_request))
     return service.view(checked, limit=limit, cursor=cursor)
 
 

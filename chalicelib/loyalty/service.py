@@ -21,7 +21,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, db
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Conflict
 from chalicelib.loyalty import repository
 from chalicelib.loyalty.domain import (
     ADJUSTED,
@@ -29,7 +29,6 @@ from chalicelib.loyalty.domain import (
     REDEEMED,
     RETURNED,
     REVERSED,
-    Account,
     Entry,
     OrderFacts,
     OrderPoints,
@@ -101,10 +100,6 @@ def _retrying(attempt: Callable[[], Any], what: str) -> Any:
 
 
 # ---- checkout ----------------------------------------------------------------------------------------------
-
-
-def account_of(customer_id: str) -> Account:
-    return repository.get_account(customer_id)
 
 
 def quote_redemption(customer_id: str, points: int, *, goods_after_voucher: int) -> int:
@@ -396,9 +391,3 @@ def view(customer_id: str, *, limit: int = 20, cursor: str | None = None) -> dic
         "ledger": {"items": [entry.to_dict() for entry in entries], "cursor": next_cursor},
     }
 
-
-def order_points(order_id: str) -> dict[str, Any]:
-    record = repository.get_order_points(order_id)
-    if record is None:
-        raise NotFound(f"order {order_id} has no points", code="no_points")
-    return record.to_dict()

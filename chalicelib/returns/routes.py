@@ -18,7 +18,7 @@ from chalicelib.orders import service as orders
 from chalicelib.orders.domain import Order, access_token_from, checked_order_id
 from chalicelib.returns import service
 from chalicelib.returns.domain import MAX_PHOTOS, PHOTO_TYPES, REASONS, RETURN_ID_PATTERN, STATUSES
-from chalicelib.validation import SKU_PATTERN, Fields, query_int
+from chalicelib.validation import SKU_PATTERN, Fields, page
 from chalicelib.web import (
     api,
     expect_no_body,
@@ -107,9 +107,8 @@ def returns_in_status() -> Any:
     params = query_params(return_routes.current_request)
     fields = Fields(params)
     status = fields.text("status", required=False, default="requested", choices=STATUSES)
-    cursor = fields.text("cursor", required=False, default="", max_len=1000) or None
-    return service.in_status(status, limit=query_int(params, "limit", default=50, min_value=1, max_value=100),
-                             cursor=cursor)
+    limit, cursor = page(params, default=50)
+    return service.in_status(status, limit=limit, cursor=cursor)
 
 
 @return_routes.route("/admin/returns/{return_id}", methods=["GET"], authorizer=jwt_authorizer)

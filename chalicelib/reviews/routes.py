@@ -10,7 +10,7 @@ from chalice import Blueprint
 from chalicelib.orders.domain import access_token_from, checked_order_id
 from chalicelib.reviews import service
 from chalicelib.reviews.domain import MAX_REPLY, REVIEW_ID_MAX, REVIEW_ID_PATTERN, STATUSES
-from chalicelib.validation import ID_PATTERN, Fields, query_int
+from chalicelib.validation import ID_PATTERN, Fields, page
 from chalicelib.web import (
     api,
     expect_no_body,
@@ -23,7 +23,6 @@ from chalicelib.web import (
 )
 
 review_routes = Blueprint(__name__)
-MAX_PAGE = 100
 
 
 def _request() -> Any:
@@ -32,11 +31,6 @@ def _request() -> Any:
 
 def _review_id(review_id: str) -> str:
     return Fields({"review_id": review_id}).text("review_id", pattern=REVIEW_ID_PATTERN, max_len=REVIEW_ID_MAX)
-
-
-def _page(params: dict[str, str], default: int) -> tuple[int, str | None]:
-    cursor = Fields(params).text("cursor", required=False, default="", min_len=0, max_len=1000) or None
-    return query_int(params, "limit", default=default, min_value=1, max_value=MAX_PAGE), cursor
 
 
 @review_routes.route("/orders/{order_id}/reviews", methods=["POST"])
@@ -53,7 +47,7 @@ def write_review(order_id: str) -> Any:
 @api
 def product_reviews(product_id: str) -> Any:
     product_id = Fields({"product_id": product_id}).text("product_id", pattern=ID_PATTERN)
-    limit, cursor = _page(query_params(_request()), 20)
+    limit, cursor = page(query_params(_request()), empty_cursor=True)
     return service.product_reviews(product_id, limit=limit, cursor=cursor)
 
 
@@ -63,7 +57,7 @@ def reviews_in_status() -> Any:
     staff(_request())
     params = query_params(_request())
     status = Fields(params).text("status", required=False, default="pending", choices=STATUSES)
-    limit, cursor = _page(params, 50)
+    limit, cursor = page(params, default=50, empty_cursor=True)
     return service.in_status(status, limit=limit, cursor=cursor)
 
 

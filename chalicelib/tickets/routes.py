@@ -20,7 +20,7 @@ from chalicelib.tickets.domain import (
     STATUSES,
     TICKET_ID_PATTERN,
 )
-from chalicelib.validation import EMAIL_PATTERN, Fields, query_int
+from chalicelib.validation import EMAIL_PATTERN, Fields, page
 from chalicelib.web import (
     api,
     expect_no_body,
@@ -58,11 +58,6 @@ def _message(fields: Fields, extra: set[str] | None = None) -> tuple[str, list[s
     return text, types
 
 
-def _page(params: dict[str, str]) -> tuple[int, str | None]:
-    cursor = Fields(params).text("cursor", required=False, default="", max_len=1000) or None
-    return query_int(params, "limit", default=20, min_value=1, max_value=100), cursor
-
-
 @ticket_routes.route("/orders/{order_id}/tickets", methods=["POST"])
 @api
 def open_about_order(order_id: str) -> Any:
@@ -96,7 +91,7 @@ def open_general() -> Any:
 @api
 def my_tickets() -> Any:
     principal = signed_in(ticket_routes.current_request, "customer")
-    limit, cursor = _page(query_params(ticket_routes.current_request))
+    limit, cursor = page(query_params(ticket_routes.current_request))
     return service.of_customer(principal, limit=limit, cursor=cursor)
 
 
@@ -138,7 +133,7 @@ def queue() -> Any:
     staff(ticket_routes.current_request)
     params = query_params(ticket_routes.current_request)
     status = Fields(params).text("status", required=False, default=OPEN, choices=STATUSES)
-    limit, cursor = _page(params)
+    limit, cursor = page(params)
     return service.queue(status, limit=limit, cursor=cursor)
 
 
