@@ -289,8 +289,8 @@ def cancel_order(order_id: str, token: str, message: Message) -> str:
             detail="sold units back on hand" if committed else "reserved units back on sale")
         if unpaid and order.payment:
             payments.void_charge(order_id)
+    # give_back also settles the order's points: the points it spent go back whether or not money was paid
     given = payments.give_back(order, reason="cancelled by the customer", refund_key=f"refund-{order_id}")
-    orders.settle_points(order)  # spent points go back whether or not money was paid
     owed = given.refunded or (given.payout.amount if given.payout else 0)
     # delivered once per (order, event): a retried step does not tell the customer twice
     reason = ("pembayaran Anda dibatalkan oleh bank" if _stopped_by_payments(order)

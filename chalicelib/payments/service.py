@@ -391,7 +391,8 @@ def give_back(order: Order, *, reason: str, refund_key: str, amount: int | None 
     on every run, so a retry completes what a failure left undone.
     """
     given = _give_back(order, reason=reason, refund_key=refund_key, amount=amount, actor=actor)
-    _count_reversals(order.order_id)
+    if not given.refunded and given.payout is None:  # nothing held any more: the bank may have taken it back
+        _count_reversals(order.order_id)
     if order.customer_id:
         orders.settle_points(orders.load(order.order_id))
     return given
