@@ -63,18 +63,21 @@ class _Raced(Exception):
     """Another writer moved the account or the record first: read again and decide again."""
 
 
+def _counts(entry: Entry) -> dict[str, int]:
+    """What a ledger line adds to the day's rollup for the reports."""
+    counts = {COUNTERS[entry.kind]: entry.delta if entry.kind == ADJUSTED else abs(entry.delta)}
+    if entry.shortfall:
+        counts["points_shortfall"] = entry.shortfall
+    return counts
+
+
 def _stage_entries(tx: TransactWrite, *entries: Entry) -> None:
-    """New ledger lines and their counts for the reports, in the caller's transaction. The entries of one
-    transaction share its time, and their counts are summed: a transaction may write an item only once."""
-    counts: dict[str, int] = {}
+    """New ledger lines and their counts for the reports (and the shop's outstanding points), in the caller's
+    transaction; the counts of several lines go into one update of each rollup item."""
     for entry in entries:
         repository.stage_entry(tx, entry)
-        counter = COUNTERS[entry.kind]
-        counts[counter] = counts.get(counter, 0) + (entry.delta if entry.kind == ADJUSTED else abs(entry.delta))
-        if entry.shortfall:
-            counts["points_shortfall"] = counts.get("points_shortfall", 0) + entry.shortfall
     if entries:
-        tallies.stage(tx, tallies.SUMMARY, counts, at=entries[0].at)
+        tallies.stage_all(tx, [(tallies.SUMMARY, _counts(entry), entry.at, None) for entry in entries])
         tallies.stage_points_outstanding(tx, sum(entry.delta for entry in entries))
 
 

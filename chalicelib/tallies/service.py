@@ -3,6 +3,7 @@ straight into the day's rollups; order facts are counted once by the reports are
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -29,6 +30,14 @@ def stage(tx: TransactWrite, key: str, counts: dict[str, int], *, at: str,
           labels: dict[str, str] | None = None) -> None:
     """Count a fact in the caller's transaction, on the business day of `at` (exactly once with the fact)."""
     repository.stage(tx, [Delta(clock.business_day(at), key, dict(counts), dict(labels or {}))])
+
+
+def stage_all(tx: TransactWrite, counts: Iterable[tuple[str, Mapping[str, int], str, Mapping[str, str] | None]]
+              ) -> None:
+    """Several facts' counts (key, counts, at, labels) in the caller's transaction: counts for the same item and
+    business day are added together, since a transaction may write an item only once."""
+    repository.stage(tx, [Delta(clock.business_day(at), key, dict(amounts), dict(labels or {}))
+                          for key, amounts, at, labels in counts])
 
 
 OUTSTANDING_POINTS = Delta("loyalty", "outstanding", {})  # one item: the points customers hold right now

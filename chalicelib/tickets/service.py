@@ -35,7 +35,6 @@ from chalicelib.tickets.domain import (
     MAX_ATTACHMENTS,
     RESOLVED,
     STAFF,
-    Count,
     Ticket,
     TicketMessage,
     add_customer_message,
@@ -92,28 +91,12 @@ def _view(ticket: Ticket) -> dict[str, Any]:
     return data
 
 
-def _merged(counts: list[Count]) -> list[Count]:
-    """One count per rollup item and day: a transaction may not touch one item twice."""
-    merged: dict[tuple[str, str], Count] = {}
-    for count in counts:
-        key = (count.key, clock.business_day(count.at))
-        seen = merged.get(key)
-        if seen is None:
-            merged[key] = Count(count.key, dict(count.counts), count.at, dict(count.labels))
-            continue
-        for name, amount in count.counts.items():
-            seen.counts[name] = seen.counts.get(name, 0) + amount
-        seen.labels.update(count.labels)
-    return list(merged.values())
-
-
-
 def _commit(before: Ticket | None, after: Ticket) -> bool:
     """Store a change (a new ticket when `before` is None) and what it counts for the reports, together: a change
     that counts something is one transaction of the ticket's conditional write and its rollup counters; one that
     counts nothing is the conditional update alone. False when nothing was written because someone got there first
     (the ticket changed since read, the new id is taken, or a concurrent transaction held an item): decide again."""
-    counts = _merged(counted(before, after))
+    counts = counted(before, after)
     if before is not None and not counts:
         return repository.save(before, after)
     tx = db.transaction()
@@ -123,8 +106,7 @@ def _commit(before: Ticket | None, after: Ticket) -> bool:
                 repository.stage_create(tx, after)
             else:
                 repository.stage_save(tx, before, after)
-            for count in counts:
-                tallies.stage(tx, count.key, count.counts, at=count.at, labels=count.labels or None)
+            tallies.stage_all(tx, [(count.key, count.counts, count.at, count.labels) for count in counts])
     except TransactWriteError as error:
         if tx.failed_conditions(error) or db.lost_to_another_transaction(error):
             return False
