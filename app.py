@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware
 
+from chalicelib.apidocs.routes import docs_routes
 from chalicelib.cart.routes import cart_routes
 from chalicelib.catalog.routes import catalog_routes
 from chalicelib.checkout.routes import checkout_routes
@@ -53,3 +54,4 @@ app.register_blueprint(report_routes)
 app.register_blueprint(notification_routes)
 app.register_blueprint(ticket_routes)
 app.register_blueprint(loyalty_routes)
+app.register_blueprint(docs_routes)

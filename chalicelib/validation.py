@@ -73,11 +73,11 @@ class Fields:
             return default
         if not isinstance(value, str):
             raise ValidationFailed(self._name(name), "must be a string")
+        if len(value) > max_len:  # as sent, so the published maxLength means exactly what it says
+            raise ValidationFailed(self._name(name), f"must be at most {max_len} characters")
         value = value.strip()
         if len(value) < min_len:
             raise ValidationFailed(self._name(name), "must not be empty" if min_len == 1 else f"needs {min_len}+ chars")
-        if len(value) > max_len:
-            raise ValidationFailed(self._name(name), f"must be at most {max_len} characters")
         if pattern and not re.fullmatch(pattern, value):
             raise ValidationFailed(self._name(name), "has an invalid format")
         if choices is not None:

@@ -74,13 +74,15 @@ def aws() -> Iterator[Any]:
 
 @pytest.fixture
 def client(aws: Any) -> Iterator[Any]:
-    """chalice.test.Client over the real app, on top of the mocked account."""
+    """chalice.test.Client over the real app, on top of the mocked account; every answer is checked against the
+    published OpenAPI document (tests/contract_check.py)."""
     from chalice.test import Client
 
     from app import app
+    from tests.contract_check import validating
 
     with Client(app, stage_name="dev") as test_client:
-        yield test_client
+        yield validating(test_client)
 
 
 @pytest.fixture

@@ -181,6 +181,7 @@ def mocked_account() -> Iterator[tuple[Any, Any]]:
 
     from app import app
     from local import offline
+    from tests.contract_check import validating
 
     with offline.mocked_account() as clients, Client(app, stage_name="dev") as client:
-        yield clients, client
+        yield clients, validating(client)
