@@ -188,7 +188,8 @@ class Operation:
 
     `responses` holds the answers that are not errors; `errors` maps each 4xx/5xx status the route can give
     to when it happens (the body is always the shared Error shape). 400 (bad input) is implied for every
-    operation; 401/403 are implied by the access.
+    operation; 401/403 are implied by the access. `owner_only` marks a resource that answers its owner only
+    (a signed-in customer's cart): everyone else, staff and admins included, gets that 404 code.
     """
 
     summary: str
@@ -204,3 +205,4 @@ class Operation:
     required_headers: tuple[str, ...] = ()
     description: str = ""
     body_media_type: str = "application/json"
+    owner_only: str = ""  # the error code anyone but the resource's owner gets, as if it did not exist

@@ -111,6 +111,8 @@ def _operation(area: str, operation_id: str, operation: Operation, entry: Any) -
     }
     if roles is not None:
         described["x-roles"] = roles
+    if operation.owner_only:
+        described["x-owner-only"] = {"refused_with": operation.owner_only}
     if operation.description:
         described["description"] = operation.description
     parameters = _parameters(operation, list(entry.view_args))
@@ -203,6 +205,8 @@ def page(document: Mapping[str, Any]) -> str:
                 "public": "anyone", "guest": "anyone (a bearer token, if sent, identifies the customer)",
                 "webhook": "the provider (signed)"}.get(access, access)
             out.append(f"<section><div><span class='m'>{method}</span><code>{html.escape(path)}</code></div>")
+            if "x-owner-only" in operation:
+                who += "; a signed-in customer's resource answers its owner only"
             out.append(f"<p>{html.escape(operation['summary'])} <em>Who: {html.escape(who)}.</em></p>")
             if operation.get("description"):
                 out.append(f"<p>{html.escape(operation['description'])}</p>")

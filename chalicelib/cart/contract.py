@@ -80,6 +80,7 @@ OPERATIONS = {
         path={"cart_id": CART_ID},
         responses={200: _CART},
         errors={404: _NOT_FOUND},
+        owner_only="cart_not_found",
     ),
     "set_item": Operation(
         summary="Set a line's quantity (0 removes it). More than is in stock is kept but flagged.",
@@ -89,6 +90,7 @@ OPERATIONS = {
         responses={200: _CART},
         errors={404: f"{_NOT_FOUND}; or the SKU is not for sale (sku_not_found)", 409: _CHECKED_OUT,
                 422: "the cart already holds the most different items (cart_full)"},
+        owner_only="cart_not_found",
     ),
     "remove_item": Operation(
         summary="Remove a line.",
@@ -96,6 +98,7 @@ OPERATIONS = {
         path={"cart_id": CART_ID, "sku": SKU},
         responses={200: _CART},
         errors={404: _NOT_FOUND, 409: _CHECKED_OUT},
+        owner_only="cart_not_found",
     ),
     "apply_voucher": Operation(
         summary="Apply a voucher code to the cart (one voucher per cart; a new one replaces the old).",
@@ -105,6 +108,7 @@ OPERATIONS = {
         responses={200: _CART},
         errors={404: f"{_NOT_FOUND}; or no such voucher (voucher_not_found)", 409: _CHECKED_OUT,
                 422: "the voucher cannot be used on this cart now (voucher_not_applicable)"},
+        owner_only="cart_not_found",
     ),
     "remove_voucher": Operation(
         summary="Take the voucher off the cart.",
@@ -112,5 +116,6 @@ OPERATIONS = {
         path={"cart_id": CART_ID},
         responses={200: _CART},
         errors={404: _NOT_FOUND, 409: _CHECKED_OUT},
+        owner_only="cart_not_found",
     ),
 }
