@@ -17,6 +17,7 @@ from local.offline import configure_environment, mocked_account
 configure_environment()
 
 E2E = Path(__file__).resolve().parent / "e2e"
+FUZZ = "test_api_fuzz.py"
 
 # Module-level functools caches in the application that survive from one test to the next: adapters built from
 # configuration (a transport or key a test patched), the notifier, clients and the idempotency layer (the table
@@ -32,9 +33,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests/ has no __init__.py, so tests/e2e's "package" fixture lives until the session ends, and its stack points
     AWS_ENDPOINT_URL at a moto server all that time (mock_aws then intercepts nothing). Run on their own, as
     `make test` does, this changes nothing; run together with other folders, nothing else runs after the stack.
-    The sort is stable, so the shuffled order within each group stays reproducible from the seed.
+    The sort is stable, so the shuffled order within each group stays reproducible from the seed. The API fuzzing
+    runs last of all: the products, vouchers and orders it invents must not surprise another test's assertions.
     """
-    items.sort(key=lambda item: E2E in item.path.parents)
+    items.sort(key=lambda item: (E2E in item.path.parents, item.path.name == FUZZ))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
