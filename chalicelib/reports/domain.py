@@ -33,6 +33,9 @@ from chalicelib.reports.tables import Cell, Column, ReportTable
 DAILY, WEEKLY, MONTHLY, CUSTOM = "daily", "weekly", "monthly", "custom"
 PERIODS = (DAILY, WEEKLY, MONTHLY, CUSTOM)
 MAX_CUSTOM_DAYS = 366
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"  # a business day (Asia/Jakarta), YYYY-MM-DD
+REPORT_ID_PATTERN = r"(daily|weekly|monthly)-\d{4}-\d{2}-\d{2}|custom-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}"
+REPORT_ID_MAX = 40
 QUEUED, BUILDING, READY, FAILED = "queued", "building", "ready", "failed"
 
 Rollups = Mapping[str, Mapping[str, Mapping[str, Any]]]  # day -> key -> {counter: int, label_x: text}
@@ -97,7 +100,7 @@ def custom_period(date_from: str, date_to: str, *, today: date) -> Period:
 
 
 def _day(field: str, text: str) -> date:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
+    if not re.fullmatch(DATE_PATTERN, text or ""):
         raise ValidationFailed(field, "must be a date YYYY-MM-DD (Asia/Jakarta business day)")
     try:
         return date.fromisoformat(text)

@@ -13,14 +13,14 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib import resources
 from chalicelib.auth.domain import ADMIN, FINANCE
 from chalicelib.batches import each_record
+from chalicelib.errors import ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.reports import domain, service
-from chalicelib.validation import Fields, query_int
+from chalicelib.reports.domain import DATE_PATTERN, REPORT_ID_MAX, REPORT_ID_PATTERN
+from chalicelib.validation import MAX_PAGE, Fields, query_int
 from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, signed_in
 
 report_routes = Blueprint(__name__)
-REPORT_ID_PATTERN = r"(daily|weekly|monthly)-\d{4}-\d{2}-\d{2}|custom-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}"
-DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 
 
 @report_routes.route("/admin/reports", methods=["POST"], authorizer=jwt_authorizer)
@@ -33,7 +33,12 @@ def request_report() -> Any:
     fields.reject_unknown({"from", "to", "period"})
     kind = fields.text("period", required=False, default=domain.CUSTOM, choices=domain.PERIODS)
     date_from = fields.text("from", max_len=10)
-    date_to = fields.text("to", max_len=10) if kind == domain.CUSTOM else date_from
+    if kind == domain.CUSTOM:
+        date_to = fields.text("to", max_len=10)
+    elif fields.has("to"):  # a daily, weekly or monthly period ends where it ends: a `to` would be ignored
+        raise ValidationFailed("to", f"is only for a custom range; a {kind} report covers the {kind} period of `from`")
+    else:
+        date_to = date_from
     custom = domain.custom_period(date_from, date_to, today=service.today())
     period = custom if kind == domain.CUSTOM else domain.period_of(kind, custom.first)
     report, _ = service.request(period, actor=principal.sub)
@@ -48,7 +53,10 @@ def list_reports() -> Any:
     period = params.text("period", required=False, default=domain.DAILY, choices=domain.PERIODS)
     date_from = params.text("from", required=False, default="0000-01-01", pattern=DATE_PATTERN)
     date_to = params.text("to", required=False, default="9999-12-31", pattern=DATE_PATTERN)
-    limit = query_int(query_params(report_routes.current_request), "limit", default=50, min_value=1, max_value=100)
+    if date_to < date_from:  # DynamoDB refuses a BETWEEN whose bounds are reversed
+        raise ValidationFailed("to", "must not be before from")
+    limit = query_int(query_params(report_routes.current_request), "limit", default=50, min_value=1,
+                      max_value=MAX_PAGE)
     return service.listing(period, date_from=date_from, date_to=date_to, limit=limit)
 
 
@@ -57,7 +65,7 @@ def list_reports() -> Any:
 def get_report(report_id: str) -> Any:
     """The report's status; once ready, a presigned link (15 minutes) for each CSV, the XLSX and the manifest."""
     signed_in(report_routes.current_request, FINANCE, ADMIN)
-    checked = Fields({"report_id": report_id}).text("report_id", pattern=REPORT_ID_PATTERN, max_len=40)
+    checked = Fields({"report_id": report_id}).text("report_id", pattern=REPORT_ID_PATTERN, max_len=REPORT_ID_MAX)
     return service.view(checked)
 
 

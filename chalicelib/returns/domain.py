@@ -33,6 +33,16 @@ PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 MAX_RETURNS_PER_ORDER = 20
 CUSTOMER, COURIER = "customer", "courier"  # who opened the return
 RETURN_ID_PATTERN = r"TK-\d{6}-[A-Z0-9]{6,10}-R\d{1,2}"
+RETURN_ID_MAX = 32
+MAX_RETURN_LINES = 50  # lines in one request or one inspection
+MAX_LINE_UNITS = 1000  # units of one line in one request or one inspection
+NOTE_MAX = 1000  # the customer's note
+DECISION_NOTE_MAX = 500  # what staff say approving or rejecting (a rejection needs REJECT_REASON_MIN characters)
+REJECT_REASON_MIN = 3
+WRITE_OFF_REASON_MAX = 200
+# The courier and waybill (nomor resi) a customer gives when sending the parcel back.
+COURIER_PATTERN, COURIER_MAX = r"[A-Za-z0-9][A-Za-z0-9 &._\-]{1,29}", 30
+WAYBILL_PATTERN, WAYBILL_MAX = r"[A-Za-z0-9][A-Za-z0-9\-]{5,39}", 40
 
 # ---- a return's life ----------------------------------------------------------------------------------------
 REQUESTED = "requested"  # waiting for staff to decide

@@ -17,7 +17,24 @@ from chalicelib.observability import logger
 from chalicelib.orders import service as orders
 from chalicelib.orders.domain import Order, access_token_from, checked_order_id
 from chalicelib.returns import service
-from chalicelib.returns.domain import MAX_PHOTOS, PHOTO_TYPES, REASONS, RETURN_ID_PATTERN, STATUSES
+from chalicelib.returns.domain import (
+    COURIER_MAX,
+    COURIER_PATTERN,
+    DECISION_NOTE_MAX,
+    MAX_LINE_UNITS,
+    MAX_PHOTOS,
+    MAX_RETURN_LINES,
+    NOTE_MAX,
+    PHOTO_TYPES,
+    REASONS,
+    REJECT_REASON_MIN,
+    RETURN_ID_MAX,
+    RETURN_ID_PATTERN,
+    STATUSES,
+    WAYBILL_MAX,
+    WAYBILL_PATTERN,
+    WRITE_OFF_REASON_MAX,
+)
 from chalicelib.validation import SKU_PATTERN, Fields, page
 from chalicelib.web import (
     api,
@@ -32,8 +49,6 @@ from chalicelib.web import (
 )
 
 return_routes = Blueprint(__name__)
-COURIER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9 &._\-]{1,29}"
-WAYBILL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9\-]{5,39}"
 
 
 def _order(order_id: str) -> tuple[Order, str]:
@@ -46,18 +61,18 @@ def _order(order_id: str) -> tuple[Order, str]:
 
 
 def _return_id(return_id: str) -> str:
-    return Fields({"return_id": return_id}).text("return_id", pattern=RETURN_ID_PATTERN, max_len=32)
+    return Fields({"return_id": return_id}).text("return_id", pattern=RETURN_ID_PATTERN, max_len=RETURN_ID_MAX)
 
 
 def _units(fields: Fields) -> dict[str, int]:
     units: dict[str, int] = {}
-    for index, raw in enumerate(fields.array("lines", max_items=50)):
+    for index, raw in enumerate(fields.array("lines", max_items=MAX_RETURN_LINES)):
         line = Fields(raw, path=f"body.lines[{index}]")
         line.reject_unknown({"sku", "quantity"})
         sku = line.text("sku", pattern=SKU_PATTERN, max_len=64)
         if sku in units:
             raise ValidationFailed(f"body.lines[{index}].sku", f"{sku} is listed twice")
-        units[sku] = line.integer("quantity", min_value=1, max_value=1000)
+        units[sku] = line.integer("quantity", min_value=1, max_value=MAX_LINE_UNITS)
     return units
 
 
@@ -70,7 +85,7 @@ def request_return(order_id: str) -> Any:
     fields.reject_unknown({"lines", "reason", "note", "photos"})
     units = _units(fields)
     reason = fields.text("reason", choices=REASONS)
-    note = fields.text("note", required=False, default="", max_len=1000)
+    note = fields.text("note", required=False, default="", max_len=NOTE_MAX)
     photo_types = []
     for index, raw in enumerate(fields.array("photos", required=False, max_items=MAX_PHOTOS)):
         photo = Fields(raw, path=f"body.photos[{index}]")
@@ -96,8 +111,8 @@ def send_back(order_id: str, return_id: str) -> Any:
     fields = read_json(return_routes.current_request)
     fields.reject_unknown({"courier", "waybill_id"})
     return service.send_back(order, _return_id(return_id), actor=actor,
-                             courier_code=fields.text("courier", pattern=COURIER_PATTERN, max_len=30),
-                             waybill_id=fields.text("waybill_id", pattern=WAYBILL_PATTERN, max_len=40))
+                             courier_code=fields.text("courier", pattern=COURIER_PATTERN, max_len=COURIER_MAX),
+                             waybill_id=fields.text("waybill_id", pattern=WAYBILL_PATTERN, max_len=WAYBILL_MAX))
 
 
 @return_routes.route("/admin/returns", methods=["GET"], authorizer=jwt_authorizer)
@@ -127,8 +142,9 @@ def approve(return_id: str) -> Any:
     fields = read_json(request) if raw_body(request).strip() else Fields({})
     fields.reject_unknown({"refund_only", "shop_at_fault", "note"})
     fault = fields.flag("shop_at_fault") if fields.has("shop_at_fault") else None
+    note = fields.text("note", required=False, default="", max_len=DECISION_NOTE_MAX)
     return service.approve(_return_id(return_id), actor=principal.sub, refund_only=fields.flag("refund_only"),
-                           shop_at_fault=fault, note=fields.text("note", required=False, default="", max_len=500))
+                           shop_at_fault=fault, note=note)
 
 
 @return_routes.route("/admin/returns/{return_id}/reject", methods=["POST"], authorizer=jwt_authorizer)
@@ -138,7 +154,7 @@ def reject(return_id: str) -> Any:
     fields = read_json(return_routes.current_request)
     fields.reject_unknown({"reason"})
     return service.reject(_return_id(return_id), actor=principal.sub,
-                          reason=fields.text("reason", min_len=3, max_len=500))
+                          reason=fields.text("reason", min_len=REJECT_REASON_MIN, max_len=DECISION_NOTE_MAX))
 
 
 @return_routes.route("/admin/returns/{return_id}/pickup", methods=["POST"], authorizer=jwt_authorizer)
@@ -158,15 +174,15 @@ def receive(return_id: str) -> Any:
     fields = read_json(return_routes.current_request)
     fields.reject_unknown({"lines"})
     results: dict[str, tuple[int, int, str]] = {}
-    for index, raw in enumerate(fields.array("lines", max_items=50)):
+    for index, raw in enumerate(fields.array("lines", max_items=MAX_RETURN_LINES)):
         line = Fields(raw, path=f"body.lines[{index}]")
         line.reject_unknown({"sku", "restock", "write_off", "write_off_reason"})
         sku = line.text("sku", pattern=SKU_PATTERN, max_len=64)
         if sku in results:
             raise ValidationFailed(f"body.lines[{index}].sku", f"{sku} is listed twice")
-        results[sku] = (line.integer("restock", required=False, default=0, max_value=1000),
-                        line.integer("write_off", required=False, default=0, max_value=1000),
-                        line.text("write_off_reason", required=False, default="", max_len=200))
+        results[sku] = (line.integer("restock", required=False, default=0, max_value=MAX_LINE_UNITS),
+                        line.integer("write_off", required=False, default=0, max_value=MAX_LINE_UNITS),
+                        line.text("write_off_reason", required=False, default="", max_len=WRITE_OFF_REASON_MAX))
     return service.receive(_return_id(return_id), results=results, actor=principal.sub)
 
 

@@ -47,6 +47,9 @@ MAX_TEXT_BYTES = 300_000
 MAX_ATTACHMENTS = 3
 ATTACHMENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf"}
 TICKET_ID_PATTERN = r"TKT-[0-9]{6}-[A-Z0-9]{8}"
+TICKET_ID_MAX = 20
+RETURN_ID_PATTERN, RETURN_ID_MAX = r"[A-Z0-9][A-Z0-9\-]{5,28}", 32  # a return of the ticket's order
+EMAIL_MAX = 254  # where a general ticket's replies go
 MIN_STARS, MAX_STARS = 1, 5
 MAX_COMMENT_CHARS = 1000
 

@@ -11,13 +11,17 @@ from chalicelib.tickets import service
 from chalicelib.tickets.domain import (
     ATTACHMENT_TYPES,
     CATEGORIES,
+    EMAIL_MAX,
     MAX_ATTACHMENTS,
     MAX_COMMENT_CHARS,
     MAX_MESSAGE_CHARS,
     MAX_STARS,
     MIN_STARS,
     OPEN,
+    RETURN_ID_MAX,
+    RETURN_ID_PATTERN,
     STATUSES,
+    TICKET_ID_MAX,
     TICKET_ID_PATTERN,
 )
 from chalicelib.validation import EMAIL_PATTERN, Fields, page
@@ -34,11 +38,10 @@ from chalicelib.web import (
 )
 
 ticket_routes = Blueprint(__name__)
-RETURN_ID_PATTERN = r"[A-Z0-9][A-Z0-9\-]{5,28}"
 
 
 def _ticket_id(ticket_id: str) -> str:
-    return Fields({"ticket_id": ticket_id}).text("ticket_id", pattern=TICKET_ID_PATTERN, max_len=20)
+    return Fields({"ticket_id": ticket_id}).text("ticket_id", pattern=TICKET_ID_PATTERN, max_len=TICKET_ID_MAX)
 
 
 def _token() -> str | None:
@@ -68,7 +71,8 @@ def open_about_order(order_id: str) -> Any:
     fields = read_json(request)
     text, types = _message(fields, {"category", "return_id"})
     category = fields.text("category", choices=CATEGORIES)
-    return_id = fields.text("return_id", required=False, default="", pattern=RETURN_ID_PATTERN, max_len=32) or None
+    return_id = fields.text("return_id", required=False, default="", pattern=RETURN_ID_PATTERN,
+                            max_len=RETURN_ID_MAX) or None
     answer = service.open_about_order(checked, principal, _token(), category=category, text=text,
                                       attachment_types=types, return_id=return_id)
     return json_response(answer, status=201)
@@ -82,7 +86,7 @@ def open_general() -> Any:
     fields = read_json(ticket_routes.current_request)
     text, types = _message(fields, {"category", "email"})
     category = fields.text("category", choices=CATEGORIES)
-    email = fields.text("email", required=False, default="", max_len=254, pattern=EMAIL_PATTERN).lower() or None
+    email = fields.text("email", required=False, default="", max_len=EMAIL_MAX, pattern=EMAIL_PATTERN).lower() or None
     answer = service.open_general(principal, category=category, text=text, attachment_types=types, email=email)
     return json_response(answer, status=201)
 

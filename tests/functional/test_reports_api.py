@@ -90,6 +90,26 @@ def test_a_bad_report_range_is_a_400_naming_the_field(client: Any, auth_header: 
     assert answer.status_code == 400, answer.body
 
 
+@pytest.mark.parametrize("to", ["2026-12-31", 12345, ""])
+def test_a_daily_weekly_or_monthly_report_takes_no_to(client: Any, auth_header: Any, to: Any) -> None:
+    """The period follows from `from`: a `to` beside it would be ignored, so it is refused by name."""
+    today = clock.business_day(clock.now())
+    answer = send(client, "POST", "/admin/reports", {"period": "weekly", "from": today, "to": to},
+                  auth_header("finance"))
+    assert answer.status_code == 400, answer.body
+    assert body_of(answer)["error"]["details"]["field"] == "to"
+    assert send(client, "POST", "/admin/reports", {"period": "weekly", "from": today, "to": None},
+                auth_header("finance")).status_code == 202
+
+
+def test_listing_reports_with_to_before_from_is_a_400_naming_to(client: Any, auth_header: Any) -> None:
+    answer = send(client, "GET", "/admin/reports?from=2026-12-31&to=2026-01-01", headers=auth_header("finance"))
+    assert answer.status_code == 400, answer.body
+    assert body_of(answer)["error"]["details"]["field"] == "to"
+    same_day = send(client, "GET", "/admin/reports?from=2026-12-01&to=2026-12-01", headers=auth_header("finance"))
+    assert same_day.status_code == 200, same_day.body
+
+
 def test_carts_created_and_product_views_count_towards_conversion(client: Any, auth_header: Any) -> None:
     from tests.functional.helpers import create_product, new_cart
 
