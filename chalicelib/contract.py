@@ -141,7 +141,7 @@ class Access:
     """Who may call an operation.
 
     public: anyone, no token read. guest: anyone; a bearer token, if sent, must be valid and identifies the
-    caller (carts, checkout). roles: a bearer token whose role is one of `roles` (admins may do what staff
+    caller (carts, checkout); with `roles`, signed-in callers of other roles are refused (403). roles: a bearer token whose role is one of `roles` (admins may do what staff
     may). webhook: a provider, proven by a signature, never by a bearer token.
     """
 
@@ -150,6 +150,8 @@ class Access:
 
     def allows(self, role: str | None) -> bool:
         """Whether a caller with this role (None: no token) passes the access check."""
+        if self.kind == "guest" and self.roles:
+            return role is None or role in self.roles
         if self.kind in ("public", "guest", "webhook"):
             return True
         if role is None:
@@ -163,6 +165,14 @@ class Access:
 PUBLIC = Access("public")
 GUEST_OR_SIGNED_IN = Access("guest")
 WEBHOOK = Access("webhook")
+
+
+def guest_or(*roles: str) -> Access:
+    """Guests, and signed-in callers of these roles only (staff answer customers through their own routes)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+    return Access("guest", tuple(roles))
 
 
 def signed_in(*roles: str) -> Access:

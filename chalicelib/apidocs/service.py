@@ -54,7 +54,7 @@ def _security(operation: Operation) -> tuple[list[dict[str, list[str]]], list[st
         allowed = [role for role in ROLES if access.allows(role)]
         return [{"bearerAuth": []}], allowed
     if access.kind == "guest":
-        return [{}, {"bearerAuth": []}], None
+        return [{}, {"bearerAuth": []}], [role for role in ROLES if access.allows(role)]
     return [], None
 
 
@@ -201,9 +201,14 @@ def page(document: Mapping[str, Any]) -> str:
         out.append(f"<h2 id='{html.escape(tag)}'>{html.escape(tag)}</h2>")
         for path, method, operation in by_tag[tag]:
             access = operation["x-access"]
-            who = ", ".join(operation.get("x-roles", [])) if access == "roles" else {
-                "public": "anyone", "guest": "anyone (a bearer token, if sent, identifies the customer)",
-                "webhook": "the provider (signed)"}.get(access, access)
+            roles = operation.get("x-roles", [])
+            if access == "roles":
+                who = ", ".join(roles)
+            elif access == "guest" and len(roles) < len(ROLES):
+                who = f"guests, and signed-in {', '.join(roles)} (a token identifies the customer)"
+            else:
+                who = {"public": "anyone", "guest": "anyone (a bearer token, if sent, identifies the customer)",
+                       "webhook": "the provider (signed)"}.get(access, access)
             out.append(f"<section><div><span class='m'>{method}</span><code>{html.escape(path)}</code></div>")
             if "x-owner-only" in operation:
                 who += "; a signed-in customer's resource answers its owner only"

@@ -11,6 +11,7 @@ from chalicelib.contract import (
     Response,
     Schema,
     array,
+    guest_or,
     integer,
     nullable,
     obj,
@@ -194,7 +195,7 @@ OPERATIONS = {
     "customer_message": Operation(
         summary="The customer writes: the ticket waits for staff again (a resolved one is reopened).",
         description=_WHO + " Staff write through POST /admin/tickets/{ticket_id}/messages.",
-        access=GUEST_OR_SIGNED_IN,
+        access=guest_or("customer", "finance"),
         path={"ticket_id": TICKET_ID},
         headers=ORDER_TOKEN_HEADERS,
         query=ORDER_TOKEN_QUERY,
@@ -206,7 +207,7 @@ OPERATIONS = {
     "rating": Operation(
         summary="Rate the help on a resolved ticket, once.",
         description=_WHO,
-        access=GUEST_OR_SIGNED_IN,
+        access=guest_or("customer", "finance"),
         path={"ticket_id": TICKET_ID},
         headers=ORDER_TOKEN_HEADERS,
         query=ORDER_TOKEN_QUERY,

@@ -220,10 +220,9 @@ def customer_view(ticket_id: str, principal: Principal | None, access_token: str
 
 
 def _as_customer(ticket_id: str, principal: Principal | None, access_token: str | None) -> Ticket:
-    ticket = visible_ticket(ticket_id, principal, access_token)
-    if principal and principal.is_staff:
+    if principal and principal.is_staff:  # refused for the role, whichever ticket it names
         raise Forbidden("staff write through /admin/tickets/{ticket_id}/...")
-    return ticket
+    return visible_ticket(ticket_id, principal, access_token)
 
 
 def customer_message(ticket_id: str, principal: Principal | None, access_token: str | None, *, text: str,

@@ -162,6 +162,8 @@ def test_every_role_and_no_role_get_exactly_the_access_the_document_gives(
                 assert response.status_code == 403, where
         elif owner_only:
             assert response.status_code == 404 and _code(response) == owner_only, where
+        elif access == "guest" and role is not None and role not in allowed:
+            assert response.status_code == 403, where
         else:
             assert response.status_code not in (401, 403), where
     if owner_only:
