@@ -1,10 +1,10 @@
 """`make bench`: print the cold import cost of the app, the AWS requests each API operation makes, what one
 order's whole journey costs and what one return costs (requests, state transitions, invocations, dollars per
 1,000 orders and per 1,000 returns), and a month's sales report built at 10,000 and 100,000 orders with what
-keeping its rollups costs per 1,000 orders.
+keeping its rollups costs per 1,000 orders, and the Lambda zip size against its 15 MB budget.
 
 Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
-                           [--skip-journey] [--skip-returns] [--skip-reports]
+                           [--skip-journey] [--skip-returns] [--skip-reports] [--skip-package]
 """
 
 from __future__ import annotations
@@ -86,6 +86,16 @@ def print_reports() -> None:
     reports.print_report_builds(reports.measure())
 
 
+def print_package() -> None:
+    """Section (f): the Lambda zip from `chalice package`, as shipped, against its 15 MB budget."""
+    from bench import package_size
+
+    try:
+        package_size.print_package_size(package_size.measure())
+    except RuntimeError as error:  # chalice package needs the package index for Linux wheels
+        print(f"(f) Lambda package: not measured, {str(error).splitlines()[0]}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
                                      description="cold import cost, AWS requests per operation, per order journey,"
@@ -98,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-returns", action="store_true", help="no (d), the per return costs")
     parser.add_argument("--skip-reports", action="store_true",
                         help="no (e), the report build at 10,000 and 100,000 orders and the rollups' cost")
+    parser.add_argument("--skip-package", action="store_true",
+                        help="no (f), the Lambda zip size (runs chalice package)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -113,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_journeys(orders=not args.skip_journey, returns=not args.skip_returns)
     if not args.skip_reports:
         print_reports()
+    if not args.skip_package:
+        print_package()
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     return 0
 

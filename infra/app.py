@@ -6,6 +6,9 @@
 
 Stages come from the command line, else the `stage` context (-c stage=prod, or "dev,prod"), else "dev".
 Optional context: alarm_email=ops@example.co.id subscribes an address to the alarm topic.
+
+cdk-nag's AwsSolutions pack checks every stack first: any finding not acknowledged in the code (error or warning)
+is listed and the synth exits 1 without writing templates (infra/nag.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import aws_cdk as cdk
 
-from infra import REPOSITORY_ROOT
+from infra import REPOSITORY_ROOT, nag
 from infra.stacks import STAGES, TokoflowStack
 
 DEFAULT_STAGE = "dev"
@@ -42,13 +45,26 @@ def build(stages: list[str] | None = None, *, outdir: str | None = None) -> cdk.
     alarm_email = app.node.try_get_context("alarm_email")
     for stage in selected:
         TokoflowStack(app, stage, alarm_email=alarm_email)
+    nag.add_checks(app)
     return app
+
+
+def synthesize(app: cdk.App) -> int:
+    """Synthesize `app` if cdk-nag finds nothing unacknowledged; else list the findings on stderr and return 1."""
+    findings = nag.findings(app)
+    if findings:
+        print(f"cdk-nag {nag.PACK}: {len(findings)} unacknowledged finding(s); fix them, or acknowledge one with "
+              "nag.acknowledge(construct, rule, reason) next to the code that causes it:", file=sys.stderr)
+        for finding in findings:
+            print(f"  {finding}", file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
 
 
 def main(argv: list[str]) -> int:
     stages = parse_stages(",".join(argv)) if argv else None
-    build(stages).synth()
-    return 0
+    return synthesize(build(stages))
 
 
 if __name__ == "__main__":

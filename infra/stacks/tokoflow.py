@@ -20,6 +20,12 @@ Choices worth knowing
 - Finance people download sales reports straight from the reports bucket: an IAM group that may list and read
   REPORTS_PREFIX and nothing else (no write, no delete, no ListAllMyBuckets: they open the ReportsConsoleUrl
   output instead of browsing the bucket list). Who is in the group is managed outside the stack.
+- cdk-nag's AwsSolutions pack runs on every synth (infra/nag.py); each finding accepted on purpose is acknowledged
+  on its construct, here, with its reason.
+- The Lambda code is Chalice's deployment.zip without the AWS SDK the Python runtime provides (infra/package.py).
+- The API stage writes JSON access logs to its own log group; API Gateway writes them through the account-level
+  CloudWatch role this stack sets (kept on deletion, as CDK's own RestApi does). Prod takes an optional WAF web
+  ACL (parameter WebAclArn): associated with the API stage only when given.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -53,12 +60,15 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_wafv2 as wafv2
 from aws_cdk import cloudformation_include
 from constructs import Construct
 
 from chalicelib import config, resources
 from chalicelib.resources import BucketSpec, QueueSpec, StateMachineSpec, TableSpec
+from infra import nag
 from infra.lint_asl import PLACEHOLDER, placeholders
+from infra.package import LIMIT_BYTES, slim
 from local.provision import pascal
 
 DEFAULT_REGION = "ap-southeast-3"  # Jakarta; chalice package needs some region even for a region-agnostic template
@@ -68,6 +78,20 @@ METRICS_NAMESPACE = "TokoFlow"  # chalicelib.observability.NAMESPACE
 METRICS_SERVICE = "tokoflow"  # chalicelib.observability.SERVICE: Powertools adds it as the "service" dimension
 SECRET_SUFFIX = config.SECRET_PARAMETER_SUFFIX  # TOKOFLOW_X_PARAMETER names the secret holding TOKOFLOW_X
 REPORTS_PREFIX = "reports/"  # where the app writes report files in the reports bucket: reports/monthly/2026/12/...
+REST_API = "RestAPI"  # the logical id Chalice gives the API in its SAM template
+API_GATEWAY_LOGGING_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+# One JSON object per request: who, what, how it went and how long it took; never headers, bodies or tokens.
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTimeEpoch", "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent", "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath", "path": "$context.path", "protocol": "$context.protocol",
+    "status": "$context.status", "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency", "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency", "principalId": "$context.authorizer.principalId",
+    "authorizerError": "$context.authorizer.error", "errorMessage": "$context.error.message",
+    "wafResponseCode": "$context.wafResponseCode", "xrayTraceId": "$context.xrayTraceId",
+}, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -80,17 +104,29 @@ class StageSettings:
     api_rate_limit: int  # steady requests per second across the API stage
     api_burst_limit: int
     termination_protection: bool
+    web_acl_parameter: bool = False  # a WebAclArn parameter; the web ACL is attached to the API stage when given
 
     @property
     def prefix(self) -> str:
         return f"tokoflow-{self.name}"
+
+    @property
+    def log_retention_days(self) -> int:
+        """The log retention in days, for logs CloudWatch does not keep (S3 access logs)."""
+        return LOG_RETENTION_DAYS[self.log_retention]
+
+
+LOG_RETENTION_DAYS = {logs.RetentionDays.TWO_WEEKS: 14, logs.RetentionDays.ONE_MONTH: 30,
+                      logs.RetentionDays.THREE_MONTHS: 90, logs.RetentionDays.SIX_MONTHS: 180,
+                      logs.RetentionDays.ONE_YEAR: 365}
 
 
 STAGES: dict[str, StageSettings] = {
     "dev": StageSettings("dev", retain_everything=False, log_retention=logs.RetentionDays.TWO_WEEKS,
                          api_rate_limit=20, api_burst_limit=40, termination_protection=False),
     "prod": StageSettings("prod", retain_everything=True, log_retention=logs.RetentionDays.THREE_MONTHS,
-                          api_rate_limit=100, api_burst_limit=200, termination_protection=True),
+                          api_rate_limit=100, api_burst_limit=200, termination_protection=True,
+                          web_acl_parameter=True),
 }
 
 # Provider credentials: Secrets Manager secrets "<prefix>/<stem>" created with a random placeholder that the
@@ -262,7 +298,9 @@ class ChaliceApp(Construct):
     temporary directory removed once the asset is staged and the template read: nothing piles up in
     chalice.out/.
 
-    `sam` is the packaged SAM template as Chalice wrote it, for looking up functions and their events.
+    `sam` is the packaged SAM template as Chalice wrote it, for looking up functions and their events. The code
+    asset is the package without the runtime-provided AWS SDK (infra.package.slim); `package` says what was left
+    out.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, source_dir: str, stage: str,
@@ -275,7 +313,14 @@ class ChaliceApp(Construct):
             self.sam: dict[str, Any] = json.loads((package / "sam.json").read_text(encoding="utf-8"))
             if any(resource["Type"] == "AWS::Serverless::LayerVersion" for resource in self.sam["Resources"].values()):
                 raise ValueError("automatic_layer is not supported here: set it to false in .chalice/config.json")
-            code = s3_assets.Asset(self, "ChaliceAppCode", path=str(package / "deployment.zip"))
+            shipped = workdir / "shipped.zip"
+            self.package = slim(package / "deployment.zip", shipped)
+            if not self.package.under_limit:
+                largest = ", ".join(f"{name} {size / 1e6:.1f} MB"
+                                    for name, size in self.package.kept_by_top_level.most_common(5))
+                raise ValueError(f"the Lambda package is {self.package.output_bytes / 1e6:.1f} MB, over the "
+                                 f"{LIMIT_BYTES / 1e6:.0f} MB budget; largest: {largest}")
+            code = s3_assets.Asset(self, "ChaliceAppCode", path=str(shipped))
             template = copy.deepcopy(self.sam)
             for name in self.functions():
                 template["Resources"][name]["Properties"]["CodeUri"] = {"Bucket": code.s3_bucket_name,
@@ -306,6 +351,9 @@ class TokoflowStack(cdk.Stack):
         super().__init__(scope, stage, stack_name=settings.prefix,
                          termination_protection=settings.termination_protection,
                          description=f"TokoFlow online shop backend ({stage})", **kwargs)
+        # S3 log delivery writes server access logs through a bucket policy, not the log-delivery ACL, so the log
+        # bucket keeps ACLs disabled (BucketOwnerEnforced) like every other bucket.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         self.root = root
         self.chalice_config = chalice_stage(stage, root)
         self.app_environment: dict[str, str] = dict(self.chalice_config.get("environment_variables", {}))
@@ -319,6 +367,7 @@ class TokoflowStack(cdk.Stack):
             self.dead_letter_queues: dict[str, sqs.Queue] = {}
             for spec in resources.QUEUES:
                 self._queue(spec)
+            self.access_logs = self._access_log_bucket()
             self.buckets = {spec.name: self._bucket(spec) for spec in resources.BUCKETS}
             self.distribution = self._media_distribution(resources.MEDIA_BUCKET)
             self.state_machines = {spec.name: self._state_machine(spec) for spec in resources.STATE_MACHINES}
@@ -441,8 +490,36 @@ class TokoflowStack(cdk.Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=rules,
             cors=cors,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=self.access_log_prefix(spec),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+
+    @staticmethod
+    def access_log_prefix(spec: BucketSpec) -> str:
+        """Where a bucket's server access logs land in the log bucket: one prefix per bucket, to read apart."""
+        return f"s3/{spec.name}/"
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        """Where S3 writes the server access logs of the app's buckets (who read or wrote which report, when).
+
+        Private and encrypted like the others; S3's log delivery writes through a bucket policy (no ACLs). Logs
+        expire with the stage's log retention; the bucket is kept on deletion, as every bucket is.
+        """
+        bucket = s3.Bucket(
+            self, "AccessLogsBucket",
+            bucket_name=f"{self.settings.prefix}-access-logs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,  # log delivery cannot write under a KMS key it may not use
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs",
+                                              expiration=cdk.Duration.days(self.settings.log_retention_days))],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        nag.acknowledge(bucket, "S1", "The access log bucket itself: logging it would need yet another bucket, "
+                                      "and reads of the logs are in CloudTrail")
+        return bucket
 
     def _media_distribution(self, spec: BucketSpec) -> cloudfront.Distribution:
         """CloudFront in front of the private media bucket, allowed to read the served prefix only.
@@ -472,6 +549,18 @@ class TokoflowStack(cdk.Stack):
         cfn_distribution.add_property_override("DistributionConfig.Origins.0.OriginAccessControlId",
                                                oac.origin_access_control_id)
         cfn_distribution.add_property_override("DistributionConfig.Origins.0.S3OriginConfig.OriginAccessIdentity", "")
+        for rule, reason in (
+            ("CFR1", "Product images are public marketing content, meant to be seen from anywhere"),
+            ("CFR2", "Cached, read-only GET/HEAD of public images; a CloudFront web ACL lives in us-east-1 and "
+                     "bills per request for no protected data"),
+            ("CFR3", "Public cached images: CloudFront standard logs need an ACL-enabled bucket, which every bucket "
+                     "here refuses (BucketOwnerEnforced); the distribution's CloudWatch metrics are enough"),
+            ("CFR4", "The default *.cloudfront.net certificate pins TLSv1 as minimum; a custom domain with an ACM "
+                     "certificate would allow TLSv1.2_2021"),
+            ("CFR7", "The origin access control is set by a property override above, which cdk-nag cannot see "
+                     "(tests/infra asserts OriginAccessControlId)"),
+        ):
+            nag.acknowledge(distribution, rule, reason)
         bucket.add_to_resource_policy(iam.PolicyStatement(
             sid="CloudFrontReadsServedPrefix",
             principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
@@ -525,9 +614,12 @@ class TokoflowStack(cdk.Stack):
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(text),
             definition_substitutions={name: available[name] for name in used},
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=True),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
         )
+        nag.acknowledge(machine.role, "IAM5[Resource::*]",
+                        "CDK's grants for logging and tracing: CloudWatch Logs vended-log delivery and X-Ray "
+                        "actions have no resource-level permissions")
         # The definition's only integration is sqs:sendMessage.waitForTaskToken (tests/infra/test_asl.py): the
         # role may send to the queues the definition names, and nothing else touches data.
         queue_arns = [self.queues[q.name].queue_arn for q in resources.QUEUES
@@ -559,6 +651,12 @@ class TokoflowStack(cdk.Stack):
             feature_plan=cognito.FeaturePlan.LITE,  # passwords, TOTP, groups: all this shop uses, at the lowest price
             removal_policy=self._removal(),
         )
+        nag.acknowledge(pool, "COG1", "Length over composition (NIST SP 800-63B): 10 characters with a digit, no "
+                                      "forced symbols or capitals for shoppers typing on phones")
+        nag.acknowledge(pool, "COG2", "MFA is optional (TOTP): required MFA would turn away shoppers at checkout; "
+                                      "staff can turn it on for their accounts")
+        nag.acknowledge(pool, "COG8", "The Lite plan on purpose: passwords, TOTP and groups are all the shop uses; "
+                                      "Plus's threat protection is a per-user cost to weigh later")
         client = pool.add_client(
             "AppClient",
             user_pool_client_name=f"{prefix}-app",
@@ -584,7 +682,7 @@ class TokoflowStack(cdk.Stack):
         return f"{self.settings.prefix}/{SECRETS[variable]}"
 
     def _secret(self, variable: str, stem: str) -> secretsmanager.Secret:
-        return secretsmanager.Secret(
+        secret = secretsmanager.Secret(
             self, f"{pascal(stem)}Secret",
             secret_name=self.secret_name(variable),
             description=(f"{variable} for {self.settings.prefix}. Created with a random placeholder: put the "
@@ -593,6 +691,9 @@ class TokoflowStack(cdk.Stack):
                                                                         password_length=40),
             removal_policy=self._removal(),
         )
+        nag.acknowledge(secret, "SMG4", "A provider's key (Midtrans, Biteship) or a shared webhook secret: a new "
+                                        "value is issued in the provider's dashboard and put here by hand (README)")
+        return secret
 
     def _finance_reports_group(self) -> iam.Group:
         """IAM users in this group may list and download what is under REPORTS_PREFIX in the reports bucket, any
@@ -618,7 +719,16 @@ class TokoflowStack(cdk.Stack):
             sid="ReadReports",
             actions=["s3:GetObject", "s3:GetObjectVersion"],
             resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]))
+        nag.acknowledge(group, self._object_wildcard(bucket, f"{REPORTS_PREFIX}*"),
+                        "Every report file under the reports/ prefix, and nothing else in the bucket")
         return group
+
+    def _object_wildcard(self, bucket: s3.IBucket, pattern: str) -> str:
+        """cdk-nag's IAM5 finding for objects `pattern` of `bucket`, as it names it:
+        "IAM5[Resource::<ReportsBucket1234.Arn>/reports/*]"."""
+        resource = bucket.node.default_child
+        assert isinstance(resource, cdk.CfnElement)
+        return f"IAM5[Resource::<{self.resolve(resource.logical_id)}.Arn>/{pattern}]"
 
     def _ses_sender(self) -> cdk.CfnParameter | None:
         """The verified SES sender, asked at deploy time, only where the stage sends real email."""
@@ -704,7 +814,7 @@ class TokoflowStack(cdk.Stack):
             policy_resource = policy.node.default_child
             assert isinstance(policy_resource, iam.CfnPolicy)
             function.add_resource_dependency(policy_resource)
-        rest_api = app.get_resource("RestAPI")
+        rest_api = app.get_resource(REST_API)
         rest_api.add_property_override("Name", prefix)  # API Gateway metrics are keyed by the API's name
         rest_api.add_property_override("DefinitionBody.info.title", prefix)
         rest_api.add_property_override("TracingEnabled", True)
@@ -714,7 +824,65 @@ class TokoflowStack(cdk.Stack):
             "ThrottlingRateLimit": self.settings.api_rate_limit,
             "ThrottlingBurstLimit": self.settings.api_burst_limit,
         }])
+        self.api_access_logs = self._api_access_logs(rest_api)
+        self.web_acl_arn = self._api_web_acl() if self.settings.web_acl_parameter else None
         return app
+
+    def _api_access_logs(self, rest_api: cdk.CfnResource) -> logs.LogGroup:
+        """JSON access logs of the API stage (ACCESS_LOG_FORMAT), kept as long as the functions' logs.
+
+        API Gateway writes them through the account's CloudWatch role, set here (AWS::ApiGateway::Account) before
+        the API so the stage can turn logging on. The setting is one per account and region: each stage's stack
+        sets its own role with the same AWS managed policy, and the role is kept when a stack is deleted, so
+        another stage in the account never points at a deleted role.
+        """
+        log_group = logs.LogGroup(self, "ApiAccessLogs",
+                                  log_group_name=f"/aws/apigateway/{self.settings.prefix}-access",
+                                  retention=self.settings.log_retention, removal_policy=self._removal())
+        rest_api.add_property_override("AccessLogSetting", {"DestinationArn": log_group.log_group_arn,
+                                                            "Format": ACCESS_LOG_FORMAT})
+        role = iam.Role(
+            self, "ApiGatewayCloudWatchRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway's account-level role for writing API logs to CloudWatch Logs",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(API_GATEWAY_LOGGING_POLICY)],
+        )
+        role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        nag.acknowledge(
+            role, f"IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{API_GATEWAY_LOGGING_POLICY}]",
+            "AWS's policy for the account-wide API Gateway logging role: every API in the account and region logs "
+            "through it, so it cannot be narrowed to this stack's log groups")
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        rest_api.add_resource_dependency(account)
+        return log_group
+
+    def _api_web_acl(self) -> cdk.CfnParameter:
+        """An optional WAF web ACL for the API stage: parameter WebAclArn, associated only when not empty.
+
+        The web ACL is managed outside the stack (rules, rate limits and their costs are an operations choice);
+        it must be a REGIONAL web ACL in the stack's region (edge-optimized APIs take regional web ACLs too).
+        cdk-nag's APIG3 does not judge it: the API stage comes from Chalice's SAM template (infra/nag.py).
+        """
+        arn = cdk.CfnParameter(
+            self, "WebAclArn",
+            type="String",
+            default="",
+            description="Optional: ARN of a REGIONAL WAFv2 web ACL in this region to attach to the API stage",
+            allowed_pattern=r"^$|^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/[^/]+/[^/]+$",
+            constraint_description="empty, or a regional WAFv2 web ACL ARN",
+        )
+        given = cdk.CfnCondition(self, "HasWebAcl",
+                                 expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(arn.value_as_string, "")))
+        association = wafv2.CfnWebACLAssociation(
+            self, "ApiWebAclAssociation",
+            # RestAPI.Stage: SAM's reference to the stage it generates, so the association waits for the stage.
+            resource_arn=cdk.Fn.sub(
+                f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{{REST_API}}}/stages/"
+                f"${{{REST_API}.Stage}}"),
+            web_acl_arn=arn.value_as_string,
+        )
+        association.cfn_options.condition = given
+        return arn
 
     def _wire_sqs_events(self, function: cdk.CfnResource, properties: Mapping[str, Any]) -> list[QueueSpec]:
         """Report partial batch failures (the handlers return batchItemFailures; without this Lambda retries the
@@ -743,6 +911,8 @@ class TokoflowStack(cdk.Stack):
         )
         role.add_to_policy(iam.PolicyStatement(  # active tracing; X-Ray has no resource-level permissions
             actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]))
+        nag.acknowledge(role, "IAM5[Resource::*]", "X-Ray's PutTraceSegments and PutTelemetryRecords only: X-Ray "
+                                                   "has no resource-level permissions")
         return role
 
     def _grant(self, role: iam.Role, access: Access, consumed: list[QueueSpec]) -> None:
@@ -780,18 +950,27 @@ class TokoflowStack(cdk.Stack):
                                                    resources=[returns_machine.state_machine_arn]))
         if access.reads_reports or access.writes_reports:
             actions = ["s3:GetObject"] + (["s3:PutObject"] if access.writes_reports else [])
+            reports_bucket = self.buckets[resources.REPORTS_BUCKET.name]
             role.add_to_policy(iam.PolicyStatement(
-                actions=actions, resources=[self.buckets[resources.REPORTS_BUCKET.name].arn_for_objects("reports/*")]))
+                actions=actions, resources=[reports_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")]))
+            nag.acknowledge(role, self._object_wildcard(reports_bucket, f"{REPORTS_PREFIX}*"),
+                            "Report files are named by period and build (reports/monthly/2026/12/...): the reports/ "
+                            "prefix, not the bucket")
         if access.return_photos:
             media_bucket = self.buckets[resources.MEDIA_BUCKET.name]
             role.add_to_policy(iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:GetObject"],
                 resources=[media_bucket.arn_for_objects(f"{prefix}/*") for prefix in PRIVATE_UPLOAD_PREFIXES]))
+            for prefix in PRIVATE_UPLOAD_PREFIXES:
+                nag.acknowledge(role, self._object_wildcard(media_bucket, f"{prefix}/*"),
+                                f"Customers' photos get generated keys under {prefix}/: that prefix, not the bucket")
         if access.uploads_media:
             media = resources.MEDIA_BUCKET
             role.add_to_policy(iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:GetObject"],
                 resources=[self.buckets[media.name].arn_for_objects(f"{media.served_prefix}*")]))
+            nag.acknowledge(role, self._object_wildcard(self.buckets[media.name], f"{media.served_prefix}*"),
+                            "Staff upload product images under generated keys: the served prefix, not the bucket")
         secrets = []
         if access.payment_gateway:
             secrets.append(config.MIDTRANS_SERVER_KEY)
@@ -808,6 +987,9 @@ class TokoflowStack(cdk.Stack):
                 actions=["ses:SendEmail"],
                 resources=[self.format_arn(service="ses", resource="identity", resource_name="*")],
                 conditions={"StringEquals": {"ses:FromAddress": self.ses_sender.value_as_string}}))
+            nag.acknowledge(role, "IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
+                            "SES checks both the sender's and each recipient's identity; the condition pins the "
+                            "sender to the SesSenderAddress parameter")
             # SMS to a phone number has no ARN to name; NotResource keeps every topic and endpoint out of reach.
             role.add_to_policy(iam.PolicyStatement(
                 actions=["sns:Publish"], not_resources=[f"arn:{cdk.Aws.PARTITION}:sns:*:*:*"]))

@@ -7,6 +7,7 @@ stack_template).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from aws_cdk.assertions import Match, Template
 from chalicelib import config, resources
 from infra.stacks.tokoflow import FUNCTION_ACCESS, SECRETS, STAGES
 
+ACCESS_LOGS = "access-logs"  # the bucket the app's buckets write their server access logs to
 DATA_SERVICES = ("dynamodb", "sqs", "s3", "states", "secretsmanager", "ssm", "kms", "ses", "sns", "cognito-idp")
 WILDCARD_ACTIONS = {"*", *(f"{service}:*" for service in DATA_SERVICES)}
 
@@ -118,7 +120,7 @@ def test_every_queue_refuses_plain_http(raw: dict[str, Any]) -> None:
 
 def test_no_bucket_is_public_and_every_bucket_is_encrypted(raw: dict[str, Any], stage: str) -> None:
     buckets = by_property(raw, "AWS::S3::Bucket", "BucketName")
-    assert set(buckets) == {physical(stage, spec.name) for spec in resources.BUCKETS}
+    assert set(buckets) == {physical(stage, spec.name) for spec in resources.BUCKETS} | {physical(stage, ACCESS_LOGS)}
     for name, (_, bucket) in buckets.items():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
@@ -130,7 +132,10 @@ def test_no_bucket_is_public_and_every_bucket_is_encrypted(raw: dict[str, Any], 
 
 def test_bucket_policies_allow_nobody_but_cloudfront_on_the_served_prefix(raw: dict[str, Any], stage: str) -> None:
     media_logical, _ = by_property(raw, "AWS::S3::Bucket", "BucketName")[physical(stage, "media")]
+    logs_logical, _ = by_property(raw, "AWS::S3::Bucket", "BucketName")[physical(stage, ACCESS_LOGS)]
     for policy in of_type(raw, "AWS::S3::BucketPolicy").values():
+        if policy["Properties"]["Bucket"] == {"Ref": logs_logical}:
+            continue  # test_app_buckets_log_access_to_a_private_log_bucket
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny":
                 assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -155,6 +160,31 @@ def test_reports_bucket_is_versioned_and_moves_to_infrequent_access(raw: dict[st
     assert any("AbortIncompleteMultipartUpload" in rule for rule in media_rules)
 
 
+def test_app_buckets_log_access_to_a_private_log_bucket(raw: dict[str, Any], stage: str) -> None:
+    buckets = by_property(raw, "AWS::S3::Bucket", "BucketName")
+    logs_logical, log_bucket = buckets[physical(stage, ACCESS_LOGS)]
+    for spec in resources.BUCKETS:
+        props = buckets[physical(stage, spec.name)][1]["Properties"]
+        assert props["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": logs_logical},
+                                                 "LogFilePrefix": f"s3/{spec.name}/"}, spec.name
+    props = log_bucket["Properties"]
+    assert "LoggingConfiguration" not in props
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}  # no ACLs
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == STAGES[stage].log_retention_days
+    (policy,) = [policy["Properties"]["PolicyDocument"]["Statement"]
+                 for policy in of_type(raw, "AWS::S3::BucketPolicy").values()
+                 if policy["Properties"]["Bucket"] == {"Ref": logs_logical}]
+    allowed = [statement for statement in policy if statement["Effect"] == "Allow"]
+    assert {json.dumps(statement["Principal"]) for statement in allowed} == {
+        json.dumps({"Service": "logging.s3.amazonaws.com"})}
+    for statement in allowed:
+        assert statement["Action"] == "s3:PutObject"
+        assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+    assert any(statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for statement in policy)
+
+
 def test_media_is_served_by_cloudfront_through_origin_access_control(template: Template) -> None:
     template.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
     template.has_resource_properties("AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({
@@ -172,7 +202,7 @@ def test_state_machine_logs_and_traces(template: Template, stage: str) -> None:
     template.has_resource_properties("AWS::StepFunctions::StateMachine", {
         "StateMachineName": physical(stage, "fulfilment"),
         "LoggingConfiguration": Match.object_like({
-            "Level": Match.string_like_regexp("^(ERROR|ALL)$"),
+            "Level": "ALL",
             "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}]}),
         "TracingConfiguration": {"Enabled": True},
     })
@@ -291,6 +321,51 @@ def test_prod_keeps_its_stage_settings_and_asks_for_a_verified_sender(raw: dict[
         assert "SesSenderAddress" not in raw.get("Parameters", {})
 
 
+def test_api_stage_writes_json_access_logs_to_its_own_log_group(raw: dict[str, Any], stage: str) -> None:
+    api = of_type(raw, "AWS::Serverless::Api")["RestAPI"]
+    setting = api["Properties"]["AccessLogSetting"]
+    (log_logical,) = [logical for logical, group in of_type(raw, "AWS::Logs::LogGroup").items()
+                      if group["Properties"]["LogGroupName"] == f"/aws/apigateway/{STAGES[stage].prefix}-access"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": [log_logical, "Arn"]}
+    fields = json.loads(setting["Format"])
+    assert {"requestId", "ip", "httpMethod", "resourcePath", "status", "responseLatency"} <= set(fields)
+    assert all(value.startswith("$context.") for value in fields.values())
+    assert not any("header" in value.lower() or "body" in value.lower() for value in fields.values())
+    assert raw["Resources"][log_logical]["Properties"]["RetentionInDays"] == STAGES[stage].log_retention_days
+
+
+def test_api_gateway_logs_through_the_account_role_set_before_the_api(raw: dict[str, Any]) -> None:
+    (account_logical, account), = of_type(raw, "AWS::ApiGateway::Account").items()
+    role_logical = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    role = raw["Resources"][role_logical]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"}
+    assert role["DeletionPolicy"] == "Retain"  # the account setting may outlive this stack
+    assert account_logical in as_list(raw["Resources"]["RestAPI"].get("DependsOn", []))
+
+
+def test_prod_takes_an_optional_web_acl_for_the_api_stage_and_dev_has_none(template: Template, raw: dict[str, Any],
+                                                                         stage: str) -> None:
+    if stage == "dev":
+        assert "WebAclArn" not in raw.get("Parameters", {})
+        template.resource_count_is("AWS::WAFv2::WebACLAssociation", 0)
+        return
+    parameter = raw["Parameters"]["WebAclArn"]
+    assert (parameter["Type"], parameter["Default"]) == ("String", "")
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert re.fullmatch(parameter["AllowedPattern"],
+                        "arn:aws:wafv2:ap-southeast-3:123456789012:regional/webacl/tokoflow/0a1b2c3d")
+    assert not re.fullmatch(parameter["AllowedPattern"],
+                            "arn:aws:wafv2:us-east-1:123456789012:global/webacl/tokoflow/0a1b2c3d")
+    assert raw["Conditions"]["HasWebAcl"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebAclArn"}, ""]}]}
+    (association,) = of_type(raw, "AWS::WAFv2::WebACLAssociation").values()
+    assert association["Condition"] == "HasWebAcl"
+    assert association["Properties"]["WebACLArn"] == {"Ref": "WebAclArn"}
+    # RestAPI.Stage is SAM's reference to the stage it generates: the association waits for the stage.
+    assert association["Properties"]["ResourceArn"] == {"Fn::Sub": (
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/${RestAPI.Stage}")}
+
+
 def test_api_is_throttled_and_traced(raw: dict[str, Any], stage: str) -> None:
     api = of_type(raw, "AWS::Serverless::Api")["RestAPI"]["Properties"]
     assert api["Name"] == STAGES[stage].prefix
@@ -337,8 +412,14 @@ def test_no_policy_allows_wildcard_actions_or_any_resource_on_data(raw: dict[str
             assert "Resource" in statement or statement.get("NotResource"), (logical, actions)
 
 
-def test_no_role_carries_managed_policies(raw: dict[str, Any]) -> None:
+def test_no_role_carries_managed_policies_but_api_gateways_logging_role(raw: dict[str, Any]) -> None:
+    (account,) = of_type(raw, "AWS::ApiGateway::Account").values()
+    logging_role = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
     for logical, role in of_type(raw, "AWS::IAM::Role").items():
+        if logical == logging_role:
+            (policy,) = role["Properties"]["ManagedPolicyArns"]
+            assert policy["Fn::Join"][1][-1] == ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+            continue
         assert not role["Properties"].get("ManagedPolicyArns"), logical
 
 
