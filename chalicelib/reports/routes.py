@@ -4,19 +4,26 @@ the daily, weekly and monthly builds."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
 from chalicelib.auth.domain import ADMIN, FINANCE
 from chalicelib.batches import each_record
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
-from chalicelib.reports import domain, service
 from chalicelib.validation import Fields, query_int
 from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, signed_in
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.reports import domain, service
+else:
+    domain = lazy_module("chalicelib.reports.domain")
+    service = lazy_module("chalicelib.reports.service")
 
 report_routes = Blueprint(__name__)
 REPORT_ID_PATTERN = r"(daily|weekly|monthly)-\d{4}-\d{2}-\d{2}|custom-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}"
