@@ -141,8 +141,9 @@ class Access:
     """Who may call an operation.
 
     public: anyone, no token read. guest: anyone; a bearer token, if sent, must be valid and identifies the
-    caller (carts, checkout); with `roles`, signed-in callers of other roles are refused (403). roles: a bearer token whose role is one of `roles` (admins may do what staff
-    may). webhook: a provider, proven by a signature, never by a bearer token.
+    caller (carts, checkout); with `roles`, signed-in callers of other roles are refused (403). roles: a bearer
+    token whose role is one of `roles` (admins may do what staff may). webhook: a provider, proven by a
+    signature, never by a bearer token.
     """
 
     kind: str

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.cart import service
 from chalicelib.cart.domain import CART_ID_PATTERN, MAX_QUANTITY
+from chalicelib.lazy import lazy_module
 from chalicelib.validation import SKU_PATTERN, Fields
 from chalicelib.web import api, expect_no_body, json_response, optional_principal, read_json
+
+if TYPE_CHECKING:
+    from chalicelib.cart import service
+else:
+    service = lazy_module("chalicelib.cart.service")
 
 cart_routes = Blueprint(__name__)
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.catalog import service
 from chalicelib.catalog.domain import SORTS, STATUSES, Browse
+from chalicelib.lazy import lazy_module
 from chalicelib.validation import ID_PATTERN, Fields, query_int
 from chalicelib.web import api, expect_no_body, json_response, jwt_authorizer, query_params, read_json, staff
+
+if TYPE_CHECKING:
+    from chalicelib.catalog import service
+else:
+    service = lazy_module("chalicelib.catalog.service")
 
 catalog_routes = Blueprint(__name__)
 MAX_PAGE = 100

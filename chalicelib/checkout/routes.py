@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.checkout import service
 from chalicelib.checkout.domain import check_idempotency_key, parse_request
+from chalicelib.lazy import lazy_module
 from chalicelib.web import api, json_response, optional_principal, read_json
+
+if TYPE_CHECKING:
+    from chalicelib.checkout import service
+else:
+    service = lazy_module("chalicelib.checkout.service")
 
 checkout_routes = Blueprint(__name__)
 

@@ -5,20 +5,27 @@ the state machine's Python steps, and the sweep that expires overdue unpaid orde
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
 from chalicelib.batches import each_record
-from chalicelib.fulfilment import service
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
-from chalicelib.orders import service as orders
 from chalicelib.orders import workflow
 from chalicelib.orders.domain import access_token_from, checked_order_id
 from chalicelib.web import api, expect_no_body, json_response, jwt_authorizer, optional_principal, staff
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.fulfilment import service
+    from chalicelib.orders import service as orders
+else:
+    service = lazy_module("chalicelib.fulfilment.service")
+    orders = lazy_module("chalicelib.orders.service")
 
 fulfilment_routes = Blueprint(__name__)
 

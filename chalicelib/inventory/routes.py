@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import resources
 from chalicelib.batches import each_record
 from chalicelib.errors import ValidationFailed
-from chalicelib.inventory import service
 from chalicelib.inventory.domain import ADJUSTMENT, RESTOCK
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger, metrics
 from chalicelib.validation import SKU_PATTERN, Fields, query_int
 from chalicelib.web import api, jwt_authorizer, query_params, read_json, staff
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.inventory import service
+else:
+    service = lazy_module("chalicelib.inventory.service")
 
 inventory_routes = Blueprint(__name__)
 

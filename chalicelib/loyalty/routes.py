@@ -3,15 +3,20 @@ that credit earnings once the return window closes and expire points that came o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent
 
 from chalicelib.errors import ValidationFailed
-from chalicelib.loyalty import service
+from chalicelib.lazy import lazy_module
 from chalicelib.validation import Fields, page
 from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, signed_in
+
+if TYPE_CHECKING:
+    from chalicelib.loyalty import service
+else:
+    service = lazy_module("chalicelib.loyalty.service")
 
 loyalty_routes = Blueprint(__name__)
 CUSTOMER_ID_PATTERN = r"[A-Za-z0-9_\-.:@]{1,128}"

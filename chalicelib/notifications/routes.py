@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import resources
 from chalicelib.batches import each_record
-from chalicelib.notifications import service
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.notifications import service
+else:
+    service = lazy_module("chalicelib.notifications.service")
 
 notification_routes = Blueprint(__name__)
 

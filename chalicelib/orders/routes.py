@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 from chalice.app import Request
 
-from chalicelib.orders import service
+from chalicelib.lazy import lazy_module
 from chalicelib.orders.domain import access_token_from, checked_order_id
 from chalicelib.orders.lifecycle import PENDING_PAYMENT, STATUSES
 from chalicelib.validation import Fields, query_int
 from chalicelib.web import api, jwt_authorizer, optional_principal, query_params, signed_in, staff
+
+if TYPE_CHECKING:
+    from chalicelib.orders import service
+else:
+    service = lazy_module("chalicelib.orders.service")
 
 order_routes = Blueprint(__name__)
 

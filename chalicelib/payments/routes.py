@@ -4,19 +4,17 @@ back: what a customer got back, the bank account a payout goes to, finance's pay
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
 from chalicelib.auth.domain import ADMIN, FINANCE
 from chalicelib.batches import each_record
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
-from chalicelib.orders import service as orders
 from chalicelib.orders.domain import access_token_from, checked_order_id
-from chalicelib.payments import service
 from chalicelib.payments.refunds import BANKS, PAYOUT_STATUSES, BankAccount, account_number
 from chalicelib.validation import ID_PATTERN, Fields, contact_name, query_int
 from chalicelib.web import (
@@ -29,6 +27,15 @@ from chalicelib.web import (
     read_json,
     signed_in,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.orders import service as orders
+    from chalicelib.payments import service
+else:
+    orders = lazy_module("chalicelib.orders.service")
+    service = lazy_module("chalicelib.payments.service")
 
 payment_routes = Blueprint(__name__)
 

@@ -4,9 +4,8 @@ the daily, weekly and monthly builds."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
@@ -14,11 +13,19 @@ from chalicelib import resources
 from chalicelib.auth.domain import ADMIN, FINANCE
 from chalicelib.batches import each_record
 from chalicelib.errors import ValidationFailed
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
-from chalicelib.reports import domain, service
 from chalicelib.reports.domain import DATE_PATTERN, REPORT_ID_MAX, REPORT_ID_PATTERN
 from chalicelib.validation import MAX_PAGE, Fields, query_int
 from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, signed_in
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.reports import domain, service
+else:
+    domain = lazy_module("chalicelib.reports.domain")
+    service = lazy_module("chalicelib.reports.service")
 
 report_routes = Blueprint(__name__)
 

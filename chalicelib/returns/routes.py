@@ -4,19 +4,17 @@ the returns state machine's Python steps."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import resources
 from chalicelib.batches import each_record
 from chalicelib.errors import ValidationFailed
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
-from chalicelib.orders import service as orders
 from chalicelib.orders.domain import Order, access_token_from, checked_order_id
-from chalicelib.returns import service
 from chalicelib.returns.domain import (
     COURIER_MAX,
     COURIER_PATTERN,
@@ -47,6 +45,15 @@ from chalicelib.web import (
     read_json,
     staff,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.orders import service as orders
+    from chalicelib.returns import service
+else:
+    orders = lazy_module("chalicelib.orders.service")
+    service = lazy_module("chalicelib.returns.service")
 
 return_routes = Blueprint(__name__)
 

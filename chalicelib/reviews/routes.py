@@ -3,12 +3,12 @@ approved ones."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.lazy import lazy_module
 from chalicelib.orders.domain import access_token_from, checked_order_id
-from chalicelib.reviews import service
 from chalicelib.reviews.domain import MAX_REPLY, REVIEW_ID_MAX, REVIEW_ID_PATTERN, STATUSES
 from chalicelib.validation import ID_PATTERN, Fields, page
 from chalicelib.web import (
@@ -21,6 +21,11 @@ from chalicelib.web import (
     read_json,
     staff,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.reviews import service
+else:
+    service = lazy_module("chalicelib.reviews.service")
 
 review_routes = Blueprint(__name__)
 

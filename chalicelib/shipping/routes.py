@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import resources
 from chalicelib.batches import each_record
 from chalicelib.cart.domain import CART_ID_PATTERN
+from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
-from chalicelib.shipping import service, webhooks
 from chalicelib.web import api, optional_principal, raw_body, read_json
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from chalicelib.shipping import service, webhooks
+else:
+    service = lazy_module("chalicelib.shipping.service")
+    webhooks = lazy_module("chalicelib.shipping.webhooks")
 
 shipping_routes = Blueprint(__name__)
 
@@ -49,6 +55,8 @@ def _apply_courier_update(record: SQSRecord) -> None:
 
 @shipping_routes.on_sqs_message(queue=resources.COURIER_EVENTS_QUEUE.physical_name, batch_size=10)
 def courier_events(event: SQSEvent) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError  # loaded with the batch
+
     try:
         return each_record(event, _apply_courier_update)
     except BatchProcessingError as failed:

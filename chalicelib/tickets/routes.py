@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.lazy import lazy_module
 from chalicelib.orders.domain import access_token_from, checked_order_id
-from chalicelib.tickets import service
 from chalicelib.tickets.domain import (
     ATTACHMENT_TYPES,
     CATEGORIES,
@@ -36,6 +36,11 @@ from chalicelib.web import (
     signed_in,
     staff,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.tickets import service
+else:
+    service = lazy_module("chalicelib.tickets.service")
 
 ticket_routes = Blueprint(__name__)
 

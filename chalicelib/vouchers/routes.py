@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.vouchers import service
+from chalicelib.lazy import lazy_module
 from chalicelib.web import api, json_response, jwt_authorizer, read_json, staff
+
+if TYPE_CHECKING:
+    from chalicelib.vouchers import service
+else:
+    service = lazy_module("chalicelib.vouchers.service")
 
 voucher_routes = Blueprint(__name__)
 
