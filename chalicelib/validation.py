@@ -190,9 +190,10 @@ def query_int(params: dict[str, str], name: str, *, default: None, min_value: in
 
 
 def query_int(params: dict[str, str], name: str, *, default: int | None, min_value: int, max_value: int) -> int | None:
-    """A whole-number query parameter; typed `int` when there is a default."""
+    """A whole-number query parameter; typed `int` when there is a default. Sent empty (`?limit=`) it is refused,
+    as the published document says: only an absent parameter takes the default."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not re.fullmatch(r"-?\d{1,15}", raw):
         raise ValidationFailed(name, "must be a whole number")

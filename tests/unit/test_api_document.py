@@ -89,3 +89,12 @@ def test_the_docs_page_lists_every_operation_and_who_may_call_it(built: tuple[di
     for path in document["paths"]:
         assert f"<code>{path}</code>" in page
     assert "Who: anyone" in page
+
+
+def test_a_whole_number_query_parameter_sent_empty_is_refused_and_only_an_absent_one_takes_the_default() -> None:
+    from chalicelib.errors import ValidationFailed
+    from chalicelib.validation import query_int
+
+    assert query_int({}, "limit", default=20, min_value=1, max_value=100) == 20
+    with pytest.raises(ValidationFailed, match="limit"):
+        query_int({"limit": ""}, "limit", default=20, min_value=1, max_value=100)
