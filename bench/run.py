@@ -4,7 +4,7 @@ order's whole journey costs and what one return costs (requests, state transitio
 keeping its rollups costs per 1,000 orders.
 
 Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
-                           [--skip-journey] [--skip-returns] [--skip-reports]
+                           [--skip-journey] [--skip-returns] [--skip-reports] [--skip-load]
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-returns", action="store_true", help="no (d), the per return costs")
     parser.add_argument("--skip-reports", action="store_true",
                         help="no (e), the report build at 10,000 and 100,000 orders and the rollups' cost")
+    parser.add_argument("--skip-load", action="store_true", help="no (f), bursts and checkout load on a local stack")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -113,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_journeys(orders=not args.skip_journey, returns=not args.skip_returns)
     if not args.skip_reports:
         print_reports()
+    if not args.skip_load:
+        from bench import load  # starts a whole local stack: only when the section runs
+        load.print_load()
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     return 0
 
