@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-## bench: cold import cost and AWS requests per operation
+## bench: cold import, AWS requests per operation, cost per order and return, report builds, Lambda zip size, load
 bench: $(STAMP)
 	$(PY) -m bench.run
 

@@ -1,10 +1,11 @@
 """`make bench`: print the cold import cost of the app, the AWS requests each API operation makes, what one
 order's whole journey costs and what one return costs (requests, state transitions, invocations, dollars per
 1,000 orders and per 1,000 returns), and a month's sales report built at 10,000 and 100,000 orders with what
-keeping its rollups costs per 1,000 orders, and the Lambda zip size against its 15 MB budget.
+keeping its rollups costs per 1,000 orders, the Lambda zip size against its 15 MB budget, and
+the local stack under connection bursts and a bounded checkout load.
 
 Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
-                           [--skip-journey] [--skip-returns] [--skip-reports] [--skip-package]
+                           [--skip-journey] [--skip-returns] [--skip-reports] [--skip-package] [--skip-load]
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="no (e), the report build at 10,000 and 100,000 orders and the rollups' cost")
     parser.add_argument("--skip-package", action="store_true",
                         help="no (f), the Lambda zip size (runs chalice package)")
+    parser.add_argument("--skip-load", action="store_true", help="no (g), bursts and checkout load on a local stack")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -127,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_reports()
     if not args.skip_package:
         print_package()
+    if not args.skip_load:
+        from bench import load  # starts a whole local stack: only when the section runs
+        load.print_load()
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     return 0
 
