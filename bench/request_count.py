@@ -6,6 +6,9 @@ pynamodb's, powertools') gets a `before-call.*.*` handler. `before-call` fires o
 for a block and yields a Counter keyed "service:Operation". An `after-call.*.*` handler notes on each counted
 DynamoDB call (`ApiCall.answer`) the sizes of the items a read returned, what read capacity is charged on, and
 the error code of a call that failed.
+
+The scenario (`measure_operations`) counts calls on the sandbox payment gateway's and courier's own tables apart,
+in a note under the operation: in production they are HTTPS calls to Midtrans or the courier, not AWS requests.
 """
 
 from __future__ import annotations
@@ -160,11 +163,35 @@ def count_aws_requests() -> Iterator[AwsRequests]:
 
 @dataclass
 class Measurement:
-    """Requests counted for one operation (the second call of its kind on a warm instance)."""
+    """Requests counted for one operation (the second call of its kind on a warm instance). `providers`: the calls
+    left out of `requests` because they go to a sandbox provider's own books (see split_provider_calls)."""
 
     operation: str
     requests: AwsRequests
     notes: list[str] = field(default_factory=list)
+    providers: AwsRequests = field(default_factory=AwsRequests)
+
+
+def _tables_of(call: ApiCall) -> set[str]:
+    params = call.params
+    tables = {params["TableName"]} if "TableName" in params else set()
+    tables.update(params.get("RequestItems", {}))
+    for item in params.get("TransactItems", []):
+        tables.update(spec["TableName"] for spec in item.values() if "TableName" in spec)
+    return tables
+
+
+def split_provider_calls(requests: AwsRequests, provider_tables: set[str]) -> tuple[AwsRequests, AwsRequests]:
+    """(the shop's requests, the calls touching only the sandbox providers' tables). In production the sandbox
+    payment gateway's and courier's books are HTTPS calls to Midtrans and the courier, not AWS requests, so (b)
+    counts them apart, as (c) leaves them out of the cost."""
+    shop, providers = AwsRequests(), AwsRequests()
+    for call in requests.calls:
+        tables = _tables_of(call)
+        target = providers if tables and tables <= provider_tables else shop
+        target[f"{call.service}:{call.operation}"] += 1
+        target.calls.append(call)
+    return shop, providers
 
 
 PRODUCT: dict[str, Any] = {
@@ -321,8 +348,16 @@ def measure_operations() -> list[Measurement]:
             counted("POST /checkout (signed in, spending points)", lambda: spend(1))
             twice("GET /me/loyalty", lambda: api.call("GET", "/me/loyalty", headers=sari))
 
+    from chalicelib import resources
+
+    provider_tables = {resources.SANDBOX_PAYMENTS.physical_name, resources.SANDBOX_COURIERS.physical_name}
     for measurement in measurements:
+        measurement.requests, measurement.providers = split_provider_calls(measurement.requests, provider_tables)
         measurement.notes.extend(_hints(measurement.requests.calls))
+        if measurement.providers:
+            breakdown = ", ".join(f"{name} x{count}" for name, count in sorted(measurement.providers.items()))
+            measurement.notes.append(f"not counted: {measurement.providers.total()} on the sandbox providers' own "
+                                     f"tables, HTTPS calls to Midtrans or the courier in production: {breakdown}")
     return measurements
 
 

@@ -10,7 +10,8 @@ from chalicelib.vouchers.domain import Voucher, discount, problem
 CART_ID_PATTERN = r"[a-f0-9]{32}"  # cart ids are uuid4 hex
 
 MAX_LINES = 40  # checkout writes 2 items per line in one DynamoDB transaction (limit 100), plus cart, order,
-# voucher and 5 for spent loyalty points: 88 at most
+# voucher and 5 for spent loyalty points: 88 at most; it reads a stock level and a product per line, the voucher
+# and the points account in one BatchGetItem (limit 100 keys): 82 at most
 MAX_QUANTITY = 99
 
 

@@ -11,7 +11,7 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, resources
+from chalicelib import clock, config, db, resources
 from chalicelib.db import meta_for
 from chalicelib.errors import Conflict
 
@@ -21,6 +21,9 @@ class CartModel(Model):
     cart_id = UnicodeAttribute(hash_key=True)
     owner_sub = UnicodeAttribute(null=True)
     items = JSONAttribute(default=dict)
+    # sku -> product id of each line, kept when a line is added, so pricing reads a line's product in the same
+    # request as its stock level (a SKU never changes product; a missing or wrong entry costs one more read only)
+    product_ids = JSONAttribute(null=True)
     voucher_code = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -35,6 +38,7 @@ class Cart:
     owner_sub: str | None
     items: dict[str, int] = field(default_factory=dict)
     voucher_code: str | None = None
+    product_ids: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
     expires_at: int = 0
@@ -48,6 +52,7 @@ def _to_cart(item: CartModel) -> Cart:
         owner_sub=item.owner_sub,
         items={sku: int(quantity) for sku, quantity in (item.items or {}).items()},
         voucher_code=item.voucher_code,
+        product_ids={sku: str(product_id) for sku, product_id in (item.product_ids or {}).items()},
         created_at=item.created_at,
         updated_at=item.updated_at,
         expires_at=int(item.expires_at.timestamp()) if item.expires_at else 0,
@@ -82,12 +87,18 @@ def get(cart_id: str) -> Cart | None:
         return None
 
 
+def cart_read(cart_id: str) -> db.BatchRead[Cart]:
+    """A cart as one part of a batch read across tables (db.read_together), strongly consistent as `get`."""
+    return db.BatchRead(CartModel, (cart_id,), _to_cart, consistent=True)
+
+
 def save(cart: Cart) -> Cart:
     """Store edits if nobody else changed the cart since it was read; each edit pushes expiry back."""
     item = CartModel(
         cart.cart_id,
         owner_sub=cart.owner_sub,
         items=cart.items,
+        product_ids={sku: product_id for sku, product_id in cart.product_ids.items() if sku in cart.items} or None,
         voucher_code=cart.voucher_code,
         created_at=cart.created_at,
         updated_at=clock.now_iso(),

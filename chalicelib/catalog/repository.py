@@ -10,7 +10,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import resources
+from chalicelib import db, resources
 from chalicelib.catalog.domain import Dimensions, Product, Variant
 from chalicelib.db import meta_for
 
@@ -115,11 +115,16 @@ def get(product_id: str) -> tuple[Product, int] | None:
     return to_product(item), int(item.version)
 
 
+def products_read(product_ids: Iterable[str]) -> db.BatchRead[Product]:
+    """Products as one part of a batch read across tables (db.read_together); eventually consistent, as browsing."""
+    return db.BatchRead(ProductModel, tuple(sorted(set(product_ids))), to_product)
+
+
 def get_many(product_ids: Iterable[str]) -> dict[str, Product]:
-    keys = sorted(set(product_ids))
-    if not keys:
+    read = products_read(product_ids)
+    if not read.keys:
         return {}
-    return {item.product_id: to_product(item) for item in ProductModel.batch_get(keys)}
+    return db.read_together([read]).of(read)
 
 
 def by_status(status: str) -> list[Product]:

@@ -86,10 +86,17 @@ def _idempotent_checkout() -> tuple[Any, Any]:
 
 
 def _checkout(command: dict[str, Any]) -> dict[str, Any]:
+    """Reads the cart, then in one more request every line's stock level and product, the voucher and the points
+    account; the transaction writes on those reads, conditioned on them being still current (a stock level's or
+    the account's version, the cart's version, the voucher's remaining uses), and decides again on fresh reads
+    only when another writer got there first."""
     request = CheckoutRequest(**command["request"])
     principal = Principal(**command["principal"]) if command["principal"] else None
     cart = carts.load(request.cart_id, principal, for_update=True)
-    priced = carts.priced(cart)
+    customer_id = principal.sub if principal and principal.role == "customer" else None
+    account_read = loyalty.account_read(customer_id) if request.redeem_points and customer_id else None
+    reads = carts.read(cart, also=[account_read] if account_read else [])
+    priced = carts.priced_from(cart, reads)
     if not priced.lines:
         raise Unprocessable("the cart is empty", code="cart_empty")
     if priced.unsellable_skus:
@@ -114,14 +121,14 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
 
     now = clock.now()
     token, token_hash = new_access_token()
-    customer_id = principal.sub if principal and principal.role == "customer" else None
     points_discount = 0
+    account = reads.found.one(account_read) if account_read else None
     if request.redeem_points:
         if customer_id is None:
             raise Unprocessable("loyalty points belong to a signed-in customer: sign in to spend them",
                                 code="sign_in_required")
         points_discount = loyalty.quote_redemption(customer_id, request.redeem_points,
-                                                   goods_after_voucher=priced.totals.total)
+                                                   goods_after_voucher=priced.totals.total, account=account)
     order = build_order(request, priced, order_id=new_order_id(now), customer_id=customer_id,
                         shipping=chosen.to_dict(), access_token_hash=token_hash, now=now,
                         payment_window_seconds=config.payment_window_seconds(), points_discount=points_discount)
@@ -131,6 +138,7 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
         for line in priced.lines
     ]
     voucher = priced.applied_voucher
+    first_attempt = [account]  # the quote's account; every retry reads the account again
 
     def stage(tx: TransactWrite) -> None:
         cart_repository.stage_checkout(tx, cart, order.order_id)
@@ -138,10 +146,11 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
         if voucher:
             vouchers.stage_use(tx, voucher)
         if points_discount and customer_id:
-            # read again on every attempt: a concurrent checkout that spent the same points wins, this one is
-            # decided again and refused (422 insufficient_points) if the balance no longer covers it
+            # written only if unchanged since read: a concurrent checkout that spent the same points wins, this one
+            # is decided again on a fresh read and refused (422 insufficient_points) if the balance no longer covers it
             loyalty.stage_redemption(tx, customer_id=customer_id, order_id=order.order_id,
-                                     points=request.redeem_points, contact=request.customer, at=order.created_at)
+                                     points=request.redeem_points, contact=request.customer, at=order.created_at,
+                                     account=first_attempt.pop() if first_attempt else None)
 
     def explain(failed_tables: set[str]) -> DomainError | None:
         if resources.CARTS.physical_name in failed_tables:
@@ -150,7 +159,9 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
             return Conflict(f"voucher {voucher.code if voucher else ''} has just been used up", code="voucher_used_up")
         return None
 
-    inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain, retry_tables=loyalty.TABLES)
+    # The stock levels priced are the first attempt's: the transaction writes each only at the version read.
+    inventory.commit_movements(movements, stage_extra=stage, explain_failure=explain, retry_tables=loyalty.TABLES,
+                               levels=reads.levels)
     payment = _after_order_placed(order)
     metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Revenue", unit=MetricUnit.NoUnit, value=order.totals.total)  # whole Rupiah

@@ -18,7 +18,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, resources
+from chalicelib import clock, db, resources
 from chalicelib.db import meta_for
 from chalicelib.errors import Conflict
 from chalicelib.inventory.domain import Movement, StockLevel
@@ -77,12 +77,18 @@ def to_level(item: StockModel) -> StockLevel:
     )
 
 
+def levels_read(skus: Iterable[str]) -> db.BatchRead[StockLevel]:
+    """The levels of `skus` as one part of a batch read across tables (db.read_together). Strongly consistent:
+    a reservation must never be computed from a stale level."""
+    return db.BatchRead(StockModel, tuple(sorted(set(skus))), to_level, consistent=True)
+
+
 def read_levels(skus: Iterable[str]) -> dict[str, StockLevel]:
     """Strongly consistent reads: a reservation must never be computed from a stale level."""
-    keys = sorted(set(skus))
-    if not keys:
+    read = levels_read(skus)
+    if not read.keys:
         return {}
-    return {item.sku: to_level(item) for item in StockModel.batch_get(keys, consistent_read=True)}
+    return db.read_together([read]).of(read)
 
 
 def read_level(sku: str) -> StockLevel | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -37,6 +37,7 @@ def commit_movements(
     stage_extra: StageExtra | None = None,
     explain_failure: ExplainFailure | None = None,
     retry_tables: frozenset[str] = frozenset(),
+    levels: Mapping[str, StockLevel] | None = None,
 ) -> dict[str, tuple[StockLevel, StockLevel]]:
     """Apply movements and any extra writes in one all-or-nothing transaction: each SKU's level is written once,
     each movement is its own ledger line (a return restocks some units and writes others off).
@@ -46,11 +47,16 @@ def commit_movements(
     tables whose extra items failed their condition to a domain error; a failed condition on `retry_tables` means
     another writer got there first, and the whole attempt is decided again on fresh reads (`stage_extra` reads
     what it stages on each attempt). Returns {sku: (before, after)}.
+
+    `levels`: every SKU's level as the caller has just read it, strongly consistent (checkout, for pricing). The
+    first attempt decides on them instead of reading again: each level is written only if its version is still
+    the one read, so a level that moved meanwhile fails the transaction and the retry reads afresh.
     """
     skus = list(dict.fromkeys(movement.sku for movement in movements))
+    given = [dict(levels)] if levels is not None and set(skus) <= set(levels) else []
 
     def attempt() -> dict[str, tuple[StockLevel, StockLevel]]:
-        levels = repository.read_levels(skus)
+        levels = given.pop() if given else repository.read_levels(skus)
         missing = sorted(set(skus) - set(levels))
         if missing:
             raise NotFound(f"unknown SKU {', '.join(missing)}", details={"skus": missing})

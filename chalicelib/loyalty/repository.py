@@ -16,7 +16,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import resources
+from chalicelib import db, resources
 from chalicelib.db import meta_for, page_cursor, start_key
 from chalicelib.loyalty.domain import Account, Entry, OrderPoints
 
@@ -127,6 +127,13 @@ def get_account(customer_id: str) -> Account:
         return _to_account(LoyaltyModel.get(customer_id, ACCOUNT, consistent_read=True))
     except LoyaltyModel.DoesNotExist:
         return Account(customer_id=customer_id)
+
+
+def account_read(customer_id: str) -> db.BatchRead[Account]:
+    """The account as one part of a batch read across tables (db.read_together): strongly consistent, as
+    get_account, and an empty account when the customer has none yet."""
+    return db.BatchRead(LoyaltyModel, ((customer_id, ACCOUNT),), _to_account, consistent=True,
+                        missing=lambda key: Account(customer_id=key[0]))
 
 
 def stage_account(tx: TransactWrite, before: Account, after: Account, *, at: str) -> None:

@@ -29,6 +29,7 @@ from chalicelib.loyalty.domain import (
     REDEEMED,
     RETURNED,
     REVERSED,
+    Account,
     Entry,
     OrderFacts,
     OrderPoints,
@@ -105,19 +106,30 @@ def _retrying(attempt: Callable[[], Any], what: str) -> Any:
 # ---- checkout ----------------------------------------------------------------------------------------------
 
 
-def quote_redemption(customer_id: str, points: int, *, goods_after_voucher: int) -> int:
-    """What `points` take off an order (Rupiah), checked against the balance now and the order's limit (422)."""
-    account = repository.get_account(customer_id)
-    return redemption_discount(points, balance=account.balance, goods_after_voucher=goods_after_voucher,
+def account_read(customer_id: str) -> db.BatchRead[Account]:
+    """The account, to be read (strongly consistent) in the checkout's batch read of the cart's stock and products,
+    then handed to quote_redemption and stage_redemption instead of being read by each."""
+    return repository.account_read(customer_id)
+
+
+def quote_redemption(customer_id: str, points: int, *, goods_after_voucher: int,
+                     account: Account | None = None) -> int:
+    """What `points` take off an order (Rupiah), checked against the balance now and the order's limit (422).
+    `account`: the customer's account just read (strongly consistent); read here otherwise."""
+    current = account if account is not None else repository.get_account(customer_id)
+    return redemption_discount(points, balance=current.balance, goods_after_voucher=goods_after_voucher,
                                rules=rules())
 
 
 def stage_redemption(tx: TransactWrite, *, customer_id: str, order_id: str, points: int,
-                     contact: dict[str, str], at: str) -> None:
+                     contact: dict[str, str], at: str, account: Account | None = None) -> None:
     """Spend points in the checkout's transaction (with the stock reservation and the order): the account is
-    written only if it is still as read here, so concurrent checkouts never spend the same points twice (the
-    loser's transaction fails and is decided again on a fresh read; see checkout)."""
-    account = repository.get_account(customer_id)
+    written only if it is still as read, so concurrent checkouts never spend the same points twice (the
+    loser's transaction fails and is decided again on a fresh read; see checkout). `account`: the account the
+    quote was made on, for the first attempt (its version condition guarantees it is still current); read here
+    when not given, as every retry does."""
+    if account is None:
+        account = repository.get_account(customer_id)
     after, entry = move(replace(account, contact=dict(contact)), REDEEMED, -points, at=at, actor=customer_id,
                         note=f"spent on order {order_id}", order_id=order_id, rules=rules())
     repository.stage_account(tx, account, after, at=at)

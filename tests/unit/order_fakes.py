@@ -99,7 +99,8 @@ class FakeStock:
     moves: list[tuple[str, str, int, int]] = field(default_factory=list)
 
     def commit_movements(self, movements: Sequence[Movement], *, stage_extra: Any = None,
-                         explain_failure: Any = None) -> dict[str, Any]:
+                         explain_failure: Any = None, retry_tables: frozenset[str] = frozenset(),
+                         levels: Any = None) -> dict[str, Any]:
         tx: list[Callable[[], bool]] = []
         if stage_extra:
             stage_extra(tx)

@@ -118,3 +118,27 @@ def test_reads_note_the_size_of_each_item_they_returned_and_failures_their_code(
     assert get.answer == {"sizes": []}
     assert put.answer == {"error": "ConditionalCheckFailedException"}
     assert listing.answer == {}
+
+
+def test_calls_on_the_sandbox_providers_tables_only_are_counted_apart() -> None:
+    from bench.request_count import ApiCall, AwsRequests, split_provider_calls
+
+    sandbox, shop_table = "sandbox-payments", "orders"
+    calls = [
+        ApiCall("dynamodb", "GetItem", {"TableName": sandbox}),
+        ApiCall("dynamodb", "PutItem", {"TableName": sandbox}),
+        ApiCall("dynamodb", "UpdateItem", {"TableName": shop_table}),
+        ApiCall("dynamodb", "BatchGetItem", {"RequestItems": {sandbox: {}, shop_table: {}}}),
+        ApiCall("dynamodb", "TransactWriteItems", {"TransactItems": [{"Put": {"TableName": sandbox}}]}),
+        ApiCall("stepfunctions", "StartExecution", {"stateMachineArn": "arn"}),
+    ]
+    requests = AwsRequests()
+    for call in calls:
+        requests[f"{call.service}:{call.operation}"] += 1
+        requests.calls.append(call)
+
+    shop, providers = split_provider_calls(requests, {sandbox})
+
+    assert providers == {"dynamodb:GetItem": 1, "dynamodb:PutItem": 1, "dynamodb:TransactWriteItems": 1}
+    assert shop == {"dynamodb:UpdateItem": 1, "dynamodb:BatchGetItem": 1, "stepfunctions:StartExecution": 1}
+    assert providers.calls == [calls[0], calls[1], calls[4]] and shop.calls == [calls[2], calls[3], calls[5]]
