@@ -22,6 +22,8 @@ from the execution history instead (the interpreter runs in a thread of its own 
 only by timing luck). Calls the app makes to the sandbox gateway's table (charge, status) are shown but left out
 of the cost: in production they are HTTPS calls to Midtrans (the card refund too).
 
+Dollars are per 1,000 orders (or returns): the AWS work adds up to the total, which (c) prints against the limit
+per 1,000 paid orders (ORDER_LIMIT_PER_THOUSAND); notifications (SES email, SMS), priced per message, are shown apart.
 The pricing arithmetic (`dynamodb_request_units`, `sqs_requests`, `cost_per_thousand`) is pure and unit-tested.
 """
 
@@ -84,6 +86,7 @@ class JourneyCounts:
     sms: int
 
 
+# The AWS work: what the "total" adds up and the limit is set on.
 COST_LINES = (
     ("lambda_requests", "Lambda requests"),
     ("lambda_compute", "Lambda compute"),
@@ -92,8 +95,14 @@ COST_LINES = (
     ("sqs", "SQS requests"),
     ("dynamodb_writes", "DynamoDB write request units"),
     ("dynamodb_reads", "DynamoDB read request units"),
-    ("ses", "SES email"),
 )
+# Messages to customers, priced per message and shown apart from the AWS work (SMS dwarfs everything else).
+NOTIFICATION_LINES = (
+    ("ses", "SES email"),
+    ("sms", "SMS (SNS)"),
+)
+# The limit on the AWS work per 1,000 paid orders, notifications apart (USD).
+ORDER_LIMIT_PER_THOUSAND = 0.30
 
 _READS = {"GetItem", "Query", "Scan"}
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -156,7 +165,8 @@ def sqs_requests(*, sends: int, batches: int) -> dict[str, int]:
 
 
 def cost_per_thousand(counts: JourneyCounts, prices: Prices, assumptions: Assumptions) -> dict[str, float]:
-    """USD per 1,000 orders, by line (COST_LINES keys), plus "total" (without SMS) and "sms" (separate)."""
+    """USD per 1,000 orders, by line (COST_LINES and NOTIFICATION_LINES keys), plus "total": the AWS work alone,
+    without the notifications, whose price is per message and which are shown apart."""
     orders = 1000
     invocations = counts.lambda_invocations * orders
     gb_seconds = invocations * (assumptions.lambda_average_ms / 1000) * (assumptions.lambda_memory_mb / 1024)
@@ -169,9 +179,9 @@ def cost_per_thousand(counts: JourneyCounts, prices: Prices, assumptions: Assump
         "dynamodb_writes": counts.dynamodb_wru * orders * prices.dynamodb_per_million_wru / 1e6,
         "dynamodb_reads": counts.dynamodb_rru * orders * prices.dynamodb_per_million_rru / 1e6,
         "ses": counts.emails * orders * prices.ses_per_thousand_emails / 1000,
+        "sms": counts.sms * orders * prices.sms_indonesia_each,
     }
     cost["total"] = sum(cost[key] for key, _ in COST_LINES)
-    cost["sms"] = counts.sms * orders * prices.sms_indonesia_each
     return cost
 
 
@@ -764,9 +774,11 @@ class Section:
     definition: str  # the ASL file Step Functions executes
     notes: tuple[str, ...] = ()  # further lines on what is and is not counted
     prices_in: str = ""  # "": print the prices, assumptions and schedules; else the section that printed them
+    limit: float | None = None  # the most the AWS work may cost per 1,000 (USD), printed against each total
 
 
-ORDERS = Section("(c) Per order journey", "order", "statemachines/fulfilment.asl.json")
+ORDERS = Section("(c) Per order journey", "order", "statemachines/fulfilment.asl.json",
+                 limit=ORDER_LIMIT_PER_THOUSAND)
 RETURNS = Section("(d) Per return", "return", "statemachines/returns.asl.json", notes=(
     "Each return's order is first taken to COMPLETED by the journey of (c), outside the count. Counted: the guest",
     "asks to return one unit of each line (damaged: the shop's fault, shipping refunded too), staff approve, the",
@@ -840,20 +852,29 @@ def print_journeys(results: list[JourneyResult], prices: Prices | None = None,
     if not section.prices_in:
         _print_prices(prices, assumptions)
     costs = [cost_per_thousand(count, prices, assumptions) for count in counts]
-    print(f"    {f'cost per 1,000 {units} (USD)':<44}" + "".join(f"{name:>{width}}" for name in names))
+
+    def row(title: str, values: Iterable[str]) -> None:
+        print(f"    {title:<44}" + "".join(f"{value:>{width}}" for value in values))
+
+    row(f"AWS cost per 1,000 {units} (USD)", names)
     for key, title in COST_LINES:
         if key == "lambda_compute":
             title = f"{title} ({assumptions.lambda_memory_mb} MB x {assumptions.lambda_average_ms:g} ms)"
-        print(f"    {title:<44}" + "".join(f"{_money(cost[key]):>{width}}" for cost in costs))
-    print(f"    {'total':<44}" + "".join(f"{_money(cost['total']):>{width}}" for cost in costs))
-    print(f"    {f'per {unit}':<44}" + "".join(f"{cost['total'] / 1000:>{width}.6f}" for cost in costs))
-    print(f"    {'SMS (SNS), shown separately':<44}" + "".join(f"{_money(cost['sms']):>{width}}" for cost in costs))
+        row(title, [_money(cost[key]) for cost in costs])
+    row("total", [_money(cost["total"]) for cost in costs])
+    row(f"per {unit}", [f"{cost['total'] / 1000:.6f}" for cost in costs])
+    if section.limit is not None:
+        row(f"limit ${section.limit:.2f} per 1,000 {units}", [_against(cost["total"], section.limit) for cost in costs])
+    print(f"    notifications per 1,000 {units} (USD), not in the AWS total:")
+    for key, title in NOTIFICATION_LINES:
+        row(f"  {title}", [_money(cost[key]) for cost in costs])
     if section.prices_in:
         print(f"    Prices and assumptions as in {section.prices_in}; SMS at about ${prices.sms_indonesia_each:.2f}"
               f" each. Scheduled handlers run whatever the volume, not per {unit}.")
     else:
-        print(f"    SMS to Indonesia costs about ${prices.sms_indonesia_each:.2f} each at list price: shown separately,"
-              " since the outbox is used locally")
+        print(f"    Notifications are priced per message (SMS to Indonesia about ${prices.sms_indonesia_each:.2f} each"
+              " at list price): shown apart,")
+        print("    not in the AWS total; locally they go to the outbox.")
         schedules = _schedules()
         if schedules:
             invocations, monthly = monthly_schedule_cost([minutes for _, minutes in schedules], prices, assumptions)
@@ -870,6 +891,11 @@ def print_journeys(results: list[JourneyResult], prices: Prices | None = None,
         print(f"    Note: the order item at completion is {sizes};")
         print("    writes to the orders table cost that, not 1 WRU, so the DynamoDB write line is a floor.")
     print()
+
+
+def _against(total: float, limit: float) -> str:
+    """How a total stands against its limit: "within (-0.0128)" or "OVER (+0.0622)"."""
+    return f"{'within' if total <= limit else 'OVER'} ({total - limit:+.4f})"
 
 
 def _kilobytes(size: int) -> str:

@@ -175,7 +175,7 @@ def _checkout(command: dict[str, Any]) -> dict[str, Any]:
 
 
 def _after_order_placed(order: Order) -> dict[str, Any] | None:
-    """Payment instructions, the fulfilment workflow and the customer's notification.
+    """Payment instructions and the fulfilment workflow, whose first step tells the customer the order is placed.
 
     The order is already committed: a failure here must not turn a placed order into an error, so each
     part is retried by its own safety net (the reconciliation schedule charges and starts workflows).
@@ -185,8 +185,14 @@ def _after_order_placed(order: Order) -> dict[str, Any] | None:
         order_service.start_workflow(order)
     except Exception:
         logger.exception("fulfilment workflow did not start", extra={"order_id": order.order_id})
+        _tell_order_placed(order, payment)
+    return payment
+
+
+def _tell_order_placed(order: Order, payment: dict[str, Any] | None) -> None:
+    """Without a workflow to tell the customer, the checkout does; the workflow started later by the reconciliation
+    asks again, and the notifications area still sends one message per (order, event)."""
     try:
         notifications.request("order_placed", {**order.to_dict(), "payment": payment}, {"payment": payment})
     except Exception:
         logger.exception("order-placed notification not queued", extra={"order_id": order.order_id})
-    return payment

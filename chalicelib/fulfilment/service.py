@@ -19,6 +19,7 @@ from chalicelib import clock
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.inventory.domain import COMMIT, RELEASE, RESTOCK
 from chalicelib.notifications import service as notifications
+from chalicelib.notifications.domain import ORDER_PLACED
 from chalicelib.observability import logger, metrics
 from chalicelib.orders import lifecycle, workflow
 from chalicelib.orders import service as orders
@@ -63,6 +64,13 @@ def _notify(event: str, order: Order, extra: dict[str, Any] | None = None) -> No
     notifications.request(event, order.to_dict(), extra)
 
 
+def _tell_order_placed(order: Order) -> None:
+    """The order-placed message with the payment instructions the order holds. Asked for by the workflow's first step,
+    not by the checkout, so placing an order sends nothing to SQS itself; a redelivered step asks again, and the
+    notifications area still sends one message per (order, event)."""
+    _notify(ORDER_PLACED, order, {"payment": order.payment})
+
+
 # ---- the worker: one function per task the state machine sends --------------------------------------------
 
 
@@ -90,8 +98,14 @@ def handle_task(message: Message) -> str:
 
 
 def await_payment(order_id: str, token: str, message: Message) -> str:
-    """Park the token; if the payment, its end or a cancel already happened, answer at once (no lost wake-ups)."""
+    """The order's first step: tell the customer the order is placed, whatever happens to its payment, then park the
+    token; if the payment, its end or a cancel already happened, answer at once (no lost wake-ups). Cash on delivery
+    waits for no payment: answered at once, where a Choice state would cost every order a transition."""
     order = orders.store_token(order_id, "payment", token)
+    _tell_order_placed(order)
+    if order.payment_method == COD:
+        workflow.resume(token, {"paid": False, "cash_on_delivery": True})
+        return "cash on delivery: nothing to wait for"
     ended = {EXPIRED: workflow.PAYMENT_EXPIRED, PAYMENT_FAILED: workflow.PAYMENT_FAILED,
              CANCELLED: workflow.ORDER_CANCELLED}
     if order.status == PAID:
@@ -225,8 +239,14 @@ def await_delivery(order_id: str, token: str, message: Message) -> str:
 
 def complete_order(order_id: str, token: str, message: Message) -> str:
     """Delivered: the order is complete; for cash on delivery the courier's collection is the payment. Its loyalty
-    earning is planned (once, however often this step runs) for when the return window closes."""
+    earning is planned (once, however often this step runs) for when the return window closes. A parcel the courier
+    ended otherwise fails ParcelNotDelivered, which the state machine catches into FlagReturnedParcel: deciding here
+    saves every delivered order the transition of a Choice on the outcome."""
     order = orders.load(order_id)
+    courier_status = _not_delivered(order)
+    if courier_status:
+        workflow.fail(token, workflow.PARCEL_NOT_DELIVERED, f"the courier reported '{courier_status}'")
+        return f"not delivered ({courier_status})"
     if order.status != COMPLETED:
         if order.payment_method == COD:
             payments.record_cash_collected(order, collector=(order.shipment or {}).get("provider", "courier"))
@@ -234,6 +254,15 @@ def complete_order(order_id: str, token: str, message: Message) -> str:
     orders.settle_points(order)  # its points are credited once the return window closes
     workflow.resume(token, {"completed": True})
     return "completed"
+
+
+def _not_delivered(order: Order) -> str | None:
+    """The courier's final status of a parcel that did not reach the customer (returned, rejected, lost), or None."""
+    if order.status in (DELIVERED, COMPLETED):
+        return None
+    courier_status = (order.shipment or {}).get("status")
+    outcome = tracking.outcome(courier_status) if courier_status else None
+    return courier_status if outcome is not None and outcome != workflow.DELIVERED else None
 
 
 def flag_return(order_id: str, token: str, message: Message) -> str:
@@ -267,6 +296,10 @@ def release_stock(order_id: str, token: str, message: Message) -> str:
     event = message["event"]
     target, _ = UNPAID_ENDS[event]
     order = orders.load(order_id)
+    if order.payment_method == COD:  # its first step was never answered (the worker down for the whole wait)
+        workflow.fail(token, workflow.STEP_REFUSED, f"cash on delivery order is {order.status}: there is no payment "
+                      "to end, but its first workflow step was not answered in time")
+        return "refused (cash on delivery)"
     if order.status == PENDING_PAYMENT:
         end_unpaid(order, event)
     elif order.status == PAID:

@@ -211,8 +211,11 @@ def stock_was_committed(order: Order) -> bool:
 
 
 def start_workflow(order: Order) -> None:
-    """Start the order's execution; the reconciliation schedule starts any that a failure left unstarted."""
+    """Start the order's execution; the reconciliation schedule starts any that a failure left unstarted. Its first
+    step waits until the payment deadline, or, for cash on delivery, only as long as the worker may take to answer."""
     seconds = 0
-    if order.payment_deadline:
+    if order.payment_method == COD:
+        seconds = workflow.COD_FIRST_STEP_TIMEOUT
+    elif order.payment_deadline:
         seconds = int((clock.parse_iso(order.payment_deadline) - clock.now()).total_seconds())
-    workflow.start(order.order_id, cod=order.payment_method == COD, payment_timeout_seconds=max(1, seconds))
+    workflow.start(order.order_id, payment_timeout_seconds=max(1, seconds))

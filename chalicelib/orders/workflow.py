@@ -14,7 +14,10 @@ STATE_MACHINE_ARN = "TOKOFLOW_FULFILMENT_STATE_MACHINE_ARN"  # set by the infras
 
 # ---- names shared with statemachines/fulfilment.asl.json (tests/unit/test_workflow_names.py reads both) ----
 # Execution input fields.
-ORDER_ID, COD_INPUT, PAYMENT_TIMEOUT = "order_id", "cod", "payment_timeout_seconds"
+ORDER_ID, PAYMENT_TIMEOUT = "order_id", "payment_timeout_seconds"
+# Cash on delivery waits for no payment: its first step (WaitForPayment) answers at once, so its wait is only capped,
+# at an hour (the worker's SQS redeliveries fit well within it), rather than by a payment deadline.
+COD_FIRST_STEP_TIMEOUT = 3600
 # Tasks: the "task" of each step's SQS message, one worker handler each.
 AWAIT_PAYMENT = "await_payment"
 AWAIT_PAYMENT_REVIEW = "await_payment_review"
@@ -43,15 +46,18 @@ COURIER_OUTCOME_UNKNOWN = "CourierOutcomeUnknown"
 # Recovering, the courier offers no lookup by reference: a person checks the courier's dashboard (NeedsAttention).
 BOOKING_UNCERTAIN = "BookingUncertain"
 BOOKING_REJECTED = "BookingRejected"  # the courier refused the parcel: a person decides
+# CompleteOrder finds the parcel returned, rejected or lost rather than delivered -> FlagReturnedParcel (a Choice on
+# the delivery outcome would cost a state transition on every order).
+PARCEL_NOT_DELIVERED = "ParcelNotDelivered"
 STEP_REFUSED = "StepRefused"  # the order is in no state for this step: a person decides
 UNKNOWN_TASK = "UnknownTask"
 REFUND_DEFERRED = "RefundDeferred"  # the gateway takes no refunds of this type now (ShopeePay at night): retried later
 ERRORS = frozenset({PAYMENT_EXPIRED, PAYMENT_FAILED, PAYMENT_HELD, ORDER_CANCELLED, WORKER_ERROR, COURIER_UNAVAILABLE,
                     BOOKING_REJECTED, STEP_REFUSED, UNKNOWN_TASK, REFUND_DEFERRED})
-ERRORS |= {COURIER_OUTCOME_UNKNOWN, BOOKING_UNCERTAIN}
+ERRORS |= {COURIER_OUTCOME_UNKNOWN, BOOKING_UNCERTAIN, PARCEL_NOT_DELIVERED}
 # Message field of RecoverBooking's book_shipment: an earlier attempt may have booked the parcel, look it up first.
 RECOVER = "recover"
-# Result fields the state machine reads: WaitForDelivery's outcome picks CompleteOrder or FlagReturnedParcel.
+# Result fields of WaitForDelivery: how the parcel ended, as the courier webhook reports it.
 OUTCOME, DELIVERED = "outcome", "delivered"
 # A cancel whose money goes back by bank transfer names its payout; the state machine then waits for it.
 PAYOUT_ID = "payout_id"
@@ -74,10 +80,10 @@ def state_machine_arn() -> str:
     return machine_arn(resources.FULFILMENT_STATE_MACHINE, STATE_MACHINE_ARN)
 
 
-def start(order_id: str, *, cod: bool, payment_timeout_seconds: int) -> str:
+def start(order_id: str, *, payment_timeout_seconds: int) -> str:
     """Start the order's execution, named after the order so a retried start can never run it twice."""
     client = aws.client("stepfunctions")
-    execution_input = {ORDER_ID: order_id, COD_INPUT: cod, PAYMENT_TIMEOUT: max(1, payment_timeout_seconds)}
+    execution_input = {ORDER_ID: order_id, PAYMENT_TIMEOUT: max(1, payment_timeout_seconds)}
     try:
         answer = client.start_execution(stateMachineArn=state_machine_arn(), name=order_id,
                                         input=json.dumps(execution_input))

@@ -60,7 +60,7 @@ def test_a_payment_moves_the_order_once_and_wakes_the_waiting_step(shop: ShopFak
     assert (first, again) == ("paid", "already handled")
     assert stored is not None and stored.status == "PAID" and stored.timeline[-1].event == lifecycle.PAY
     assert shop.answers == [("resume", "pay-token", {"paid": True, "amount": order.totals.total})]
-    assert shop.told == [("payment_received", ORDER_ID)]
+    assert shop.told == [("order_placed", ORDER_ID), ("payment_received", ORDER_ID)]  # the first step tells first
 
 
 def test_a_wrong_amount_is_flagged_for_review_with_both_figures(shop: ShopFakes) -> None:
@@ -272,3 +272,72 @@ def test_the_sweep_expires_only_overdue_unpaid_orders_and_ends_their_waiting_ste
     assert shop.orders.get(ORDER_ID).status == "EXPIRED"  # type: ignore[union-attr]
     assert shop.orders.get("TK-261201-GHJKLM").status == "PENDING_PAYMENT"  # type: ignore[union-attr]
     assert shop.answers == [("fail", "pay-token", "PaymentExpired")] and shop.told == [("expired", ORDER_ID)]
+
+
+# ---- the steps that decide where a Choice state would (each Choice costs every order a state transition) ---------
+
+
+@pytest.mark.parametrize(("status", "answer"), [("PENDING_PAYMENT", None), ("PAID", "resume"),
+                                                ("PAYMENT_FAILED", "fail")])
+def test_the_first_step_tells_the_customer_the_order_is_placed_whatever_became_of_its_payment(
+        shop: ShopFakes, monkeypatch: pytest.MonkeyPatch, status: str, answer: str | None) -> None:
+    told: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    monkeypatch.setattr(fulfilment.notifications, "request",
+                        lambda event, order, extra=None, key=None: told.append((event, order, extra)))
+    instructions = {"method": "bank_transfer", "bank": "bca", "va_number": "12345678901"}
+    shop.orders.add(replace(an_order(status=status), payment=instructions))
+
+    fulfilment.handle_task(task("await_payment", token="pay-token"))
+
+    ((event, order, extra),) = told
+    assert (event, order["order_id"], extra) == ("order_placed", ORDER_ID, {"payment": instructions})
+    assert [kind for kind, _, _ in shop.answers] == ([answer] if answer else [])
+
+
+def test_cash_on_delivery_waits_for_no_payment_the_first_step_answers_at_once(shop: ShopFakes) -> None:
+    shop.orders.add(an_order(status="CONFIRMED", method="cod"))
+    assert fulfilment.handle_task(task("await_payment", token="pay-token")) == "cash on delivery: nothing to wait for"
+    assert shop.answers == [("resume", "pay-token", {"paid": False, "cash_on_delivery": True})]
+    assert shop.told == [("order_placed", ORDER_ID)]
+
+
+def test_a_cash_on_delivery_order_whose_first_step_timed_out_is_refused_to_a_person_not_expired(
+        shop: ShopFakes) -> None:
+    shop.orders.add(an_order(status="CONFIRMED", method="cod"))
+    assert fulfilment.handle_task(task("release_stock", event=lifecycle.EXPIRE)) == "refused (cash on delivery)"
+    assert shop.answers == [("fail", "token-1", "StepRefused")]
+    assert shop.orders.get(ORDER_ID).status == "CONFIRMED" and shop.stock.moves == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("courier_status", ["returned", "rejected", "courier_not_found", "cancelled"])
+def test_a_parcel_the_courier_did_not_deliver_fails_completion_into_the_returned_parcel_step(
+        shop: ShopFakes, courier_status: str) -> None:
+    shop.orders.add(replace(an_order(status="IN_TRANSIT"), shipment={"booking_id": "b-1", "status": courier_status}))
+
+    outcome = fulfilment.handle_task(task("complete_order", token="complete-token"))
+
+    assert outcome == f"not delivered ({courier_status})"
+    assert shop.answers == [("fail", "complete-token", "ParcelNotDelivered")]
+    assert shop.orders.get(ORDER_ID).status == "IN_TRANSIT"  # type: ignore[union-attr]  # FlagReturnedParcel's work
+
+
+def test_a_delivered_parcel_completes_even_when_the_courier_says_more_later(shop: ShopFakes) -> None:
+    shop.orders.add(replace(an_order(status="DELIVERED"), shipment={"booking_id": "b-1", "status": "returned"}))
+    assert fulfilment.handle_task(task("complete_order", token="complete-token")) == "completed"
+    assert shop.answers == [("resume", "complete-token", {"completed": True})]
+
+
+@pytest.mark.parametrize(("method", "timeout"), [("cod", 3600), ("bank_transfer", 1800)])
+def test_the_first_step_waits_until_the_payment_deadline_or_an_hour_for_cash_on_delivery(
+        monkeypatch: pytest.MonkeyPatch, method: str, timeout: int) -> None:
+    from chalicelib import clock
+    from chalicelib.orders import service as orders
+    from chalicelib.orders import workflow
+
+    started: list[tuple[str, int]] = []
+    monkeypatch.setattr(workflow, "start", lambda order_id, *, payment_timeout_seconds: started.append(
+        (order_id, payment_timeout_seconds)))
+    monkeypatch.setattr(clock, "now", lambda: clock.parse_iso("2026-12-01T03:30:00Z"))  # the deadline is at 04:00
+    order = an_order(method=method, status="CONFIRMED" if method == "cod" else "PENDING_PAYMENT")
+    orders.start_workflow(replace(order, payment_deadline=None) if method == "cod" else order)
+    assert started == [(ORDER_ID, timeout)]

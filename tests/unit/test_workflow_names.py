@@ -44,7 +44,9 @@ class Machine:
 
 FULFILMENT = Machine("fulfilment.asl.json", workflow, fulfilment_service.TASKS, workflow.ORDER_ID,
                      retried=frozenset({workflow.WORKER_ERROR, workflow.COURIER_UNAVAILABLE}),
-                     caught=frozenset({workflow.PAYMENT_EXPIRED, workflow.PAYMENT_FAILED, workflow.ORDER_CANCELLED}))
+                     caught=frozenset({workflow.PAYMENT_EXPIRED, workflow.PAYMENT_FAILED, workflow.ORDER_CANCELLED,
+                                       workflow.PAYMENT_HELD, workflow.COURIER_OUTCOME_UNKNOWN,
+                                       workflow.PARCEL_NOT_DELIVERED}))
 RETURNS = Machine("returns.asl.json", returns_workflow, returns_service.TASKS, returns_workflow.RETURN_ID,
                   retried=frozenset({returns_workflow.WORKER_ERROR}), caught=frozenset())
 MACHINES = [pytest.param(machine, id=machine.asl.removesuffix(".asl.json")) for machine in (FULFILMENT, RETURNS)]
@@ -159,14 +161,21 @@ def test_every_step_message_names_its_subject_and_every_failure_reaches_needs_at
             assert rule["ResultPath"] == "$.error"
 
 
+@pytest.mark.parametrize("machine", MACHINES)
+def test_a_succeed_state_is_only_a_choice_s_ending_since_a_task_can_end_the_execution_itself(machine: Machine) -> None:
+    """Each state entered is billed: a Task whose next state would be a Succeed state ends with End instead."""
+    definition = machine.definition()
+    for name, state in states(definition):
+        if state["Type"] != "Choice" and "Next" in state:
+            assert definition["States"][state["Next"]]["Type"] != "Succeed", name
+
+
 def test_fulfilment_input_and_result_fields_match() -> None:
     definition = fulfilment()
-    route = definition["States"]["PaymentRoute"]["Choices"][0]
-    assert route["Variable"] == f"$.{workflow.COD_INPUT}"
-    assert definition["States"]["WaitForPayment"]["TimeoutSecondsPath"] == f"$.{workflow.PAYMENT_TIMEOUT}"
-    outcome = definition["States"]["DeliveryOutcome"]["Choices"][0]
-    assert outcome["Variable"].endswith(f".{workflow.OUTCOME}") and outcome["StringEquals"] == workflow.DELIVERED
-    assert tracking.outcome(tracking.DELIVERED) == workflow.DELIVERED  # the courier's word the Choice compares
+    first = definition["States"][definition["StartAt"]]
+    assert first["Parameters"]["MessageBody"]["task"] == workflow.AWAIT_PAYMENT  # it also decides cash on delivery
+    assert first["TimeoutSecondsPath"] == f"$.{workflow.PAYMENT_TIMEOUT}"
+    assert tracking.outcome(tracking.DELIVERED) == workflow.DELIVERED  # the courier's word complete_order compares
     for _, state in states(definition):
         if state["Type"] == "Task":
             body = state["Parameters"]["MessageBody"]
