@@ -88,7 +88,8 @@ def _checkout_variants() -> Iterator[Any]:
     }
     for path, values in edges.items():
         for value in values:
-            shown = value if not isinstance(value, str) or len(value) < 30 else f"{len(value)} chars"
+            shown = "absent" if value is _ABSENT else value if not isinstance(value, str) or len(value) < 30 \
+                else f"{len(value)} chars"
             yield pytest.param(_changed(path, value), id=f"{path}={shown!r}")
     yield pytest.param({**BODY, "payment_method": "convenience_store", "store": "indomaret"}, id="store, its method")
     yield pytest.param({**BODY, "payment_method": "card", "bank": "bca"}, id="bank with card")
