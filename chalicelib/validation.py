@@ -195,7 +195,7 @@ def query_int(params: dict[str, str], name: str, *, default: int | None, min_val
     raw = params.get(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"-?\d{1,15}", raw):
+    if not re.fullmatch(r"-?[0-9]{1,15}", raw):  # ASCII digits: int() would also read other scripts' digits
         raise ValidationFailed(name, "must be a whole number")
     return check_int(int(raw), name, min_value=min_value, max_value=max_value)
 
@@ -232,17 +232,18 @@ ADDRESS_NOTES_MAX = 300
 
 # Digit groups joined by one space, dot or hyphen; an area code may sit in parentheses: (0274) 512-345.
 _PHONE_SHAPE = re.compile(r"\+?(?:[0-9]+|\([0-9]+\))(?:(?:[ .\-]|(?<=\)))(?:[0-9]+|\([0-9]+\)))*")
-_POSTAL_CODE = re.compile(r"[1-9][0-9]{4}")
+POSTAL_CODE_PATTERN = r"[1-9][0-9]{4}"
+_POSTAL_CODE = re.compile(POSTAL_CODE_PATTERN)
 
 
 def _line(value: object, *, max_len: int, allow_empty: bool = False) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
+    if len(value) > max_len:  # as sent, like Fields.text, so the published maxLength means exactly what it says
+        raise ValueError(f"must be at most {max_len} characters")
     text = value.strip()
     if not text and not allow_empty:
         raise ValueError("must not be empty")
-    if len(text) > max_len:
-        raise ValueError(f"must be at most {max_len} characters")
     return text
 
 

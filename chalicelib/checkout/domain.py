@@ -38,6 +38,8 @@ from chalicelib.validation import (
 
 IDEMPOTENCY_KEY_PATTERN = r"[A-Za-z0-9_\-:.]{8,100}"
 MAX_REDEEM_POINTS = 10_000_000
+CHANNEL_PATTERN = r"[A-Za-z0-9_\-.:/ ]+"
+UTM_SOURCE_PATTERN = r"[A-Za-z0-9_\-.]+"
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ def parse_request(fields: Fields) -> CheckoutRequest:
         service=shipping.text("service", max_len=40),
         payment_method=method,
         payment_channel=_payment_channel(fields, method),
-        channel=fields.text("channel", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.:/ ]+"),
-        utm_source=fields.text("utm_source", required=False, max_len=60, pattern=r"[A-Za-z0-9_\-.]+"),
+        channel=fields.text("channel", required=False, max_len=60, pattern=CHANNEL_PATTERN),
+        utm_source=fields.text("utm_source", required=False, max_len=60, pattern=UTM_SOURCE_PATTERN),
         redeem_points=fields.integer("redeem_points", required=False, default=0, min_value=0,
                                      max_value=MAX_REDEEM_POINTS),
     )

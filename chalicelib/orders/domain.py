@@ -15,7 +15,7 @@ from chalicelib.orders import lifecycle
 from chalicelib.orders.lifecycle import PENDING_PAYMENT
 from chalicelib.validation import Fields
 
-ORDER_ID_PATTERN = r"TK-\d{6}-[A-Z0-9]{6,10}"
+ORDER_ID_PATTERN = r"TK-[0-9]{6}-[A-Z0-9]{6,10}"  # ASCII digits only, unlike a Python \d
 PAYMENT_METHODS = ("card", "bank_transfer", "ewallet", "qris", "convenience_store", "cod")
 COD = "cod"
 BANK_TRANSFER, CONVENIENCE_STORE = "bank_transfer", "convenience_store"

@@ -167,6 +167,8 @@ class Payout:
                 "transfer_reference": self.transfer_reference, "paid_at": self.paid_at}
 
 
+TRANSFER_REFERENCE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9 ._/\-]{2,63}"  # a bank transfer's reference, from finance
+
 # Banks a refund can be transferred to (BI codes are what finance's bank asks for; the names are what customers
 # type). Unknown banks are refused by name so a transfer is never made to a guessed bank.
 BANKS = ("bca", "bni", "bri", "mandiri", "permata", "cimb", "danamon", "btn", "bsi", "ocbc", "panin", "maybank",

@@ -15,7 +15,13 @@ from chalicelib.batches import each_record
 from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
 from chalicelib.orders.domain import access_token_from, checked_order_id
-from chalicelib.payments.refunds import BANKS, PAYOUT_STATUSES, BankAccount, account_number
+from chalicelib.payments.refunds import (
+    BANKS,
+    PAYOUT_STATUSES,
+    TRANSFER_REFERENCE_PATTERN,
+    BankAccount,
+    account_number,
+)
 from chalicelib.validation import ID_PATTERN, Fields, contact_name, query_int
 from chalicelib.web import (
     api,
@@ -105,7 +111,7 @@ def payout_paid(payout_id: str) -> Any:
     payout_id = Fields({"payout_id": payout_id}).text("payout_id", pattern=ID_PATTERN, max_len=64)
     fields = read_json(payment_routes.current_request)
     fields.reject_unknown({"reference"})
-    reference = fields.text("reference", max_len=64, pattern=r"[A-Za-z0-9][A-Za-z0-9 ._/\-]{2,63}")
+    reference = fields.text("reference", max_len=64, pattern=TRANSFER_REFERENCE_PATTERN)
     return service.mark_payout_paid(payout_id, reference=reference, actor=principal.sub)
 
 

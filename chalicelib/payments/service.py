@@ -118,8 +118,13 @@ def receive_midtrans(raw_body: bytes) -> dict[str, str]:
     except notification.InvalidNotification as error:
         raise ValidationFailed("body", str(error)) from None
     message = {"provider": MIDTRANS, "order_id": parsed.order_id, "notification": payload}
-    fresh = inbox.accept(notification.notification_id(parsed), provider=MIDTRANS, reference=parsed.order_id,
-                         queue=resources.PAYMENT_EVENTS_QUEUE, message=message)
+    try:
+        fresh = inbox.accept(notification.notification_id(parsed), provider=MIDTRANS, reference=parsed.order_id,
+                             queue=resources.PAYMENT_EVENTS_QUEUE, message=message)
+    except Exception:  # not acknowledged: Midtrans sends it again, and the inbox lets that copy queue it
+        logger.exception("midtrans notification not queued", extra={"order_id": parsed.order_id})
+        raise ServiceUnavailable("the notification could not be queued; send it again",
+                                 code="queue_unavailable") from None
     return {"status": "accepted" if fresh else "duplicate"}
 
 

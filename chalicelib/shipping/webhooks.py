@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib import clock, resources
-from chalicelib.errors import NotFound, Unauthorized, ValidationFailed
+from chalicelib.errors import NotFound, ServiceUnavailable, Unauthorized, ValidationFailed
 from chalicelib.inbox import service as inbox
 from chalicelib.notifications import service as notifications
 from chalicelib.observability import logger, metrics
@@ -53,8 +53,12 @@ def receive(provider: str, headers: Mapping[str, str], body: bytes) -> dict[str,
         raise ValidationFailed("body", str(error) or "is not valid JSON") from None
     message_id = f"{provider}:{hashlib.sha256(tracking.canonical_body(payload)).hexdigest()}"
     message = {"provider": provider, "update": update.to_dict(), "raw": payload}
-    fresh = inbox.accept(message_id, provider=provider, reference=update.booking_id,
-                         queue=resources.COURIER_EVENTS_QUEUE, message=message)
+    try:
+        fresh = inbox.accept(message_id, provider=provider, reference=update.booking_id,
+                             queue=resources.COURIER_EVENTS_QUEUE, message=message)
+    except Exception:  # not acknowledged: the courier sends it again, and the inbox lets that copy queue it
+        logger.exception("courier update not queued", extra={"provider": provider, "booking_id": update.booking_id})
+        raise ServiceUnavailable("the update could not be queued; send it again", code="queue_unavailable") from None
     return {"status": "accepted" if fresh else "duplicate"}
 
 

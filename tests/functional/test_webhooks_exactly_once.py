@@ -133,7 +133,8 @@ def test_a_hand_off_that_failed_is_given_up_so_the_next_copy_queues_it_at_once(
     monkeypatch.setattr(inbox_service.aws, "client", lambda name: sqs if name == "sqs" else real_client(name))
 
     failed = send(client, "POST", MIDTRANS, payload)
-    assert failed.status_code >= 500  # not acknowledged: Midtrans sends it again
+    assert failed.status_code == 503  # not acknowledged: Midtrans sends it again
+    assert body_of(failed)["error"]["code"] == "queue_unavailable"
     assert queued(aws, resources.PAYMENT_EVENTS_QUEUE) == []
 
     # the resent copy, well within the lease, is not mistaken for a duplicate of a hand-off that never happened
@@ -195,6 +196,26 @@ def test_a_courier_update_that_overtakes_the_booking_is_redelivered_until_the_bo
     assert [event["status"] for event in order.shipment["history"]] == ["picked"]
     assert courier_events(client, message, attempt=3) == {"batchItemFailures": []}  # a redelivery changes nothing
     assert orders.get(order_id).timeline == order.timeline
+
+
+def test_a_courier_update_whose_hand_off_failed_is_refused_503_so_the_next_copy_queues_it(
+        client: Any, aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = json.dumps({"event": "order.status", "order_id": "bk-down-1", "reference_id": "TK-261202-AAAAAA",
+                      "status": "picked", "updated_at": "2026-12-02T03:00:00Z"}).encode()
+    headers = {tracking.SANDBOX_SIGNATURE_HEADER: tracking.sandbox_signature(webhook_secret(), raw)}
+    sqs = SqsDownOnce(clients.client("sqs"))
+    real_client = clients.client
+    monkeypatch.setattr(inbox_service.aws, "client", lambda name: sqs if name == "sqs" else real_client(name))
+
+    failed = send(client, "POST", "/webhooks/couriers/sandbox", raw=raw, headers=headers)
+    assert failed.status_code == 503, failed.body  # not acknowledged: the courier sends it again
+    assert body_of(failed)["error"]["code"] == "queue_unavailable"
+    assert queued(aws, resources.COURIER_EVENTS_QUEUE) == []
+
+    again = send(client, "POST", "/webhooks/couriers/sandbox", raw=raw, headers=headers)
+    assert body_of(again) == {"status": "accepted"}
+    assert [message["update"]["booking_id"] for message in queued(aws, resources.COURIER_EVENTS_QUEUE)] == [
+        "bk-down-1"]
 
 
 def test_biteship_webhooks_are_authenticated_by_the_configured_header(client: Any,
