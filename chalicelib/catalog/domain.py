@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from chalicelib.errors import ValidationFailed
+from chalicelib.inventory.domain import MAX_ON_HAND
 from chalicelib.validation import SKU_PATTERN, Fields, check_int
 
 DRAFT, ACTIVE, ARCHIVED = "draft", "active", "archived"
@@ -21,6 +22,13 @@ MAX_VARIANTS = 40  # creating a product writes 1 + 2 items per variant in one tr
 MAX_IMAGES = 12
 MAX_PRICE = 1_000_000_000  # a billion Rupiah for one handicraft item is certainly a typo
 MAX_WEIGHT_GRAMS = 150_000
+MAX_DIMENSION_CM = 500
+NAME_MAX, DESCRIPTION_MAX, CATEGORY_MAX = 120, 5000, 60
+IMAGE_URL_PATTERN = r"https?://\S{3,500}"
+# Uploaded images: the type staff declare, the extension the key gets, and the shape of the key handed out.
+IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+IMAGE_KEY_PATTERN = r"products/[A-Za-z0-9_\-]+/[a-f0-9]{16}\.(jpg|png|webp)"
+IMAGE_KEY_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -123,9 +131,9 @@ def _parse_dimensions(fields: Fields | None) -> Dimensions | None:
         return None
     fields.reject_unknown({"length_cm", "width_cm", "height_cm"})
     return Dimensions(
-        length_cm=fields.integer("length_cm", min_value=1, max_value=500),
-        width_cm=fields.integer("width_cm", min_value=1, max_value=500),
-        height_cm=fields.integer("height_cm", min_value=1, max_value=500),
+        length_cm=fields.integer("length_cm", min_value=1, max_value=MAX_DIMENSION_CM),
+        width_cm=fields.integer("width_cm", min_value=1, max_value=MAX_DIMENSION_CM),
+        height_cm=fields.integer("height_cm", min_value=1, max_value=MAX_DIMENSION_CM),
     )
 
 
@@ -145,7 +153,7 @@ def parse_variant(raw: Any, path: str) -> Variant:
 def _parse_images(fields: Fields) -> tuple[str, ...]:
     images = fields.array("images", required=False, max_items=MAX_IMAGES)
     for index, url in enumerate(images):
-        if not isinstance(url, str) or not re.fullmatch(r"https?://\S{3,500}", url):
+        if not isinstance(url, str) or not re.fullmatch(IMAGE_URL_PATTERN, url):
             raise ValidationFailed(f"images[{index}]", "must be an http(s) URL")
     return tuple(images)
 
@@ -169,9 +177,9 @@ def parse_new_product(fields: Fields, *, product_id: str, now: str) -> Product:
     _check_unique_skus(variants)
     return Product(
         product_id=product_id,
-        name=fields.text("name", max_len=120),
-        description=fields.text("description", required=False, default="", min_len=0, max_len=5000),
-        category=fields.text("category", max_len=60),
+        name=fields.text("name", max_len=NAME_MAX),
+        description=fields.text("description", required=False, default="", min_len=0, max_len=DESCRIPTION_MAX),
+        category=fields.text("category", max_len=CATEGORY_MAX),
         status=fields.text("status", required=False, default=DRAFT, choices=STATUSES),
         variants=tuple(variants),
         images=_parse_images(fields),
@@ -191,18 +199,19 @@ def apply_update(product: Product, fields: Fields, *, now: str) -> tuple[Product
                            "low_stock_threshold"})
     changes: dict[str, Any] = {"updated_at": now}
     if fields.has("name"):
-        changes["name"] = fields.text("name", max_len=120)
+        changes["name"] = fields.text("name", max_len=NAME_MAX)
     if fields.has("description"):
-        changes["description"] = fields.text("description", min_len=0, max_len=5000)
+        changes["description"] = fields.text("description", min_len=0, max_len=DESCRIPTION_MAX)
     if fields.has("category"):
-        changes["category"] = fields.text("category", max_len=60)
+        changes["category"] = fields.text("category", max_len=CATEGORY_MAX)
     if fields.has("status"):
         changes["status"] = fields.text("status", choices=STATUSES)
     if fields.has("images"):
         changes["images"] = _parse_images(fields)
     new_variants: list[Variant] = []
     if fields.has("variants"):
-        incoming = [parse_variant(raw, f"variants[{i}]") for i, raw in enumerate(fields.array("variants"))]
+        raw_variants = fields.array("variants", max_items=MAX_VARIANTS)
+        incoming = [parse_variant(raw, f"variants[{i}]") for i, raw in enumerate(raw_variants)]
         _check_unique_skus(incoming)
         by_sku = {variant.sku: variant for variant in product.variants}
         for variant in incoming:
@@ -308,7 +317,9 @@ def categories(products: list[Product]) -> list[dict[str, Any]]:
 
 def check_initial_stock(fields: Fields, variants: tuple[Variant, ...] | list[Variant]) -> dict[str, int]:
     """Optional {"SKU": quantity} for SKUs being created; recorded in the stock ledger as the opening count."""
-    raw = fields.data.get("initial_stock") or {}
+    raw = fields.data.get("initial_stock")
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
         raise ValidationFailed("initial_stock", "must be an object of SKU to quantity")
     skus = {variant.sku for variant in variants}
@@ -317,5 +328,5 @@ def check_initial_stock(fields: Fields, variants: tuple[Variant, ...] | list[Var
         key = str(sku).upper()
         if key not in skus:
             raise ValidationFailed(f"initial_stock.{sku}", "is not a SKU this request creates")
-        stock[key] = check_int(quantity, f"initial_stock.{sku}", min_value=0, max_value=1_000_000)
+        stock[key] = check_int(quantity, f"initial_stock.{sku}", min_value=0, max_value=MAX_ON_HAND)
     return stock

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.catalog.domain import SORTS, STATUSES, Browse
+from chalicelib.catalog.domain import MAX_PRICE, SORTS, STATUSES, Browse
 from chalicelib.lazy import lazy_module
-from chalicelib.validation import ID_PATTERN, Fields, query_int
+from chalicelib.validation import ID_PATTERN, MAX_PAGE, Fields, query_int
 from chalicelib.web import api, expect_no_body, json_response, jwt_authorizer, query_params, read_json, staff
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ else:
     service = lazy_module("chalicelib.catalog.service")
 
 catalog_routes = Blueprint(__name__)
-MAX_PAGE = 100
+SEARCH_MAX, CATEGORY_FILTER_MAX, CURSOR_MAX = 100, 60, 500
 
 
 def _request() -> Any:
@@ -34,13 +34,13 @@ def list_products() -> Any:
     params = query_params(_request())
     fields = Fields(params)
     browse = Browse(
-        q=fields.text("q", required=False, default="", min_len=0, max_len=100),
-        category=fields.text("category", required=False, default="", min_len=0, max_len=60),
-        min_price=query_int(params, "min_price", default=None, min_value=0, max_value=1_000_000_000),
-        max_price=query_int(params, "max_price", default=None, min_value=0, max_value=1_000_000_000),
+        q=fields.text("q", required=False, default="", min_len=0, max_len=SEARCH_MAX),
+        category=fields.text("category", required=False, default="", min_len=0, max_len=CATEGORY_FILTER_MAX),
+        min_price=query_int(params, "min_price", default=None, min_value=0, max_value=MAX_PRICE),
+        max_price=query_int(params, "max_price", default=None, min_value=0, max_value=MAX_PRICE),
         sort=fields.text("sort", required=False, default="newest", choices=SORTS),
         limit=query_int(params, "limit", default=20, min_value=1, max_value=MAX_PAGE),
-        cursor=fields.text("cursor", required=False, max_len=500),
+        cursor=fields.text("cursor", required=False, max_len=CURSOR_MAX),
     )
     return service.browse(browse)
 

@@ -13,15 +13,29 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, clock, config, db, resources
 from chalicelib.catalog import domain, repository
-from chalicelib.catalog.domain import ACTIVE, ARCHIVED, Browse, Product, Variant
+from chalicelib.catalog.domain import (
+    ACTIVE,
+    ARCHIVED,
+    IMAGE_KEY_MAX,
+    IMAGE_KEY_PATTERN,
+    IMAGE_TYPES,
+    Browse,
+    Product,
+    Variant,
+)
 from chalicelib.db import Transaction
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.inventory import repository as stock
-from chalicelib.inventory.domain import DEFAULT_LOW_STOCK_THRESHOLD, INITIAL, Movement, StockLevel
+from chalicelib.inventory.domain import (
+    DEFAULT_LOW_STOCK_THRESHOLD,
+    INITIAL,
+    MAX_LOW_STOCK_THRESHOLD,
+    Movement,
+    StockLevel,
+)
 from chalicelib.tallies import service as tallies
 from chalicelib.validation import Fields
 
-IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 UPLOAD_URL_SECONDS = 900
 
 
@@ -35,7 +49,7 @@ def create_product(fields: Fields, *, actor: str, product_id: str | None = None)
     product = domain.parse_new_product(fields, product_id=product_id or new_product_id(), now=now)
     opening = domain.check_initial_stock(fields, product.variants)
     threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
-                           max_value=100_000)
+                               max_value=MAX_LOW_STOCK_THRESHOLD)
     tx = db.transaction()
     try:
         with tx:
@@ -82,7 +96,7 @@ def update_product(product_id: str, fields: Fields, *, actor: str) -> dict[str, 
     updated, new_variants = domain.apply_update(product, fields, now=clock.now_iso())
     opening = domain.check_initial_stock(fields, new_variants)
     threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
-                           max_value=100_000)
+                               max_value=MAX_LOW_STOCK_THRESHOLD)
     tx = db.transaction()
     try:
         with tx:
@@ -168,7 +182,7 @@ def image_upload_url(product_id: str, fields: Fields) -> dict[str, Any]:
 
 def attach_image(product_id: str, fields: Fields, *, actor: str) -> dict[str, Any]:
     """Add an uploaded image to the product once S3 confirms the object is really there."""
-    key = fields.text("key", max_len=200, pattern=r"products/[A-Za-z0-9_\-]+/[a-f0-9]{16}\.(jpg|png|webp)")
+    key = fields.text("key", max_len=IMAGE_KEY_MAX, pattern=IMAGE_KEY_PATTERN)
     if not key.startswith(f"products/{product_id}/"):
         raise ValidationFailed("key", "belongs to another product")
     s3 = aws.client("s3")

@@ -12,8 +12,14 @@ RESERVE, RELEASE, COMMIT = "reserve", "release", "commit"
 # A customer's return: units back on hand after inspection, or written off (the unit is gone for good; the
 # ledger line moves nothing but says which units, why and on which return).
 RETURNED, WRITE_OFF = "returned", "write_off"
+KINDS = (INITIAL, RESTOCK, ADJUSTMENT, RESERVE, RELEASE, COMMIT, RETURNED, WRITE_OFF)
 MAX_ON_HAND = 1_000_000
+MAX_MOVEMENT = 100_000  # units one restock or count correction may move
 DEFAULT_LOW_STOCK_THRESHOLD = 5
+MAX_LOW_STOCK_THRESHOLD = 100_000
+REASON_MAX = 200
+MAX_LEVELS_PAGE = 500  # stock levels in one page of the staff listing
+MAX_LEDGER_LINES = 500  # ledger lines shown with one SKU's level
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,15 @@ from chalice.app import SQSEvent
 from chalicelib import resources
 from chalicelib.batches import each_record
 from chalicelib.errors import ValidationFailed
-from chalicelib.inventory.domain import ADJUSTMENT, RESTOCK
+from chalicelib.inventory.domain import (
+    ADJUSTMENT,
+    MAX_LEDGER_LINES,
+    MAX_LEVELS_PAGE,
+    MAX_LOW_STOCK_THRESHOLD,
+    MAX_MOVEMENT,
+    REASON_MAX,
+    RESTOCK,
+)
 from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger, metrics
 from chalicelib.validation import SKU_PATTERN, Fields, query_int
@@ -43,17 +51,18 @@ def list_inventory() -> Any:
     params = query_params(_request())
     fields = Fields(params)
     low_only = fields.text("low_stock", required=False, default="false", choices=("true", "false")) == "true"
-    if low_only:
+    limit = query_int(params, "limit", default=100, min_value=1, max_value=MAX_LEVELS_PAGE)
+    cursor = fields.text("cursor", required=False, max_len=64)
+    if low_only:  # the whole report, never paged; limit and cursor are still checked, not silently ignored
         return {"items": service.low_stock_report()}
-    limit = query_int(params, "limit", default=100, min_value=1, max_value=500)
-    return service.all_levels(limit=limit, cursor=fields.text("cursor", required=False, max_len=64))
+    return service.all_levels(limit=limit, cursor=cursor)
 
 
 @inventory_routes.route("/admin/inventory/{sku}", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def get_stock(sku: str) -> Any:
     staff(_request())
-    limit = query_int(query_params(_request()), "ledger_limit", default=50, min_value=1, max_value=500)
+    limit = query_int(query_params(_request()), "ledger_limit", default=50, min_value=1, max_value=MAX_LEDGER_LINES)
     return service.level(_sku(sku), ledger_limit=limit)
 
 
@@ -64,8 +73,8 @@ def restock(sku: str) -> Any:
     principal = staff(_request())
     fields = read_json(_request())
     fields.reject_unknown({"quantity", "reason"})
-    quantity = fields.integer("quantity", min_value=1, max_value=100_000)
-    reason = fields.text("reason", required=False, default="restock", max_len=200)
+    quantity = fields.integer("quantity", min_value=1, max_value=MAX_MOVEMENT)
+    reason = fields.text("reason", required=False, default="restock", max_len=REASON_MAX)
     return service.adjust(_sku(sku), delta=quantity, kind=RESTOCK, reason=reason, actor=principal.sub)
 
 
@@ -76,10 +85,10 @@ def adjust(sku: str) -> Any:
     principal = staff(_request())
     fields = read_json(_request())
     fields.reject_unknown({"delta", "reason"})
-    delta = fields.integer("delta", min_value=-100_000, max_value=100_000)
+    delta = fields.integer("delta", min_value=-MAX_MOVEMENT, max_value=MAX_MOVEMENT)
     if delta == 0:
         raise ValidationFailed("delta", "must not be zero")
-    reason = fields.text("reason", max_len=200)
+    reason = fields.text("reason", max_len=REASON_MAX)
     return service.adjust(_sku(sku), delta=delta, kind=ADJUSTMENT, reason=reason, actor=principal.sub)
 
 
@@ -89,7 +98,7 @@ def set_threshold(sku: str) -> Any:
     principal = staff(_request())
     fields = read_json(_request())
     fields.reject_unknown({"low_stock_threshold"})
-    threshold = fields.integer("low_stock_threshold", min_value=0, max_value=100_000)
+    threshold = fields.integer("low_stock_threshold", min_value=0, max_value=MAX_LOW_STOCK_THRESHOLD)
     return service.set_threshold(_sku(sku), threshold, actor=principal.sub)
 
 

@@ -23,6 +23,7 @@ STATUSES = (PENDING, APPROVED, REJECTED)
 MIN_STARS, MAX_STARS = 1, 5
 MAX_TEXT = 2000
 MAX_REPLY = 2000
+REJECT_REASON_MIN, REJECT_REASON_MAX = 3, 500
 MAX_PHOTOS = 3
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # A review id names its order line and is safe in a URL path: "<order id>-<SKU>". Order ids never contain a

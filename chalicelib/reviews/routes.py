@@ -9,7 +9,14 @@ from chalice import Blueprint
 
 from chalicelib.lazy import lazy_module
 from chalicelib.orders.domain import access_token_from, checked_order_id
-from chalicelib.reviews.domain import MAX_REPLY, REVIEW_ID_MAX, REVIEW_ID_PATTERN, STATUSES
+from chalicelib.reviews.domain import (
+    MAX_REPLY,
+    REJECT_REASON_MAX,
+    REJECT_REASON_MIN,
+    REVIEW_ID_MAX,
+    REVIEW_ID_PATTERN,
+    STATUSES,
+)
 from chalicelib.validation import ID_PATTERN, Fields, page
 from chalicelib.web import (
     api,
@@ -81,7 +88,7 @@ def reject(review_id: str) -> Any:
     fields = read_json(_request())
     fields.reject_unknown({"reason"})
     return service.reject(_review_id(review_id), actor=principal.sub,
-                          reason=fields.text("reason", min_len=3, max_len=500))
+                          reason=fields.text("reason", min_len=REJECT_REASON_MIN, max_len=REJECT_REASON_MAX))
 
 
 @review_routes.route("/admin/reviews/{review_id}/reply", methods=["POST"], authorizer=jwt_authorizer)

@@ -6,11 +6,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.errors import ValidationFailed
 from chalicelib.validation import Fields
 
 PERCENT, FIXED = "percent", "fixed"
+KINDS = (PERCENT, FIXED)
 CODE_PATTERN = r"[A-Z0-9][A-Z0-9_\-]{2,31}"
+CODE_INPUT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_\-]{2,31}"  # as staff may type it: stored upper-case
+CODE_MAX = 32
+MAX_PERCENT = 100
+MAX_FIXED_VALUE = 1_000_000_000
+MAX_USAGE_LIMIT = 10_000_000
+# UTC with a Z, to the second or a fraction of it (stored as clock.iso writes it, so times compare as text)
+TIME_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z"
+TIME_MAX = 40
 
 
 @dataclass(frozen=True)
@@ -71,26 +81,43 @@ def normalise_code(code: str) -> str:
     return code.strip().upper()
 
 
+def _moment(fields: Fields, name: str) -> str | None:
+    """An optional UTC time: the pattern's shape and a real date and time (no 2026-02-30), kept as clock.iso writes
+    times (milliseconds and a Z), so it compares as text with the clock's."""
+    text = fields.text(name, required=False, pattern=TIME_PATTERN, max_len=TIME_MAX)
+    if text is None:
+        return None
+    try:
+        moment = clock.parse_iso(text)
+    except ValueError:
+        raise ValidationFailed(name, "is not a real date and time") from None
+    # clock.iso's shape, with all four digits of any year (strftime writes the year 28 as "28")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def parse_voucher(fields: Fields) -> Voucher:
     fields.reject_unknown({"code", "kind", "value", "min_spend", "max_discount", "usage_limit", "valid_from",
                            "valid_until", "active"})
-    code = normalise_code(fields.text("code", max_len=32))
-    if not re.fullmatch(CODE_PATTERN, code):
+    code = fields.text("code", max_len=CODE_MAX)
+    if not re.fullmatch(CODE_INPUT_PATTERN, code):  # before upper-casing: "ß" would become "SS"
         raise ValidationFailed("code", "must be 3-32 letters, digits, '-' or '_'")
-    kind = fields.text("kind", choices=(PERCENT, FIXED))
-    value = fields.integer("value", min_value=1, max_value=100 if kind == PERCENT else 1_000_000_000)
-    iso_pattern = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z"
-    valid_from = fields.text("valid_from", required=False, pattern=iso_pattern, max_len=40)
-    valid_until = fields.text("valid_until", required=False, pattern=iso_pattern, max_len=40)
+    code = normalise_code(code)
+    kind = fields.text("kind", choices=KINDS)
+    value = fields.integer("value", min_value=1, max_value=MAX_PERCENT if kind == PERCENT else MAX_FIXED_VALUE)
+    valid_from = _moment(fields, "valid_from")
+    valid_until = _moment(fields, "valid_until")
     if valid_from and valid_until and valid_until <= valid_from:
         raise ValidationFailed("valid_until", "must be after valid_from")
+    max_discount = fields.integer("max_discount", required=False, min_value=1)
+    if max_discount is not None and kind != PERCENT:
+        raise ValidationFailed("max_discount", "caps percent vouchers only: a fixed voucher takes off its value")
     return Voucher(
         code=code,
         kind=kind,
         value=value,
         min_spend=fields.integer("min_spend", required=False, default=0),
-        max_discount=fields.integer("max_discount", required=False, min_value=1) if kind == PERCENT else None,
-        usage_limit=fields.integer("usage_limit", required=False, min_value=1, max_value=10_000_000),
+        max_discount=max_discount,
+        usage_limit=fields.integer("usage_limit", required=False, min_value=1, max_value=MAX_USAGE_LIMIT),
         valid_from=valid_from,
         valid_until=valid_until,
         active=fields.flag("active", default=True),

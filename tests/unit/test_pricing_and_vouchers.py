@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.cart.domain import PricedLine, ppn_included, price
-from chalicelib.vouchers.domain import FIXED, PERCENT, Voucher, discount, problem
+from chalicelib.validation import Fields
+from chalicelib.vouchers.domain import FIXED, PERCENT, Voucher, discount, parse_voucher, problem
 
 NOW = "2026-11-23T03:00:00.000Z"
 
@@ -82,3 +83,18 @@ def test_discount_reduces_the_total_and_the_ppn_inside_it() -> None:
     assert priced.totals.discount == 11_100
     assert priced.totals.total == 99_900
     assert priced.totals.ppn_included == ppn_included(99_900, 11)
+
+
+def test_a_new_vouchers_window_is_stored_as_the_clock_writes_times_so_it_compares_as_text() -> None:
+    # GIVEN a window sent to the second WHEN parsed THEN it is kept with milliseconds, like every other time
+    voucher = parse_voucher(Fields({"code": "jogja10", "kind": PERCENT, "value": 10,
+                                    "valid_from": "2026-11-23T03:00:00Z", "valid_until": "2026-12-01T00:00:00.5Z"}))
+    assert voucher.code == "JOGJA10"
+    assert (voucher.valid_from, voucher.valid_until) == ("2026-11-23T03:00:00.000Z", "2026-12-01T00:00:00.500Z")
+    # AND the voucher applies from the very moment it opens (text comparison with the clock's own format)
+    assert problem(voucher, subtotal=100_000, now_iso=NOW) is None
+
+
+def test_a_vouchers_window_keeps_every_digit_of_an_early_year() -> None:
+    voucher = parse_voucher(Fields({"code": "OLD", "kind": PERCENT, "value": 10, "valid_from": "0028-02-05T05:38:25Z"}))
+    assert voucher.valid_from == "0028-02-05T05:38:25.000Z"
