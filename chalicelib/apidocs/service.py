@@ -148,7 +148,8 @@ def build(routes: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], list
             area = module.__name__.split(".")[1]
             several = len(routes[path]) > 1 and sum(
                 1 for other in routes[path].values() if other.view_name == entry.view_name) > 1
-            operation_id = f"{entry.view_name}_{method.lower()}" if several else entry.view_name
+            # Area-qualified (returns and reviews both `approve`), stable whatever other areas add later.
+            operation_id = f"{area}_{entry.view_name}" + (f"_{method.lower()}" if several else "")
             paths.setdefault(path, {})[method.lower()] = _operation(area, operation_id, operation, entry)
     document = {
         "openapi": "3.1.0",

@@ -113,5 +113,6 @@ OPERATIONS = {
                  " different checkout (idempotency_key_reused)",
             503: "the courier did not answer the price check (provider_unavailable): retry with the same key",
         },
+        owner_only="cart_not_found",
     ),
 }

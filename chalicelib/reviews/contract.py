@@ -6,12 +6,12 @@ from __future__ import annotations
 from chalicelib.catalog.contract import PRODUCT_ID
 from chalicelib.catalog.contract import SCHEMAS as CATALOG_SCHEMAS
 from chalicelib.contract import (
-    GUEST_OR_SIGNED_IN,
     PUBLIC,
     Operation,
     Response,
     Schema,
     array,
+    guest_or,
     integer,
     nullable,
     obj,
@@ -98,7 +98,7 @@ def _page(item: Schema) -> Schema:
 OPERATIONS = {
     "write_review": Operation(
         summary="The buyer reviews one line of a completed order, once; the review waits for moderation.",
-        access=GUEST_OR_SIGNED_IN,
+        access=guest_or("customer", "finance"),
         path={"order_id": ORDER_ID},
         headers={"X-Order-Token": string(description="a guest's order access token")},
         query={"access_token": string(description="a guest's order access token, as in links in messages")},

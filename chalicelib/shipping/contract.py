@@ -80,6 +80,7 @@ OPERATIONS = {
         errors={404: "no such cart, it expired, or it is another customer's (cart_not_found)",
                 422: "the cart is empty (cart_empty) or the courier cannot take the parcel (shipping_unavailable)",
                 503: "the courier did not answer (provider_unavailable): try again shortly"},
+        owner_only="cart_not_found",
     ),
     "courier_webhook": Operation(
         summary="A courier reports on a parcel: authenticated, recorded once, queued; the order moves from it.",
