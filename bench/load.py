@@ -444,7 +444,7 @@ def measure(*, checkouts: int = DEFAULT_CHECKOUTS, clients: Sequence[int] = DEFA
             out(line)
         out("")
 
-    from local.stack import LISTEN_BACKLOG
+    from local.chalice_main import LISTEN_BACKLOG
 
     started = time.perf_counter()
     with running_stack() as stack:

@@ -42,12 +42,7 @@ log = logging.getLogger(__name__)  # not "tokoflow.*": Chalice("tokoflow") silen
 HOST = "127.0.0.1"
 REGION = "ap-southeast-3"
 LOCAL_PREFIX = "tokoflow-local"
-# `chalice local` with a listen backlog of 128 instead of socketserver's 5: a burst of connections (a webhook resent
-# 50 times, a load run) is queued rather than reset.
-LISTEN_BACKLOG = 128
-CHALICE_MAIN = ("import chalice.local; "
-                f"chalice.local.ThreadedHTTPServer.request_queue_size = {LISTEN_BACKLOG}; "
-                "from chalice.cli import main; main()")
+
 # Variables that would point boto3 at a real account or a profile that may not exist on this machine.
 _DROPPED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -281,7 +276,7 @@ class LocalStack:
         env["PYTHONUNBUFFERED"] = "1"
         # `chalice local` replaces the stage's environment_variables (the "local" stage names the tables this
         # stack provisions); AWS_ENDPOINT_URL and credentials are inherited from this process.
-        command = [sys.executable, "-c", CHALICE_MAIN, "local", "--host", HOST, "--port", str(self.api_port),
+        command = [sys.executable, "-m", "local.chalice_main", "local", "--host", HOST, "--port", str(self.api_port),
                    "--no-autoreload", "--stage", self.stage]
         self._api = subprocess.Popen(
             command,

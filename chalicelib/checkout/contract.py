@@ -94,7 +94,7 @@ OPERATIONS = {
                     " order again; a signed-in customer's order is theirs, a guest's is reached with its"
                     " access_token.",
         access=GUEST_OR_SIGNED_IN,
-        headers={"Idempotency-Key": string(pattern=trimmed(IDEMPOTENCY_KEY_PATTERN), max_len=100,
+        headers={"Idempotency-Key": string(pattern=IDEMPOTENCY_KEY_PATTERN, max_len=100,
                                            description="unique per checkout attempt; resend it when retrying")},
         required_headers=("Idempotency-Key",),
         body=ref("CheckoutRequest"),
