@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from local.stack import LocalStack
-from tests.e2e.shop import checkout_body, new_cart
+from tests.e2e.shop import checkout_body, new_cart, staff_headers
 
 EXAMPLES_PER_OPERATION = 10
 SEED = 20261202
@@ -26,17 +26,19 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
 
 
 def _caller_role(operation: dict[str, Any]) -> str | None:
-    """The role the fuzzer calls an operation as: the first its document allows (none for open routes)."""
-    roles = operation.get("x-roles") or []
-    return roles[0] if roles else None
+    """The role the fuzzer calls a signed-in operation as: the first its document allows (none for the others)."""
+    return operation["x-roles"][0] if operation["x-access"] == "roles" else None
 
 
 def _real_resources(api: str) -> dict[str, str]:
-    """Ids of real resources (a seeded product and SKU, a guest's cart, a guest's order), so generated requests
+    """Ids of real resources (the fuzz's own product and SKU, a guest's cart, a guest's order), so generated requests
     reach the logic behind the lookups instead of stopping at 404."""
-    product = requests.get(f"{api}/products", timeout=30).json()["items"][0]
-    product = requests.get(f"{api}/products/{product['product_id']}", timeout=30).json()
-    sku = product["variants"][0]["sku"]
+    sku = "FUZZ-BTK-1"
+    created = requests.post(f"{api}/admin/products", headers=staff_headers(), timeout=30, json={
+        "name": "Batik Fuzz", "category": "Batik", "status": "active",
+        "variants": [{"sku": sku, "price": 250_000, "weight_grams": 300}], "initial_stock": {sku: 100}})
+    assert created.status_code == 201, created.text
+    product = created.json()
     order_cart = new_cart(api, {sku: 1})
     placed = requests.post(f"{api}/checkout", json=checkout_body(order_cart), timeout=30,
                            headers={"Idempotency-Key": f"fuzz-{order_cart}"})
