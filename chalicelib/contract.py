@@ -126,6 +126,21 @@ def _described(schema: Schema, description: str | None, example: Any) -> Schema:
 
 
 # Shared field shapes: the same limits the validators apply.
+def trimmed(pattern: str) -> str:
+    """A validator's pattern as the document states it: Fields.text and validation's rules strip surrounding blanks
+    before they match, so the published pattern allows them too (and the value is kept without them)."""
+    return rf"\s*(?:{pattern})\s*"
+
+
+def page_query(what: str, *, default: int = 20, maximum: int = 100) -> dict[str, Schema]:
+    """`limit` and `cursor` of a cursor-paged list (validation.page): absent limit means `default`."""
+    return {
+        "limit": integer(minimum=1, maximum=maximum,
+                         description=f"{what} in one page, 1 to {maximum} (default {default})"),
+        "cursor": string(min_len=1, max_len=1000, description="the next cursor given with the page before"),
+    }
+
+
 def money(description: str = "whole Rupiah") -> Schema:
     return integer(description=description)
 

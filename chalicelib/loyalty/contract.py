@@ -12,28 +12,18 @@ from chalicelib.contract import (
     money,
     nullable,
     obj,
-    one_of,
+    page_query,
     ref,
     signed_in,
     string,
     timestamp,
+    trimmed,
 )
 from chalicelib.loyalty.domain import KINDS
 from chalicelib.loyalty.routes import CUSTOMER_ID_PATTERN, MAX_ADJUSTMENT, REFERENCE_PATTERN
-from chalicelib.validation import MAX_PAGE
-
-
-def trimmed(pattern: str) -> str:
-    """The validator's pattern as published: Fields.text strips surrounding blanks before it matches."""
-    return rf"\s*(?:{pattern})\s*"
-
 
 CUSTOMER_ID = string(pattern=trimmed(CUSTOMER_ID_PATTERN), max_len=128, description="the customer's user id (sub)")
-PAGE_QUERY: dict[str, Schema] = {
-    "limit": one_of(integer(minimum=1, maximum=MAX_PAGE), string(enum=[""]),
-                    description=f"ledger entries in one page, 1 to {MAX_PAGE} (default 20; empty: the default)"),
-    "cursor": string(min_len=1, max_len=1000, description="ledger.cursor of the previous page"),
-}
+PAGE_QUERY = page_query("ledger entries")
 
 SCHEMAS: dict[str, Schema] = {
     "LoyaltyEntry": obj(

@@ -22,17 +22,11 @@ from chalicelib.contract import (
     str_map,
     string,
     timestamp,
+    trimmed,
 )
 from chalicelib.orders.domain import ORDER_ID_PATTERN, PAYMENT_METHODS, STORES, VA_BANKS
 from chalicelib.orders.lifecycle import EVENTS, PENDING_PAYMENT, STATUSES
 from chalicelib.validation import CITY_MAX, MAX_PAGE, PHONE_MAX_CHARS, POSTAL_CODE_PATTERN, PROVINCE_MAX
-
-
-def trimmed(pattern: str) -> str:
-    """A validator's pattern as the document states it: Fields.text and validation's rules strip surrounding blanks
-    before they match, so the published pattern allows them too (and the value is kept without them)."""
-    return rf"\s*(?:{pattern})\s*"
-
 
 ORDER_ID = string(pattern=trimmed(ORDER_ID_PATTERN), max_len=24, description="the order's id, e.g. TK-261123-7QX2MD")
 ORDER_TOKEN_HEADER = "X-Order-Token"

@@ -22,7 +22,8 @@ from chalicelib.contract import (
     string,
     timestamp,
 )
-from chalicelib.orders.domain import ORDER_ID_PATTERN
+from chalicelib.orders.contract import ORDER_ID, ORDER_TOKEN_HEADERS
+from chalicelib.orders.contract import ORDER_TOKEN_QUERIES as ORDER_TOKEN_QUERY
 from chalicelib.returns.domain import (
     COURIER,
     COURIER_MAX,
@@ -48,18 +49,10 @@ from chalicelib.validation import MAX_PAGE, SKU_PATTERN
 
 STAFF: Access = signed_in("staff")
 
-ORDER_ID = string(pattern=ORDER_ID_PATTERN, max_len=24, description="the order's id, e.g. TK-261201-AB12CD")
 RETURN_ID = string(pattern=RETURN_ID_PATTERN, max_len=RETURN_ID_MAX,
                    description="<order id>-R<n>, e.g. TK-261201-AB12CD-R1")
 SKU = string(pattern=SKU_PATTERN, max_len=64)
 
-ORDER_TOKEN_HEADERS: dict[str, Schema] = {
-    "X-Order-Token": string(description="a guest's order access token (given at checkout); signed-in owners and"
-                                        " staff send their bearer token instead"),
-}
-ORDER_TOKEN_QUERY: dict[str, Schema] = {
-    "access_token": string(description="the guest's order access token, for links in messages (or X-Order-Token)"),
-}
 _GUEST = ("The order's owner (signed in), staff, or a guest holding the order's access token (X-Order-Token header"
           " or ?access_token=); anyone else gets 404.")
 

@@ -21,7 +21,7 @@ from chalicelib.contract import (
     string,
     timestamp,
 )
-from chalicelib.orders.domain import ORDER_ID_PATTERN
+from chalicelib.orders.contract import ORDER_ID
 from chalicelib.reviews.domain import (
     MAX_PHOTOS,
     MAX_REPLY,
@@ -39,7 +39,6 @@ from chalicelib.validation import MAX_PAGE, SKU_PATTERN
 
 STAFF = signed_in("staff")
 REVIEW_ID = string(pattern=REVIEW_ID_PATTERN, max_len=REVIEW_ID_MAX, description="<order id>-<SKU>")
-ORDER_ID = string(pattern=ORDER_ID_PATTERN, max_len=24, description="e.g. TK-261123-AB12CD")
 _STARS = integer(minimum=MIN_STARS, maximum=MAX_STARS)
 
 _REVIEW_FIELDS: dict[str, Schema] = {

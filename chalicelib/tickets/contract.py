@@ -15,13 +15,15 @@ from chalicelib.contract import (
     integer,
     nullable,
     obj,
+    page_query,
     ref,
     signed_in,
     str_map,
     string,
     timestamp,
 )
-from chalicelib.orders.domain import ORDER_ID_PATTERN
+from chalicelib.orders.contract import ORDER_ID, ORDER_TOKEN_HEADERS
+from chalicelib.orders.contract import ORDER_TOKEN_QUERIES as ORDER_TOKEN_QUERY
 from chalicelib.tickets.domain import (
     ATTACHMENT_TYPES,
     CATEGORIES,
@@ -39,25 +41,14 @@ from chalicelib.tickets.domain import (
     TICKET_ID_MAX,
     TICKET_ID_PATTERN,
 )
-from chalicelib.validation import EMAIL_PATTERN, MAX_PAGE
+from chalicelib.validation import EMAIL_PATTERN
 
 STAFF_ONLY: Access = signed_in("staff")
 CUSTOMER_ONLY: Access = signed_in("customer")
 
-ORDER_ID = string(pattern=ORDER_ID_PATTERN, max_len=24, description="the order's id, e.g. TK-261201-AB12CD")
 TICKET_ID = string(pattern=TICKET_ID_PATTERN, max_len=TICKET_ID_MAX, description="e.g. TKT-261201-AB12CD34")
 
-ORDER_TOKEN_HEADERS: dict[str, Schema] = {
-    "X-Order-Token": string(description="a guest's order access token (given at checkout); signed-in customers and"
-                                        " staff send their bearer token instead"),
-}
-ORDER_TOKEN_QUERY: dict[str, Schema] = {
-    "access_token": string(description="the guest's order access token, for links in messages (or X-Order-Token)"),
-}
-PAGE_QUERY: dict[str, Schema] = {
-    "limit": integer(minimum=1, maximum=MAX_PAGE, description="20 when absent"),
-    "cursor": string(min_len=1, max_len=1000, description="next_cursor of the page before"),
-}
+PAGE_QUERY = page_query("tickets")
 _WHO = ("Staff; for a ticket about an order, its owner (signed in) or a guest holding the order's access token"
         " (X-Order-Token header or ?access_token=); for a general question, the customer who asked. Anyone else"
         " gets 404.")
