@@ -19,7 +19,7 @@ import requests
 from local.stack import LocalStack
 from tests.e2e.shop import checkout_body, new_cart, staff_headers
 
-EXAMPLES_PER_OPERATION = 10
+EXAMPLES_PER_OPERATION = 5
 SEED = 20261202
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "negative_data_rejection")
