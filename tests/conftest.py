@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from local.chalice_main import requests_per_thread
 from local.offline import configure_environment, mocked_account
 
 configure_environment()
+requests_per_thread()  # the concurrency tests call the app from several threads through chalice's test client
 
 E2E = Path(__file__).resolve().parent / "e2e"
 FUZZ = "test_api_fuzz.py"
