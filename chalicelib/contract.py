@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.validation import MAX_PAGE
+
 Schema = dict[str, Any]
 
 ROLES = ("customer", "staff", "admin", "finance")
@@ -132,13 +134,16 @@ def trimmed(pattern: str) -> str:
     return rf"\s*(?:{pattern})\s*"
 
 
-def page_query(what: str, *, default: int = 20, maximum: int = 100) -> dict[str, Schema]:
-    """`limit` and `cursor` of a cursor-paged list (validation.page): absent limit means `default`."""
-    return {
-        "limit": integer(minimum=1, maximum=maximum,
-                         description=f"{what} in one page, 1 to {maximum} (default {default})"),
-        "cursor": string(min_len=1, max_len=1000, description="the next cursor given with the page before"),
-    }
+def page_limit(what: str, *, default: int = 20) -> Schema:
+    """A page size as validation.query_int reads it: 1 to MAX_PAGE; absent means `default`, empty is refused."""
+    return integer(minimum=1, maximum=MAX_PAGE, description=f"{what} in one page, 1 to {MAX_PAGE} (default {default})")
+
+
+def page_query(what: str, *, default: int = 20, empty_cursor: bool = False) -> dict[str, Schema]:
+    """`limit` and `cursor` of a cursor-paged list, exactly as validation.page reads them."""
+    cursor = "the next cursor given with the page before" + ("; empty: the first page" if empty_cursor else "")
+    return {"limit": page_limit(what, default=default),
+            "cursor": string(min_len=0 if empty_cursor else 1, max_len=1000, description=cursor)}
 
 
 def money(description: str = "whole Rupiah") -> Schema:

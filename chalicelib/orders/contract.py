@@ -17,6 +17,7 @@ from chalicelib.contract import (
     nullable,
     obj,
     one_of,
+    page_query,
     ref,
     signed_in,
     str_map,
@@ -26,7 +27,7 @@ from chalicelib.contract import (
 )
 from chalicelib.orders.domain import ORDER_ID_PATTERN, PAYMENT_METHODS, STORES, VA_BANKS
 from chalicelib.orders.lifecycle import EVENTS, PENDING_PAYMENT, STATUSES
-from chalicelib.validation import CITY_MAX, MAX_PAGE, PHONE_MAX_CHARS, POSTAL_CODE_PATTERN, PROVINCE_MAX
+from chalicelib.validation import CITY_MAX, PHONE_MAX_CHARS, POSTAL_CODE_PATTERN, PROVINCE_MAX
 
 ORDER_ID = string(pattern=trimmed(ORDER_ID_PATTERN), max_len=24, description="the order's id, e.g. TK-261123-7QX2MD")
 ORDER_TOKEN_HEADER = "X-Order-Token"
@@ -43,11 +44,6 @@ ORDER_ACCESS = (
     f" ({ORDER_TOKEN_HEADER} header, or ?{ORDER_TOKEN_QUERY}= for links in messages); anyone else gets 404."
 )
 ORDER_NOT_FOUND = "no such order, or the caller may not see it (order_not_found)"
-
-
-def limit(default: int, maximum: int = MAX_PAGE) -> Schema:
-    """A page size query parameter (absent: the default; sent empty it is refused, like any non-number)."""
-    return integer(minimum=1, maximum=maximum, description=f"items in one page, 1 to {maximum} (default {default})")
 
 
 # What checkout, quotes and courier booking accept (chalicelib.validation's rules), as the requests spell them.
@@ -67,7 +63,6 @@ def text_line(max_len: int, description: str) -> Schema:
 CITY = text_line(CITY_MAX, "city or regency")
 PROVINCE = text_line(PROVINCE_MAX, "one of Indonesia's provinces (an unknown one is refused)")
 
-CURSOR = string(min_len=1, max_len=1000, description="the next_cursor of the previous page")
 
 SCHEMAS: dict[str, Schema] = {
     "OrderLine": obj({
@@ -208,7 +203,7 @@ OPERATIONS = {
     "my_orders": Operation(
         summary="The signed-in customer's orders, newest first.",
         access=signed_in("customer"),
-        query={"limit": limit(20), "cursor": CURSOR},
+        query=page_query("orders"),
         responses={200: Response("one page of the customer's orders", ref("OrderPage"))},
     ),
     "get_order": Operation(
@@ -225,7 +220,7 @@ OPERATIONS = {
         summary="Orders in one status, newest first (staff).",
         access=signed_in("staff"),
         query={"status": string(enum=STATUSES, description=f"default {PENDING_PAYMENT}"),
-               "limit": limit(20), "cursor": CURSOR},
+               **page_query("orders")},
         responses={200: Response("one page of orders in the status", ref("OrderPage"))},
     ),
 }

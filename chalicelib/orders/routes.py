@@ -10,7 +10,7 @@ from chalice.app import Request
 from chalicelib.lazy import lazy_module
 from chalicelib.orders.domain import access_token_from, checked_order_id
 from chalicelib.orders.lifecycle import PENDING_PAYMENT, STATUSES
-from chalicelib.validation import Fields, query_int
+from chalicelib.validation import Fields, page
 from chalicelib.web import api, jwt_authorizer, optional_principal, query_params, signed_in, staff
 
 if TYPE_CHECKING:
@@ -25,18 +25,16 @@ def _request() -> Request:
     return order_routes.current_request
 
 
-def _page_args(params: dict[str, str]) -> dict[str, Any]:
-    return {
-        "limit": query_int(params, "limit", default=20, min_value=1, max_value=100),
-        "cursor": Fields(params).text("cursor", required=False, max_len=1000),
-    }
+def _page(params: dict[str, str]) -> dict[str, Any]:
+    limit, cursor = page(params)
+    return {"limit": limit, "cursor": cursor}
 
 
 @order_routes.route("/orders", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def my_orders() -> Any:
     principal = signed_in(_request(), "customer")
-    return service.list_for_customer(principal, **_page_args(query_params(_request())))
+    return service.list_for_customer(principal, **_page(query_params(_request())))
 
 
 @order_routes.route("/orders/{order_id}", methods=["GET"])
@@ -53,4 +51,4 @@ def staff_orders() -> Any:
     staff(_request())
     params = query_params(_request())
     status = Fields(params).text("status", required=False, default=PENDING_PAYMENT, choices=STATUSES)
-    return service.list_for_staff(status, **_page_args(params))
+    return service.list_for_staff(status, **_page(params))

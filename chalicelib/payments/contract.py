@@ -15,6 +15,7 @@ from chalicelib.contract import (
     money,
     nullable,
     obj,
+    page_limit,
     ref,
     signed_in,
     string,
@@ -26,7 +27,6 @@ from chalicelib.orders.contract import (
     ORDER_NOT_FOUND,
     ORDER_TOKEN_HEADERS,
     ORDER_TOKEN_QUERIES,
-    limit,
     text_line,
     trimmed,
 )
@@ -147,7 +147,8 @@ OPERATIONS = {
     "payouts": Operation(
         summary="Payouts in one status, oldest first (finance).",
         access=_FINANCE,
-        query={"status": string(enum=PAYOUT_STATUSES, description="default pending"), "limit": limit(50)},
+        query={"status": string(enum=PAYOUT_STATUSES, description="default pending"),
+               "limit": page_limit("payouts", default=50)},
         responses={200: Response("the payouts, with whole account numbers", obj({"items": array(ref("Payout"))}))},
     ),
     "payout_paid": Operation(

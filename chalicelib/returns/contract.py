@@ -16,6 +16,7 @@ from chalicelib.contract import (
     nullable,
     obj,
     one_of,
+    page_query,
     ref,
     signed_in,
     str_map,
@@ -45,7 +46,7 @@ from chalicelib.returns.domain import (
     WAYBILL_PATTERN,
     WRITE_OFF_REASON_MAX,
 )
-from chalicelib.validation import MAX_PAGE, SKU_PATTERN
+from chalicelib.validation import SKU_PATTERN
 
 STAFF: Access = signed_in("staff")
 
@@ -222,8 +223,7 @@ OPERATIONS = {
         access=STAFF,
         query={
             "status": string(enum=STATUSES, description="requested (waiting for a decision) when absent"),
-            "limit": integer(minimum=1, maximum=MAX_PAGE, description="50 when absent"),
-            "cursor": string(min_len=1, max_len=1000, description="next_cursor of the page before"),
+            **page_query("returns", default=50),
         },
         responses={200: Response("a page of returns", ref("ReturnPage"))},
     ),

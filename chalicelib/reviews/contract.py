@@ -15,6 +15,7 @@ from chalicelib.contract import (
     integer,
     nullable,
     obj,
+    page_query,
     ref,
     signed_in,
     str_map,
@@ -35,7 +36,7 @@ from chalicelib.reviews.domain import (
     REVIEW_ID_PATTERN,
     STATUSES,
 )
-from chalicelib.validation import MAX_PAGE, SKU_PATTERN
+from chalicelib.validation import SKU_PATTERN
 
 STAFF = signed_in("staff")
 REVIEW_ID = string(pattern=REVIEW_ID_PATTERN, max_len=REVIEW_ID_MAX, description="<order id>-<SKU>")
@@ -87,7 +88,6 @@ SCHEMAS: dict[str, Schema] = {
 
 _REVIEW = Response("the review", ref("Review"))
 _NOT_FOUND = "no such review (review_not_found)"
-_CURSOR = string(max_len=1000, description="next_cursor of the previous page (empty: the first page)")
 
 
 def _page(item: Schema) -> Schema:
@@ -120,7 +120,7 @@ OPERATIONS = {
         summary="A published product's approved reviews, newest first, with its rating.",
         access=PUBLIC,
         path={"product_id": PRODUCT_ID},
-        query={"limit": integer(minimum=1, maximum=MAX_PAGE, description="default 20"), "cursor": _CURSOR},
+        query=page_query("reviews", empty_cursor=True),
         responses={200: Response("one page of reviews", obj({
             "product_id": string(),
             "rating": ref("ProductRating"),
@@ -133,7 +133,7 @@ OPERATIONS = {
         summary="Reviews in one status, oldest first: the moderation queue (staff).",
         access=STAFF,
         query={"status": string(enum=STATUSES, description="default pending"),
-               "limit": integer(minimum=1, maximum=MAX_PAGE, description="default 50"), "cursor": _CURSOR},
+               **page_query("reviews", default=50, empty_cursor=True)},
         responses={200: Response("one page of reviews", _page(ref("ReviewWithPhotos")))},
     ),
     "approve": Operation(

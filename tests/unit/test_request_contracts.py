@@ -16,9 +16,9 @@ from jsonschema import Draft202012Validator
 from chalicelib.checkout.contract import OPERATIONS as CHECKOUT
 from chalicelib.checkout.contract import SCHEMAS as CHECKOUT_SCHEMAS
 from chalicelib.checkout.domain import parse_request
-from chalicelib.contract import Schema
+from chalicelib.contract import Schema, page_limit
 from chalicelib.errors import ValidationFailed
-from chalicelib.orders.contract import ORDER_ID, limit
+from chalicelib.orders.contract import ORDER_ID
 from chalicelib.orders.contract import SCHEMAS as ORDER_SCHEMAS
 from chalicelib.orders.domain import checked_order_id
 from chalicelib.shipping.contract import SCHEMAS as SHIPPING_SCHEMAS
@@ -155,7 +155,7 @@ def test_a_page_size_is_ascii_digits_in_range_and_an_empty_one_is_refused(raw: s
         read = None
     assert read == accepted
     if accepted is not None and raw != "007":  # a leading zero is read, not advertised
-        assert valid(limit(20), int(raw))
+        assert valid(page_limit("orders"), int(raw))
 
 
 @pytest.mark.parametrize(("raw", "accepted"), [
