@@ -7,7 +7,6 @@ The two apps run in alternating order so drift (CPU frequency, page cache) hits 
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import statistics
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import DEFAULT_REGION, ROOT
+from bench import DEFAULT_REGION, ROOT, percentile
 from local.offline import stage_environment
 
 TIMED_IMPORT = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
@@ -52,8 +51,7 @@ class Samples:
     @property
     def p90(self) -> float:
         """Nearest-rank 90th percentile."""
-        ordered = sorted(self.seconds)
-        return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+        return percentile(self.seconds, 0.9)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ import http.client
 import io
 import json
 import logging
-import math
 import os
 import random
 import sys
@@ -35,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from bench import percentile
 
 HOST = "127.0.0.1"
 TIMEOUT = 60.0  # seconds per request: far above any answer seen, so only a hung connection hits it
@@ -99,17 +100,6 @@ class Run:
 
     def answered(self) -> int:
         return sum(1 for call in self.calls if call.kind in ANSWERED)
-
-
-def percentile(samples: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile (no interpolation, so the figure is a latency that was really measured)."""
-    if not samples:
-        raise ValueError("no samples")
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError("fraction must be between 0 and 1")
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
 
 
 def classify(status: int, *, expected: Collection[int], by_design: Collection[int] = ()) -> str:
