@@ -23,8 +23,7 @@ from chalicelib.contract import (
     string,
     timestamp,
 )
-from chalicelib.orders.contract import ORDER_ID, ORDER_TOKEN_HEADERS
-from chalicelib.orders.contract import ORDER_TOKEN_QUERIES as ORDER_TOKEN_QUERY
+from chalicelib.orders.contract import ORDER_ID, ORDER_TOKEN_HEADERS, ORDER_TOKEN_QUERIES
 from chalicelib.returns.domain import (
     COURIER,
     COURIER_MAX,
@@ -176,7 +175,7 @@ OPERATIONS = {
         access=GUEST_OR_SIGNED_IN,
         path={"order_id": ORDER_ID},
         headers=ORDER_TOKEN_HEADERS,
-        query=ORDER_TOKEN_QUERY,
+        query=ORDER_TOKEN_QUERIES,
         body=obj({
             "lines": array(obj({"sku": SKU, "quantity": integer(minimum=1, maximum=MAX_LINE_UNITS)}),
                            min_items=1, max_items=MAX_RETURN_LINES, description="each SKU once"),
@@ -199,7 +198,7 @@ OPERATIONS = {
         access=GUEST_OR_SIGNED_IN,
         path={"order_id": ORDER_ID},
         headers=ORDER_TOKEN_HEADERS,
-        query=ORDER_TOKEN_QUERY,
+        query=ORDER_TOKEN_QUERIES,
         responses={200: Response("the order's returns", ref("OrderReturns"))},
         errors={404: "no such order, or it is not yours"},
     ),
@@ -209,7 +208,7 @@ OPERATIONS = {
         access=GUEST_OR_SIGNED_IN,
         path={"order_id": ORDER_ID, "return_id": RETURN_ID},
         headers=ORDER_TOKEN_HEADERS,
-        query=ORDER_TOKEN_QUERY,
+        query=ORDER_TOKEN_QUERIES,
         body=obj({
             "courier": string(pattern=COURIER_PATTERN, max_len=COURIER_MAX, example="JNE"),
             "waybill_id": string(pattern=WAYBILL_PATTERN, max_len=WAYBILL_MAX),

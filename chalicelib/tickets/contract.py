@@ -22,8 +22,7 @@ from chalicelib.contract import (
     string,
     timestamp,
 )
-from chalicelib.orders.contract import ORDER_ID, ORDER_TOKEN_HEADERS
-from chalicelib.orders.contract import ORDER_TOKEN_QUERIES as ORDER_TOKEN_QUERY
+from chalicelib.orders.contract import ORDER_ID, ORDER_TOKEN_HEADERS, ORDER_TOKEN_QUERIES
 from chalicelib.tickets.domain import (
     ATTACHMENT_TYPES,
     CATEGORIES,
@@ -145,7 +144,7 @@ OPERATIONS = {
         access=GUEST_OR_SIGNED_IN,
         path={"order_id": ORDER_ID},
         headers=ORDER_TOKEN_HEADERS,
-        query=ORDER_TOKEN_QUERY,
+        query=ORDER_TOKEN_QUERIES,
         body=obj({**_MESSAGE, "category": string(enum=CATEGORIES)}, {
             **_ATTACHMENTS,
             "return_id": _optional(string(pattern=RETURN_ID_PATTERN, max_len=RETURN_ID_MAX,
@@ -179,7 +178,7 @@ OPERATIONS = {
         access=GUEST_OR_SIGNED_IN,
         path={"ticket_id": TICKET_ID},
         headers=ORDER_TOKEN_HEADERS,
-        query=ORDER_TOKEN_QUERY,
+        query=ORDER_TOKEN_QUERIES,
         responses={200: Response("the ticket", ref("TicketWithLinks"))},
         errors={404: _NO_TICKET},
     ),
@@ -189,7 +188,7 @@ OPERATIONS = {
         access=guest_or("customer", "finance"),
         path={"ticket_id": TICKET_ID},
         headers=ORDER_TOKEN_HEADERS,
-        query=ORDER_TOKEN_QUERY,
+        query=ORDER_TOKEN_QUERIES,
         body=obj(_MESSAGE, _ATTACHMENTS),
         responses={201: _WRITTEN},
         errors={403: "staff write through /admin/tickets/{ticket_id}/messages", 404: _NO_TICKET,
@@ -201,7 +200,7 @@ OPERATIONS = {
         access=guest_or("customer", "finance"),
         path={"ticket_id": TICKET_ID},
         headers=ORDER_TOKEN_HEADERS,
-        query=ORDER_TOKEN_QUERY,
+        query=ORDER_TOKEN_QUERIES,
         body=obj({"stars": integer(minimum=MIN_STARS, maximum=MAX_STARS)},
                  {"comment": _optional(string(max_len=MAX_COMMENT_CHARS))}),
         responses={200: Response("the ticket, rated", ref("Ticket"))},
