@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ROLE ?= customer
 
-.PHONY: run test unit functional e2e lint bench token import-catalog pay pack ship payout outbox clean \
+.PHONY: run test unit functional e2e lint bench token import-catalog reindex-catalog pay pack ship payout outbox clean \
 	return return-approve return-reject return-send return-receive returns report points-due payment-fault
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -59,6 +59,10 @@ LOCAL_API = --api http://127.0.0.1:$(or $(API_PORT),8000) --moto http://127.0.0.
 ## import-catalog: bulk-import a CSV catalog into the running stack, e.g. make import-catalog CSV=catalog.csv
 import-catalog: $(STAMP)
 	$(LOCAL_AWS) $(PY) -m tools.cli import-catalog $(CSV)
+
+## reindex-catalog: rebuild the search index and category counts from every product in the running stack
+reindex-catalog: $(STAMP)
+	$(LOCAL_AWS) $(PY) -m tools.cli reindex-catalog
 
 ## pay: the sandbox gateway pays an order and notifies the shop: make pay ORDER=TK-... [OUTCOME=expire|deny|failure] [AMOUNT=n]
 pay: $(STAMP)

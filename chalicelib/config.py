@@ -28,6 +28,11 @@ SHOP_ORIGIN_CITY = "TOKOFLOW_SHOP_ORIGIN_CITY"
 SHOP_ORIGIN_PROVINCE = "TOKOFLOW_SHOP_ORIGIN_PROVINCE"
 SHOP_ORIGIN_POSTAL_CODE = "TOKOFLOW_SHOP_ORIGIN_POSTAL_CODE"  # kode pos Biteship prices and picks up from
 MEDIA_PUBLIC_BASE_URL = "TOKOFLOW_MEDIA_PUBLIC_BASE_URL"
+# Catalog search: "embedded" (SQLite FTS5 inside the function, its index file in the search bucket) or "opensearch".
+SEARCH_ENGINE = "TOKOFLOW_SEARCH_ENGINE"
+OPENSEARCH_ENDPOINT = "TOKOFLOW_OPENSEARCH_ENDPOINT"  # https://search-...es.amazonaws.com or https://...aoss.amazonaws.com
+OPENSEARCH_INDEX = "TOKOFLOW_OPENSEARCH_INDEX"  # default "<prefix>-products"
+OPENSEARCH_SERVICE = "TOKOFLOW_OPENSEARCH_SERVICE"  # "es" for a managed domain, "aoss" for Serverless
 
 DEFAULT_PREFIX = "tokoflow-dev"
 DEV_ISSUER = "tokoflow-local"

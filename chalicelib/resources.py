@@ -78,11 +78,28 @@ class StateMachineSpec:
         return f"{config.prefix()}-{self.name}"
 
 
+# Products, with one sparse index per storefront order: the shelf (every listed product) and each category's shelf,
+# by newest, lowest price, highest price and rating; a page reads only its own rows. `changes` is the change feed
+# the search index follows (every product by when it last changed).
 PRODUCTS = TableSpec(
     "products",
     Key("product_id"),
-    indexes=(IndexSpec("by-status", Key("status"), Key("created_at")),),
+    indexes=(
+        IndexSpec("by-status", Key("status"), Key("created_at")),
+        IndexSpec("shelf-newest", Key("shelf"), Key("created_at")),
+        IndexSpec("shelf-price-low", Key("shelf"), Key("price_min", "N")),
+        IndexSpec("shelf-price-high", Key("shelf"), Key("price_max", "N")),
+        IndexSpec("shelf-rating", Key("shelf"), Key("rating_rank", "N")),
+        IndexSpec("category-newest", Key("shelf_category"), Key("created_at")),
+        IndexSpec("category-price-low", Key("shelf_category"), Key("price_min", "N")),
+        IndexSpec("category-price-high", Key("shelf_category"), Key("price_max", "N")),
+        IndexSpec("category-rating", Key("shelf_category"), Key("rating_rank", "N")),
+        IndexSpec("changes", Key("change_feed"), Key("changed_at")),
+    ),
 )
+# How many listed products each category holds, kept in the same transaction as every product write: /categories
+# reads these few items, never the products.
+CATEGORIES = TableSpec("categories", Key("slug"))
 STOCK = TableSpec(
     "stock",
     Key("sku"),
@@ -153,8 +170,8 @@ NOTIFICATIONS = TableSpec("notifications", Key("notification_id"),
                           indexes=(IndexSpec("by-order", Key("order_id"), Key("created_at")),))
 
 TABLES: tuple[TableSpec, ...] = (
-    PRODUCTS, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER, PAYOUTS,
-    RETURNS, ROLLUPS, REPORTS, REVIEWS, TICKETS, LOYALTY, LOYALTY_ORDERS, SANDBOX_PAYMENTS, NOTIFICATIONS,
+    PRODUCTS, CATEGORIES, STOCK, STOCK_LEDGER, CARTS, VOUCHERS, ORDERS, IDEMPOTENCY, WEBHOOK_INBOX, PAYMENT_LEDGER,
+    PAYOUTS, RETURNS, ROLLUPS, REPORTS, REVIEWS, TICKETS, LOYALTY, LOYALTY_ORDERS, SANDBOX_PAYMENTS, NOTIFICATIONS,
     SANDBOX_COURIERS,
 )
 
@@ -176,8 +193,10 @@ QUEUES: tuple[QueueSpec, ...] = (
 
 MEDIA_BUCKET = BucketSpec("media", served_prefix="products/")
 REPORTS_BUCKET = BucketSpec("reports", versioned=True)
+# The embedded search engine's index file (catalog search): rebuilt from the products table at any time.
+SEARCH_BUCKET = BucketSpec("search")
 
-BUCKETS: tuple[BucketSpec, ...] = (MEDIA_BUCKET, REPORTS_BUCKET)
+BUCKETS: tuple[BucketSpec, ...] = (MEDIA_BUCKET, REPORTS_BUCKET, SEARCH_BUCKET)
 
 FULFILMENT_STATE_MACHINE = StateMachineSpec("fulfilment", "statemachines/fulfilment.asl.json")
 

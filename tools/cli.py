@@ -133,6 +133,30 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
     sys.exit(EXIT_OK)
 
 
+@cli.command("reindex-catalog")
+def reindex_catalog() -> None:
+    """Rebuild the catalog search index and the category counts from every product.
+
+    The running shop keeps both in step by itself; this is for a new engine, a restored table, or doubt.
+    Exit code 3 when the shop's tables cannot be reached.
+    """
+    from botocore.exceptions import BotoCoreError
+    from pynamodb.exceptions import PynamoDBException
+
+    from chalicelib.catalog import service
+
+    click.echo(f"Rebuilding the search index and category counts from {_target()}", err=True)
+    try:
+        summary = service.rebuild_search_index()
+    except (PynamoDBException, BotoCoreError) as error:
+        click.echo(f"error: cannot read {_target()}: {error}", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    click.echo(f"Products:   {summary['products']} ({summary['listed']} listed)")
+    click.echo(f"Categories: {summary['categories']}")
+    size = f", {summary['bytes'] / 1e6:.1f} MB" if "bytes" in summary else ""
+    click.echo(f"Index:      {summary['engine']}{size}, in {summary['seconds']} s")
+
+
 def stage_environment(stage: str = "dev") -> dict[str, str]:
     """The stage's variables from .chalice/config.json, so `make token` works from a fresh shell."""
     from local.offline import stage_environment as read_stage_environment

@@ -34,6 +34,7 @@ from chalicelib.contract import (
     nullable,
     number,
     obj,
+    page_query,
     ref,
     signed_in,
     str_map,
@@ -82,11 +83,10 @@ SCHEMAS: dict[str, Schema] = {
         "available": integer(minimum=0, description="units that can be sold now (on hand minus reserved)"),
         "in_stock": boolean(),
     }),
-    "Product": obj({**_PRODUCT_FIELDS, "variants": array(ref("ProductVariant"))},
+    "Product": obj({**_PRODUCT_FIELDS, "variants": array(ref("ProductVariant")), "in_stock": boolean()},
                    description="One product with each variant's stock now."),
-    "ProductListedVariant": obj(_VARIANT_FIELDS),
-    "ProductListed": obj({**_PRODUCT_FIELDS, "variants": array(ref("ProductListedVariant"))},
-                         description="A product in a list: its variants without stock."),
+    "ProductListed": obj({**_PRODUCT_FIELDS, "variants": array(ref("ProductVariant")), "in_stock": boolean()},
+                         description="A product in a list, with its variants' stock (read for the page's SKUs only)."),
     "Category": obj({"slug": string(), "name": string(), "product_count": integer(minimum=1)}),
 }
 
@@ -148,14 +148,19 @@ OPERATIONS = {
         summary="Browse the published products: search, filter by category and price, sort, a page at a time.",
         access=PUBLIC,
         query={
-            "q": string(max_len=SEARCH_MAX, description="words that must all appear in the name, description or"
-                                                        " category (accents and case ignored)"),
+            "q": string(max_len=SEARCH_MAX, description="search words: each must begin a word of the name, description"
+                                                        " or category (accents and case ignored; 'anyam' finds"
+                                                        " 'anyaman'); ranked by relevance, name matches first"),
             "category": string(max_len=CATEGORY_FILTER_MAX, description="a category's slug or name"),
-            "min_price": integer(minimum=0, maximum=MAX_PRICE, description="whole Rupiah"),
-            "max_price": integer(minimum=0, maximum=MAX_PRICE, description="whole Rupiah"),
-            "sort": string(enum=SORTS, description="default newest"),
+            "min_price": integer(minimum=0, maximum=MAX_PRICE, description="whole Rupiah: products whose dearest"
+                                                                          " variant costs at least this"),
+            "max_price": integer(minimum=0, maximum=MAX_PRICE, description="whole Rupiah: products whose cheapest"
+                                                                          " variant costs at most this"),
+            "sort": string(enum=SORTS, description="default relevance with q, newest without; relevance needs q"),
+            "in_stock": string(enum=["true", "false"], description="true: only products with a variant in stock"),
             "limit": integer(minimum=1, maximum=MAX_PAGE, description="default 20"),
-            "cursor": string(min_len=1, max_len=CURSOR_MAX, description="next_cursor of the previous page"),
+            "cursor": string(min_len=1, max_len=CURSOR_MAX, description="next_cursor of the previous page, with the"
+                                                                        " same q, sort and filters"),
         },
         responses={200: Response("one page of products", obj({
             "items": array(ref("ProductListed")),
@@ -184,10 +189,13 @@ OPERATIONS = {
         responses={200: Response("every category, by name", obj({"items": array(ref("Category"))}))},
     ),
     "staff_list_products": Operation(
-        summary="Every product in one status, newest first (staff).",
+        summary="The products in one status, newest first, a page at a time, with their stock (staff).",
         access=STAFF,
-        query={"status": string(enum=STATUSES, description="default active")},
-        responses={200: Response("the products", obj({"items": array(ref("ProductListed"))}))},
+        query={"status": string(enum=STATUSES, description="default active"), **page_query("products")},
+        responses={200: Response("one page of products", obj({
+            "items": array(ref("ProductListed")),
+            "next_cursor": nullable(string(description="null on the last page")),
+        }))},
     ),
     "create_product": Operation(
         summary="Create a product with its variants, a stock row per SKU and the opening stock, all or nothing.",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
@@ -13,11 +15,11 @@ from typing import Any
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.inventory.domain import MAX_ON_HAND
-from chalicelib.validation import SKU_PATTERN, Fields, check_int
+from chalicelib.validation import ID_PATTERN, SKU_PATTERN, Fields, check_int
 
 DRAFT, ACTIVE, ARCHIVED = "draft", "active", "archived"
 STATUSES = (DRAFT, ACTIVE, ARCHIVED)
-SORTS = ("newest", "price_asc", "price_desc", "rating")
+SORTS = ("relevance", "newest", "price_asc", "price_desc", "rating")  # relevance: only with search words
 MAX_VARIANTS = 40  # creating a product writes 1 + 2 items per variant in one transaction (limit 100)
 MAX_IMAGES = 12
 MAX_PRICE = 1_000_000_000  # a billion Rupiah for one handicraft item is certainly a typo
@@ -104,7 +106,7 @@ class Product:
                 item["available"] = max(0, availability.get(variant.sku, 0))
                 item["in_stock"] = item["available"] > 0
             variants.append(item)
-        return {
+        shown = {
             "product_id": self.product_id,
             "name": self.name,
             "description": self.description,
@@ -119,6 +121,9 @@ class Product:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if availability is not None:
+            shown["in_stock"] = any(variant["in_stock"] for variant in variants if variant.get("active", True))
+        return shown
 
 
 def slugify(text: str) -> str:
@@ -226,6 +231,9 @@ def apply_update(product: Product, fields: Fields, *, now: str) -> tuple[Product
 
 # ---- browsing -------------------------------------------------------------------------------------------
 
+SHELF = "all"  # the listing indexes' partition of every listed product (a category's shelf is its slug)
+RATING_COUNT_SPAN = 1_000_000  # rating_rank = average in tenths * span + review count (capped below the span)
+
 
 @dataclass(frozen=True)
 class Browse:
@@ -236,6 +244,44 @@ class Browse:
     sort: str = "newest"
     limit: int = 20
     cursor: str | None = None
+    in_stock: bool = False
+
+    @property
+    def category_slug(self) -> str:
+        return slugify(self.category) if self.category else ""
+
+    def fingerprint(self) -> str:
+        """What a cursor must have been issued for: the same sort, search words and filters."""
+        words = " ".join(_normalise(self.q).split())
+        text = json.dumps([self.sort, words, self.category_slug, self.min_price, self.max_price, self.in_stock])
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def is_listed(product: Product) -> bool:
+    """Shoppers see a product when it is published and has at least one variant on sale."""
+    return product.status == ACTIVE and bool(product.active_variants())
+
+
+def rating_rank(product: Product) -> int:
+    """One number ordering products by rating: best average first, then most reviews; 0 before any review."""
+    tenths = product.rating_tenths
+    if tenths is None:
+        return 0
+    return tenths * RATING_COUNT_SPAN + min(product.rating_count, RATING_COUNT_SPAN - 1)
+
+
+def listing_keys(product: Product) -> dict[str, Any]:
+    """The listing indexes' keys of a product: a listed product is on the shop's shelf and its category's shelf,
+    with the prices and rank each order sorts by; an unlisted one is on no shelf (the sparse indexes drop it)."""
+    low, high = product.price_range()
+    listed = is_listed(product)
+    return {
+        "shelf": SHELF if listed else None,
+        "shelf_category": product.category_slug if listed else None,
+        "price_min": low if product.active_variants() else None,
+        "price_max": high if product.active_variants() else None,
+        "rating_rank": rating_rank(product),
+    }
 
 
 def _normalise(text: str) -> str:
@@ -243,31 +289,41 @@ def _normalise(text: str) -> str:
 
 
 def matches(product: Product, browse: Browse) -> bool:
-    if browse.category and product.category_slug != slugify(browse.category):
+    """The shelf's filters in plain Python (the reference the indexed queries are tested against)."""
+    if not is_listed(product):
         return False
-    prices = [variant.price for variant in product.active_variants()]
-    if not prices:
+    if browse.category and product.category_slug != browse.category_slug:
         return False
-    if browse.min_price is not None and max(prices) < browse.min_price:
+    low, high = product.price_range()
+    if browse.min_price is not None and high < browse.min_price:
         return False
-    if browse.max_price is not None and min(prices) > browse.max_price:
+    if browse.max_price is not None and low > browse.max_price:
         return False
     if browse.q:
-        haystack = _normalise(" ".join([product.name, product.description, product.category]))
-        return all(term in haystack for term in _normalise(browse.q).split())
+        words = re.findall(r"\w+", _normalise(" ".join([product.name, product.description, product.category])))
+        return all(any(word.startswith(term) for word in words) for term in re.findall(r"\w+", _normalise(browse.q)))
     return True
 
 
-def sort_key(product: Product, sort: str) -> tuple[Any, ...]:
+def position(product: Product, sort: str) -> tuple[Any, ...]:
+    """Where a product stands in a sort order: the index's sort value and the product id (a cursor's content)."""
     low, high = product.price_range()
-    if sort == "price_asc":
-        return (low, product.product_id)
-    if sort == "price_desc":
-        return (-high, product.product_id)
-    if sort == "rating":  # best average first, then most reviews; products without reviews last
-        tenths = product.rating_tenths
-        return (-(tenths if tenths is not None else -1), -product.rating_count, product.product_id)
-    return (_invert(product.created_at), product.product_id)
+    value: Any = {"price_asc": low, "price_desc": high, "rating": rating_rank(product)}.get(sort, product.created_at)
+    return (value, product.product_id)
+
+
+def order_key(at: tuple[Any, ...], sort: str) -> tuple[Any, ...]:
+    """An ascending sort key for a position: newest, dearest and best-rated first, ties by product id."""
+    value, product_id = at
+    if sort == "newest":
+        return (_invert(value), product_id)
+    if sort in ("price_desc", "rating"):
+        return (-value, product_id)
+    return (value, product_id)
+
+
+def sort_key(product: Product, sort: str) -> tuple[Any, ...]:
+    return order_key(position(product, sort), sort)
 
 
 def _invert(text: str) -> str:
@@ -275,40 +331,79 @@ def _invert(text: str) -> str:
     return "".join(chr(0x10FFFF - ord(char)) for char in text)
 
 
-def encode_cursor(key: tuple[Any, ...], sort: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"k": list(key), "s": sort}).encode()).decode().rstrip("=")
+CURSOR_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+CURSOR_INT_MAX = 10**16
 
 
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, ...]:
+def encode_cursor(at: tuple[Any, ...], browse: Browse) -> str:
+    """An opaque cursor: the last row's position and the query's fingerprint, compact JSON in URL-safe base64.
+    Its length is bounded whatever the ids (at most about 200 characters for a 64-character product id)."""
+    raw = json.dumps([browse.fingerprint(), *at], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, browse: Browse) -> tuple[Any, ...]:
+    """The position a cursor stands for, checked to the last detail: a cursor decides a DynamoDB start key, so a
+    forged or stale one is a 400, never a query DynamoDB refuses."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        key, cursor_sort = data["k"], data["s"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error):
         raise ValidationFailed("cursor", "is not a cursor this API returned") from None
-    if cursor_sort != sort:
-        raise ValidationFailed("cursor", "belongs to a different sort order")
-    shape: tuple[type, ...] = {"newest": (str, str), "rating": (int, int, str)}.get(sort, (int, str))
-    if (not isinstance(key, list) or len(key) != len(shape)
-            or any(type(part) is not kind for part, kind in zip(key, shape, strict=True))):
+    if not isinstance(data, list) or len(data) != 3:
         raise ValidationFailed("cursor", "is not a cursor this API returned")
-    return tuple(key)
+    fingerprint, value, product_id = data
+    if fingerprint != browse.fingerprint():
+        raise ValidationFailed("cursor", "belongs to another search, sort or filter: start again without it")
+    if not isinstance(product_id, str) or not re.fullmatch(ID_PATTERN, product_id) or not _value_fits(value, browse):
+        raise ValidationFailed("cursor", "is not a cursor this API returned")
+    return (value, product_id)
+
+
+def _value_fits(value: Any, browse: Browse) -> bool:
+    if browse.sort == "relevance":
+        return type(value) in (int, float) and math.isfinite(value)
+    if browse.sort == "newest":
+        return isinstance(value, str) and len(value) <= 40 and bool(CURSOR_ISO.fullmatch(value))
+    return type(value) is int and 0 <= value < CURSOR_INT_MAX
 
 
 def page(products: list[Product], browse: Browse) -> tuple[list[Product], str | None]:
-    """Filter, sort and cut one page; the cursor is the last row's sort key, so inserts never shift pages."""
+    """Filter, sort and cut one page in memory: the reference for the indexed listing (tests, fakes)."""
     selected = sorted((p for p in products if matches(p, browse)), key=lambda p: sort_key(p, browse.sort))
     if browse.cursor:
-        after = decode_cursor(browse.cursor, browse.sort)
+        after = order_key(decode_cursor(browse.cursor, browse), browse.sort)
         selected = [p for p in selected if sort_key(p, browse.sort) > after]
     rows = selected[: browse.limit]
     more = len(selected) > browse.limit
-    next_cursor = encode_cursor(sort_key(rows[-1], browse.sort), browse.sort) if more and rows else None
+    next_cursor = encode_cursor(position(rows[-1], browse.sort), browse) if more and rows else None
     return rows, next_cursor
 
 
+def check_browse(browse: Browse) -> Browse:
+    """Relevance needs search words; the default order is relevance with words, newest without."""
+    if browse.sort == "relevance" and not browse.q.strip():
+        raise ValidationFailed("sort", "relevance orders search results: give q, or another sort")
+    return browse
+
+
+def shelf_moves(before: Product | None, after: Product | None) -> dict[str, tuple[str, int]]:
+    """How a product write changes the category counts: {slug: (category name, +1 or -1)}, nothing when the
+    product stays listed in the same category."""
+    moves: dict[str, tuple[str, int]] = {}
+    if before is not None and is_listed(before):
+        moves[before.category_slug] = (before.category, -1)
+    if after is not None and is_listed(after):
+        _, delta = moves.get(after.category_slug, (after.category, 0))
+        moves[after.category_slug] = (after.category, delta + 1)
+    return {slug: move for slug, move in moves.items() if move[1]}
+
+
 def categories(products: list[Product]) -> list[dict[str, Any]]:
+    """The category counts recounted from the listed products (the rebuild, and the reference in tests)."""
     counts: dict[str, dict[str, Any]] = {}
     for product in products:
+        if not is_listed(product):
+            continue
         entry = counts.setdefault(product.category_slug, {"slug": product.category_slug, "name": product.category,
                                                           "product_count": 0})
         entry["product_count"] += 1

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Rate
 
 from chalicelib.catalog.domain import MAX_PRICE, SORTS, STATUSES, Browse
 from chalicelib.lazy import lazy_module
-from chalicelib.validation import ID_PATTERN, MAX_PAGE, Fields, query_int
+from chalicelib.validation import ID_PATTERN, MAX_PAGE, Fields, page, query_int
 from chalicelib.web import api, expect_no_body, json_response, jwt_authorizer, query_params, read_json, staff
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ else:
 
 catalog_routes = Blueprint(__name__)
 SEARCH_MAX, CATEGORY_FILTER_MAX, CURSOR_MAX = 100, 60, 500
+BOOLEAN_WORDS = ("true", "false")
 
 
 def _request() -> Any:
@@ -33,14 +34,16 @@ def _product_id(product_id: str) -> str:
 def list_products() -> Any:
     params = query_params(_request())
     fields = Fields(params)
+    q = fields.text("q", required=False, default="", min_len=0, max_len=SEARCH_MAX)
     browse = Browse(
-        q=fields.text("q", required=False, default="", min_len=0, max_len=SEARCH_MAX),
+        q=q,
         category=fields.text("category", required=False, default="", min_len=0, max_len=CATEGORY_FILTER_MAX),
         min_price=query_int(params, "min_price", default=None, min_value=0, max_value=MAX_PRICE),
         max_price=query_int(params, "max_price", default=None, min_value=0, max_value=MAX_PRICE),
-        sort=fields.text("sort", required=False, default="newest", choices=SORTS),
+        sort=fields.text("sort", required=False, default="relevance" if q.strip() else "newest", choices=SORTS),
         limit=query_int(params, "limit", default=20, min_value=1, max_value=MAX_PAGE),
         cursor=fields.text("cursor", required=False, max_len=CURSOR_MAX),
+        in_stock=fields.text("in_stock", required=False, default="false", choices=BOOLEAN_WORDS) == "true",
     )
     return service.browse(browse)
 
@@ -70,8 +73,10 @@ def list_categories() -> Any:
 @api
 def staff_list_products() -> Any:
     staff(_request())
-    status = Fields(query_params(_request())).text("status", required=False, default="active", choices=STATUSES)
-    return service.list_for_staff(status)
+    params = query_params(_request())
+    status = Fields(params).text("status", required=False, default="active", choices=STATUSES)
+    limit, cursor = page(params)
+    return service.list_for_staff(status, limit=limit, cursor=cursor)
 
 
 @catalog_routes.route("/admin/products", methods=["POST"], authorizer=jwt_authorizer)
@@ -120,3 +125,9 @@ def attach_image(product_id: str) -> Any:
     fields = read_json(_request())
     fields.reject_unknown({"key"})
     return service.attach_image(_product_id(product_id), fields, actor=principal.sub)
+
+
+@catalog_routes.schedule(Rate(5, unit=Rate.MINUTES), name="refresh_search_index")
+def refresh_search_index(event: Any) -> None:
+    """Folds the catalog's changes into the stored search index, so a new container's catch-up stays short."""
+    service.refresh_search_index()

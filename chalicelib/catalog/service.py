@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import aws, clock, config, db, resources
-from chalicelib.catalog import domain, repository
+from chalicelib.catalog import domain, indexing, repository
 from chalicelib.catalog.domain import (
     ACTIVE,
     ARCHIVED,
@@ -53,12 +54,31 @@ def create_product(fields: Fields, *, actor: str, product_id: str | None = None)
     tx = db.transaction()
     try:
         with tx:
-            repository.stage_create(tx, product)
-            _stage_stock_rows(tx, product, product.variants, opening, threshold, actor)
+            stage_new_product(tx, product, opening, threshold, actor)
     except TransactWriteError as error:
         _raise_conflicts(tx, error)
         raise
     return product.to_dict(availability=opening)
+
+
+def stage_new_product(tx: TransactWrite, product: Product, opening: dict[str, int], threshold: int, actor: str,
+                      *, count_categories: bool = True) -> None:
+    """A new product, its stock rows and opening stock, and (unless the caller adds them up itself) its category's
+    count, into one transaction: the import stages several products into one."""
+    repository.stage_create(tx, product, changed_at=clock.now_iso())
+    _stage_stock_rows(tx, product, product.variants, opening, threshold, actor)
+    if count_categories:
+        repository.stage_category_moves(tx, domain.shelf_moves(None, product))
+
+
+def stage_product_update(tx: TransactWrite, before: Product, after: Product, expected_version: int,
+                         new_variants: Iterable[Variant], opening: dict[str, int], threshold: int, actor: str,
+                         *, count_categories: bool = True) -> None:
+    """An edited product (if still at `expected_version`), stock rows for its new SKUs, its category counts."""
+    repository.stage_replace(tx, after, expected_version=expected_version, changed_at=clock.now_iso())
+    _stage_stock_rows(tx, after, new_variants, opening, threshold, actor)
+    if count_categories:
+        repository.stage_category_moves(tx, domain.shelf_moves(before, after))
 
 
 def _stage_stock_rows(tx: TransactWrite, product: Product, variants: Iterable[Variant], opening: dict[str, int],
@@ -100,8 +120,7 @@ def update_product(product_id: str, fields: Fields, *, actor: str) -> dict[str, 
     tx = db.transaction()
     try:
         with tx:
-            repository.stage_replace(tx, updated, expected_version=version)
-            _stage_stock_rows(tx, updated, new_variants, opening, threshold, actor)
+            stage_product_update(tx, product, updated, version, new_variants, opening, threshold, actor)
     except TransactWriteError as error:
         _raise_conflicts(tx, error)
         raise
@@ -125,13 +144,107 @@ def get_product(product_id: str, *, include_unpublished: bool = False) -> dict[s
     return product.to_dict(availability=_availability(product))
 
 
+# ---- browsing ---------------------------------------------------------------------------------------------
+
+FILL_REQUESTS = 5  # Query requests one page may spend filling itself past rows its filters drop
+FILL_READ = 60  # items one filling Query evaluates at most
+
+
 def browse(browse_query: Browse) -> dict[str, Any]:
-    rows, next_cursor = domain.page(repository.by_status(ACTIVE), browse_query)
-    return {"items": [product.to_dict() for product in rows], "next_cursor": next_cursor}
+    """One page of the shop: search words go to the search engine, everything else to the listing index of the
+    sort (and category), reading about the page's own rows whatever the catalog's size."""
+    browse_query = domain.check_browse(browse_query)
+    if browse_query.q.strip():
+        return _search(browse_query)
+    shelf = repository.shelf_for(browse_query.sort, browse_query.category_slug)
+    hash_value = browse_query.category_slug or domain.SHELF
+    after = domain.decode_cursor(browse_query.cursor, browse_query) if browse_query.cursor else None
+    # Without a post-filter every evaluated row is shown: read exactly one more than the page to know if more follow.
+    post_filtered = browse_query.in_stock or _price_filter_outside_key(browse_query, shelf)
+    want = browse_query.limit + 1
+    rows: list[tuple[Product, dict[str, int]]] = []
+    for _ in range(FILL_REQUESTS if post_filtered else 1):
+        need = want - len(rows)
+        read = repository.read_shelf(shelf, hash_value, after=after, limit=max(need, FILL_READ) if post_filtered
+                                     else need, min_price=browse_query.min_price, max_price=browse_query.max_price)
+        for product, availability in _with_availability(read.products, only_in_stock=browse_query.in_stock):
+            rows.append((product, availability))
+            if len(rows) == want:
+                break
+        if len(rows) == want:
+            break
+        after = read.stopped_at
+        if after is None:
+            break
+    shown = rows[: browse_query.limit]
+    if len(rows) == want:
+        next_cursor: str | None = domain.encode_cursor(domain.position(shown[-1][0], browse_query.sort), browse_query)
+    else:  # the shelf ended, or the filling budget did: go on after the last row evaluated
+        next_cursor = domain.encode_cursor(after, browse_query) if after is not None else None
+    return {"items": [product.to_dict(availability=availability) for product, availability in shown],
+            "next_cursor": next_cursor}
 
 
-def list_for_staff(status: str) -> dict[str, Any]:
-    return {"items": [product.to_dict() for product in repository.by_status(status)]}
+def _price_filter_outside_key(browse_query: Browse, shelf: repository.Shelf) -> bool:
+    """Whether a price filter is left to a FilterExpression (rows read and dropped) rather than the key condition."""
+    outside = []
+    if browse_query.min_price is not None:
+        outside.append(shelf.range_name != "price_max")
+    if browse_query.max_price is not None:
+        outside.append(shelf.range_name != "price_min")
+    return any(outside)
+
+
+def _with_availability(products: list[Product], *, only_in_stock: bool) -> list[tuple[Product, dict[str, int]]]:
+    """Each product with its active SKUs' available units: one batched read of these SKUs only."""
+    levels = stock.read_levels(variant.sku for product in products for variant in product.active_variants())
+    rows = []
+    for product in products:
+        availability = {variant.sku: levels[variant.sku].available for variant in product.active_variants()
+                        if variant.sku in levels}
+        if only_in_stock and not any(units > 0 for units in availability.values()):
+            continue
+        rows.append((product, availability))
+    return rows
+
+
+def _search(browse_query: Browse) -> dict[str, Any]:
+    """Search words: the engine ranks and pages product ids; the products themselves come from one batched read."""
+    from chalicelib.catalog.search import SearchQuery
+
+    engine = indexing.search_engine()
+    after = domain.decode_cursor(browse_query.cursor, browse_query) if browse_query.cursor else None
+    rows: list[tuple[Product, dict[str, int]]] = []
+    last: tuple[Any, ...] | None = None
+    for _ in range(FILL_REQUESTS):
+        need = browse_query.limit - len(rows)
+        found = engine.search(SearchQuery(
+            text=browse_query.q, category_slug=browse_query.category_slug, min_price=browse_query.min_price,
+            max_price=browse_query.max_price, sort=browse_query.sort, limit=need, after=after))
+        products = repository.get_many(found.product_ids)
+        in_order = [products[product_id] for product_id in found.product_ids
+                    if product_id in products and domain.is_listed(products[product_id])]
+        rows.extend(_with_availability(in_order, only_in_stock=browse_query.in_stock))
+        last = after = found.last
+        if last is None or len(rows) >= browse_query.limit:
+            break
+    next_cursor = domain.encode_cursor(last, browse_query) if last is not None else None
+    return {"items": [product.to_dict(availability=availability) for product, availability in rows],
+            "next_cursor": next_cursor}
+
+
+def list_for_staff(status: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of the products in one status, newest first, with their stock."""
+    products, next_cursor = repository.by_status(status, limit=limit, cursor=cursor)
+    rows = _with_availability(products, only_in_stock=False)
+    return {"items": [product.to_dict(availability=availability) for product, availability in rows],
+            "next_cursor": next_cursor}
+
+
+def every_product(status: str) -> Iterator[dict[str, Any]]:
+    """Every product in one status, read a page at a time (the reports' catalog sheet)."""
+    for product in repository.all_in_status(status):
+        yield product.to_dict()
 
 
 def count_view(product_id: str) -> None:
@@ -143,12 +256,36 @@ def count_view(product_id: str) -> None:
 
 
 def stage_rating(tx: TransactWrite, product_id: str, stars: int) -> None:
-    """Count an approved review in the product's rating inside the caller's transaction (reviews' approval)."""
-    repository.stage_rating(tx, product_id, stars)
+    """Count an approved review in the product's rating inside the caller's transaction (reviews' approval). The
+    product is read for its counters and the write holds only if no other approval counted meanwhile: the
+    caller retries a transaction that lost (product_exists tells that from a product gone)."""
+    found = repository.get(product_id)
+    if found is None:
+        raise NotFound(f"product {product_id} not found", code="product_not_found")
+    product, _ = found
+    counted = replace(product, rating_sum=product.rating_sum + stars, rating_count=product.rating_count + 1)
+    repository.stage_rating(tx, counted, changed_at=clock.now_iso())
+
+
+def refresh_search_index() -> dict[str, Any]:
+    """The schedule: fold the catalog's recent changes into the stored search index."""
+    return indexing.refresh()
+
+
+def rebuild_search_index() -> dict[str, Any]:
+    """The command: the search index and the category counts from scratch."""
+    return indexing.rebuild()
+
+
+def product_exists(product_id: str) -> bool:
+    return repository.get(product_id) is not None
 
 
 def categories() -> dict[str, Any]:
-    return {"items": domain.categories(repository.by_status(ACTIVE))}
+    """The categories with listed products, from their maintained counts (a few items, never the products)."""
+    items = [{"slug": slug, "name": name, "product_count": count}
+             for slug, name, count in repository.category_counts() if count > 0]
+    return {"items": sorted(items, key=lambda entry: (entry["name"].lower(), entry["slug"]))}
 
 
 # ---- images -----------------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def _catalog(period: Period) -> Catalog:
     ratings: dict[str, dict[str, Any]] = {}  # all-time, as the catalog holds it now: {"average", "count"}
     prices: dict[str, tuple[str, str, int]] = {}
     for status in ("active", "draft", "archived"):
-        for product in catalog.list_for_staff(status)["items"]:
+        for product in catalog.every_product(status):
             products[product["product_id"]] = {"name": product["name"], "category": product["category"]["name"]}
             ratings[product["product_id"]] = dict(product.get("rating") or {})
             for variant in product["variants"]:

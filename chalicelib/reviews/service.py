@@ -106,10 +106,12 @@ def approve(review_id: str, *, actor: str) -> dict[str, Any]:
                 _stage_counts(tx, after)
         except TransactWriteError as error:
             failed = tx.failed_conditions(error)
-            if any(item.table_name == resources.PRODUCTS.physical_name for item in failed):
+            product_changed = any(item.table_name == resources.PRODUCTS.physical_name for item in failed)
+            if product_changed and not catalog.product_exists(after.product_id):
                 raise NotFound(f"product {after.product_id} of review {review_id} no longer exists",
                                code="product_not_found") from None
-            if failed or db.lost_to_another_transaction(error):  # decided meanwhile, or a concurrent approval
+            # decided meanwhile, another approval counted in the product's rating first, or a concurrent transaction
+            if failed or db.lost_to_another_transaction(error):
                 time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
                 continue
             raise

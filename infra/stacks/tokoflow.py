@@ -165,6 +165,8 @@ class Access:
     courier: bool = False  # Biteship API key when the stage uses Biteship; the sandbox courier's table otherwise
     courier_webhooks: bool = False  # the courier webhook secret
     notifies_customers: bool = False  # SES email and SNS SMS when the stage's notifier is "aws"
+    reads_search_index: bool = False  # the embedded search index file (catalog/ in the search bucket)
+    writes_search_index: bool = False  # writes it (the refresh schedule)
 
 
 R = resources
@@ -174,15 +176,19 @@ LOYALTY_TABLES = (R.LOYALTY, R.LOYALTY_ORDERS, R.ROLLUPS)
 FUNCTION_ACCESS: dict[str, Access] = {
     # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
     "APIHandler": Access(
-        tables=(R.PRODUCTS, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
+        tables=(R.PRODUCTS, R.CATEGORIES, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
                 R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS, R.REVIEWS, R.TICKETS, R.LOYALTY,
                 R.LOYALTY_ORDERS),
         sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE,
                   R.REPORT_BUILDS_QUEUE),
         starts_fulfilment=True, resumes_fulfilment=True, starts_returns=True, resumes_returns=True,
         uploads_media=True, return_photos=True, reads_reports=True, payment_gateway=True, courier=True,
-        courier_webhooks=True,
+        courier_webhooks=True, reads_search_index=True,
     ),
+    # Every 5 minutes: the catalog's changes folded into the search index file (rebuilt, with the category counts,
+    # when there is none).
+    "RefreshSearchIndex": Access(tables=(R.PRODUCTS, R.CATEGORIES), reads_search_index=True,
+                                 writes_search_index=True),
     # Verifies Cognito tokens against the pool's public JWKS over HTTPS: no AWS data at all.
     "JwtAuthorizer": Access(),
     # Logs and counts the alert; reads only its queue.
@@ -236,6 +242,7 @@ INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueUrl")  # chalicelib.aws.queue_url looks the URL up by name
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                    "sqs:GetQueueAttributes")
+SEARCH_INDEX_PREFIX = "catalog/"  # chalicelib.catalog.indexing keeps its files under it
 PRIVATE_UPLOAD_PREFIXES = ("returns", "reviews", "tickets")  # customers' photos, never served publicly
 TASK_RESPONSE_ACTIONS = ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat")
 
@@ -971,6 +978,17 @@ class TokoflowStack(cdk.Stack):
                 resources=[self.buckets[media.name].arn_for_objects(f"{media.served_prefix}*")]))
             nag.acknowledge(role, self._object_wildcard(self.buckets[media.name], f"{media.served_prefix}*"),
                             "Staff upload product images under generated keys: the served prefix, not the bucket")
+        if access.reads_search_index or access.writes_search_index:
+            search_bucket = self.buckets[resources.SEARCH_BUCKET.name]
+            actions = ["s3:GetObject"] + (["s3:PutObject"] if access.writes_search_index else [])
+            role.add_to_policy(iam.PolicyStatement(
+                actions=actions, resources=[search_bucket.arn_for_objects(f"{SEARCH_INDEX_PREFIX}*")]))
+            # Without ListBucket a missing index file reads as 403, not 404 (a new stack has none yet).
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[search_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{SEARCH_INDEX_PREFIX}*"]}}))
+            nag.acknowledge(role, self._object_wildcard(search_bucket, f"{SEARCH_INDEX_PREFIX}*"),
+                            "The search index file and its watermark live under catalog/: that prefix, not the bucket")
         secrets = []
         if access.payment_gateway:
             secrets.append(config.MIDTRANS_SERVER_KEY)
