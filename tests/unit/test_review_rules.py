@@ -214,7 +214,7 @@ def test_sort_by_rating_puts_the_best_average_first_then_the_most_reviews_then_u
     assert seen == ["five-many", "five-few", "four", "three", "none"]
     _, cursor = page(catalog, Browse(sort="newest", limit=1))
     with pytest.raises(ValidationFailed):
-        decode_cursor(cursor or "", "rating")
+        decode_cursor(cursor or "", Browse(sort="rating"))
 
 
 # ---- the customer is told ---------------------------------------------------------------------------------------
