@@ -27,6 +27,7 @@ from chalicelib import aws, clock, config, resources
 from chalicelib.catalog import domain, repository
 from chalicelib.catalog.domain import Product
 from chalicelib.catalog.search import SearchDoc, SearchEngine
+from chalicelib.observability import logger
 
 if TYPE_CHECKING:
     from chalicelib.catalog.search_sqlite import SqliteSearchIndex
@@ -110,7 +111,11 @@ class _Embedded:
         found = _read_index_file(if_none_match=self.etag if self.index is not None else None)
         if found is not None:
             data, self.etag = found
-            self.index = SqliteSearchIndex.from_bytes(data)
+            try:
+                self.index = SqliteSearchIndex.from_bytes(data)
+            except ValueError:  # a file of another format version: the whole feed instead, until the next refresh
+                logger.warning("search index file unreadable; catching up from the whole feed", key=INDEX_KEY)
+                self.index = SqliteSearchIndex()
         elif self.index is None:
             self.index = SqliteSearchIndex()
 
@@ -138,6 +143,7 @@ def _read_index_file(*, if_none_match: str | None = None) -> tuple[bytes, str] |
 
 
 def _write_index_file(index: SqliteSearchIndex) -> int:
+    index.compact()
     data = index.to_bytes()
     aws.client("s3").put_object(Bucket=resources.SEARCH_BUCKET.physical_name, Key=INDEX_KEY, Body=data,
                                 ContentType="application/vnd.sqlite3")
@@ -189,7 +195,10 @@ def refresh() -> dict[str, Any]:
     found = _read_index_file()
     if found is None:
         return rebuild()
-    index = SqliteSearchIndex.from_bytes(found[0])
+    try:
+        index = SqliteSearchIndex.from_bytes(found[0])
+    except ValueError:  # another format version
+        return rebuild()
     watermark, changes = apply_changes(index, index.watermark)
     written = 0
     if watermark != index.watermark:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -38,7 +39,7 @@ def _listing_index(name: str, hash_name: str, range_name: str, *, numeric: bool)
     range_attribute = NumberAttribute(range_key=True) if numeric else UnicodeAttribute(range_key=True)
     index_class = type(f"Index_{name.replace('-', '_')}", (GlobalSecondaryIndex,),
                        {"Meta": meta, hash_name: UnicodeAttribute(hash_key=True), range_name: range_attribute})
-    return index_class()  # type: ignore[no-any-return]
+    return index_class()
 
 
 class ProductModel(Model):
@@ -174,10 +175,10 @@ def to_model(product: Product, *, version: int, changed_at: str) -> ProductModel
     )
 
 
-def get(product_id: str) -> tuple[Product, int] | None:
+def get(product_id: str, *, consistent: bool = False) -> tuple[Product, int] | None:
     """The product and its version (for optimistic updates), or None."""
     try:
-        item = ProductModel.get(product_id)
+        item = ProductModel.get(product_id, consistent_read=consistent)
     except ProductModel.DoesNotExist:
         return None
     return to_product(item), int(item.version)
@@ -300,17 +301,27 @@ def stage_replace(tx: TransactWrite, product: Product, *, expected_version: int,
     tx.update(ProductModel(product.product_id), actions=actions, condition=ProductModel.version == expected_version)
 
 
-def stage_rating(tx: TransactWrite, product: Product, *, changed_at: str) -> None:
-    """Save the rating counters and rank of `product` (read with its old counters, given the new ones), only if
-    no other approval counted meanwhile: the rank is a division DynamoDB cannot do in an update."""
-    before = ProductModel.rating_count.does_not_exist() if product.rating_count == 1 else (
-        ProductModel.rating_count == product.rating_count - 1)
-    tx.update(ProductModel(product.product_id),
-              actions=[ProductModel.rating_sum.set(product.rating_sum),
-                       ProductModel.rating_count.set(product.rating_count),
-                       ProductModel.rating_rank.set(listing_keys(product)["rating_rank"]),
+def stage_rating(tx: TransactWrite, product_id: str, stars: int, *, changed_at: str) -> None:
+    """Add one approved review's stars to the product's counters (an atomic ADD: exact under concurrency)."""
+    tx.update(ProductModel(product_id),
+              actions=[ProductModel.rating_sum.add(stars), ProductModel.rating_count.add(1),
                        ProductModel.changed_at.set(changed_at)],
-              condition=ProductModel.product_id.exists() & before)
+              condition=ProductModel.product_id.exists())
+
+
+def save_rating_rank(product: Product, *, changed_at: str) -> bool:
+    """Set the rank of the rating `product` was read with, unless a later approval counted meanwhile (False): the
+    rank is a division an update expression cannot do, and the later approval sets its own."""
+    try:
+        ProductModel(product.product_id).update(
+            actions=[ProductModel.rating_rank.set(listing_keys(product)["rating_rank"]),
+                     ProductModel.changed_at.set(changed_at)],
+            condition=ProductModel.rating_count == product.rating_count)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 # ---- category counts --------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -256,15 +255,18 @@ def count_view(product_id: str) -> None:
 
 
 def stage_rating(tx: TransactWrite, product_id: str, stars: int) -> None:
-    """Count an approved review in the product's rating inside the caller's transaction (reviews' approval). The
-    product is read for its counters and the write holds only if no other approval counted meanwhile: the
-    caller retries a transaction that lost (product_exists tells that from a product gone)."""
-    found = repository.get(product_id)
-    if found is None:
-        raise NotFound(f"product {product_id} not found", code="product_not_found")
-    product, _ = found
-    counted = replace(product, rating_sum=product.rating_sum + stars, rating_count=product.rating_count + 1)
-    repository.stage_rating(tx, counted, changed_at=clock.now_iso())
+    """Count an approved review in the product's rating inside the caller's transaction (reviews' approval); the
+    caller then calls rank_rating once it committed."""
+    repository.stage_rating(tx, product_id, stars, changed_at=clock.now_iso())
+
+
+def rank_rating(product_id: str) -> None:
+    """Bring the product's rating rank (the rating sort's key) up to its counters, read consistently. Called after
+    every approval, and again when an approval is retried: a lost call leaves the rank one approval behind until
+    the next approval or the rebuild, never the counters."""
+    found = repository.get(product_id, consistent=True)
+    if found is not None:
+        repository.save_rating_rank(found[0], changed_at=clock.now_iso())
 
 
 def refresh_search_index() -> dict[str, Any]:
@@ -275,10 +277,6 @@ def refresh_search_index() -> dict[str, Any]:
 def rebuild_search_index() -> dict[str, Any]:
     """The command: the search index and the category counts from scratch."""
     return indexing.rebuild()
-
-
-def product_exists(product_id: str) -> bool:
-    return repository.get(product_id) is not None
 
 
 def categories() -> dict[str, Any]:

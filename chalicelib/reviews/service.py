@@ -95,6 +95,7 @@ def approve(review_id: str, *, actor: str) -> dict[str, Any]:
     for attempt in range(ATTEMPTS):
         review = _load(review_id)
         if review.status == APPROVED:
+            catalog.rank_rating(review.product_id)  # a retry also repairs a rank its first call did not set
             _notify_approved(review)  # sent once per review by the outbox, so a retry may ask again
             return review.to_dict()
         after = domain.approve(review, at=clock.now_iso(), actor=actor)
@@ -106,16 +107,15 @@ def approve(review_id: str, *, actor: str) -> dict[str, Any]:
                 _stage_counts(tx, after)
         except TransactWriteError as error:
             failed = tx.failed_conditions(error)
-            product_changed = any(item.table_name == resources.PRODUCTS.physical_name for item in failed)
-            if product_changed and not catalog.product_exists(after.product_id):
+            if any(item.table_name == resources.PRODUCTS.physical_name for item in failed):
                 raise NotFound(f"product {after.product_id} of review {review_id} no longer exists",
                                code="product_not_found") from None
-            # decided meanwhile, another approval counted in the product's rating first, or a concurrent transaction
-            if failed or db.lost_to_another_transaction(error):
+            if failed or db.lost_to_another_transaction(error):  # decided meanwhile, or a concurrent approval
                 time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
                 continue
             raise
         metrics.add_metric(name="ReviewsApproved", unit=MetricUnit.Count, value=1)
+        catalog.rank_rating(after.product_id)
         _notify_approved(after)
         return after.to_dict()
     raise Conflict(f"review {review_id} keeps changing; try again", code="review_conflict")

@@ -48,7 +48,7 @@ def written(client: Any, placed: dict[str, Any], sku: str = SKU, stars: int = 5,
 
 
 def product_of(sku: str) -> str:
-    return next(product.product_id for product in products.by_status("active")
+    return next(product.product_id for product in products.all_in_status("active")
                 if product.variant(sku) is not None)
 
 
