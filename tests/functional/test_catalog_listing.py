@@ -16,7 +16,7 @@ from chalicelib.catalog import domain, indexing, repository, service
 from chalicelib.catalog.domain import Browse, Product
 from chalicelib.catalog.search_sqlite import SqliteSearchIndex
 from chalicelib.validation import Fields
-from tests.functional.helpers import body_of, bearer, send, variant
+from tests.functional.helpers import bearer, body_of, send, variant
 
 STAFF = bearer("staff")
 CATEGORIES = ("Batik Tulis", "Tas Anyaman", "Ukiran Kayu")
