@@ -10,12 +10,14 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from chalicelib.auth.domain import ROLES  # pure module: reads no environment at import
+from chalicelib.catalog.csv_import import DEFAULT_WORKERS, MAX_WORKERS  # parsing only: no AWS library at import
 from tools.drive import (
     courier,
     pack,
@@ -72,6 +74,13 @@ def _user() -> str:
         return "cli"
 
 
+def _search_figures(search: dict[str, Any]) -> str:
+    """What the refresh after an import did: changes folded into the index, or an index built from scratch."""
+    if "changes" in search:
+        return f"{search['changes']} changes folded in"
+    return f"built from scratch with {search.get('listed', 0)} listed products"
+
+
 def _shorten(text: str) -> str:
     return text if len(text) <= MAX_REASON_WIDTH else text[: MAX_REASON_WIDTH - 1] + "…"
 
@@ -80,14 +89,17 @@ def _shorten(text: str) -> str:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--actor", default=None, help="Name recorded in the stock ledger (default: import:<your user>).")
 @click.option("--dry-run", is_flag=True, help="Only check the file; nothing is written and AWS is not contacted.")
-def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
+@click.option("--workers", default=DEFAULT_WORKERS, show_default=True,
+              type=click.IntRange(min=1, max=MAX_WORKERS), help="Transactions written at the same time.")
+def import_catalog(path: Path, actor: str | None, dry_run: bool, workers: int) -> None:
     """Create or update products from a catalog CSV (one row per variant).
 
-    Safe to run again: products already in the shop are updated, and SKUs that already exist keep their
-    stock (the file's stock only opens new SKUs). Exit code 0 when every row was imported, 1 when some rows
-    were rejected, 2 when the file cannot be used at all, 3 when the shop's tables cannot be reached.
+    Safe to run again: products already in the shop are updated, unchanged ones are not written, and SKUs that
+    already exist keep their stock (the file's stock only opens new SKUs). Products are written many to a
+    transaction, several transactions at once. Exit code 0 when every row was imported, 1 when some rows were
+    rejected, 2 when the file cannot be used at all, 3 when the shop's tables cannot be reached.
     """
-    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
     from tqdm import tqdm
 
@@ -108,11 +120,13 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
         click.echo("Dry run: nothing was written.")
     else:
         actor = actor or f"import:{_user()}"
-        click.echo(f"Importing into {_target()} as {actor}", err=True)
+        click.echo(f"Importing into {_target()} as {actor} ({workers} transactions at a time)", err=True)
+        started = time.monotonic()
         try:
             with tqdm(total=len(products), unit="product", desc="Importing", file=sys.stderr) as bar:
-                summary = import_products(products, actor=actor, on_progress=lambda product, outcome: bar.update(1))
-        except (PynamoDBException, BotoCoreError) as error:
+                summary = import_products(products, actor=actor, workers=workers,
+                                          on_progress=lambda product, outcome: bar.update(1))
+        except (PynamoDBException, BotoCoreError, ClientError) as error:
             # Products imported before the failure stay; running the import again picks up where it stopped.
             click.echo(f"error: cannot write to {_target()}: {error}", err=True)
             sys.exit(EXIT_UNREACHABLE)
@@ -124,6 +138,10 @@ def import_catalog(path: Path, actor: str | None, dry_run: bool) -> None:
         if summary.skus_kept:
             click.echo(f"{summary.skus_kept} SKUs already existed: their stock and low-stock threshold were left "
                        "as they are (the file's stock only applies to new SKUs).")
+        if summary.search is not None:
+            click.echo(f"Search index: {_search_figures(summary.search)}")
+        elapsed = time.monotonic() - started
+        click.echo(f"Took:      {elapsed:.1f} s ({len(products) / max(elapsed, 1e-3):.1f} products/s)")
     click.echo(f"Rejected:  {len(rejected)} rows")
     if rejected:
         click.echo("")

@@ -7,24 +7,35 @@ should not block the other 299. Only an unusable file (no header, missing column
 The import goes through chalicelib.catalog.service, the same code as the staff API, so every rule (SKUs
 unique shop-wide, opening stock written to the ledger) holds for imported products as for hand-made ones.
 Product ids derive from the handle, which makes re-running an import an update instead of a duplicate.
+It reads the file's products a hundred at a time and writes many products per transaction on a few threads
+(see "writing at scale" below), so a catalog of ten thousand products takes a few hundred requests, not twenty
+thousand.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
+import random
 import re
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.catalog import domain
 from chalicelib.catalog.domain import MAX_IMAGES, MAX_PRICE, MAX_WEIGHT_GRAMS, STATUSES, slugify
-from chalicelib.errors import DomainError
+from chalicelib.errors import Conflict, DomainError
 from chalicelib.inventory.domain import MAX_ON_HAND
 from chalicelib.validation import SKU_PATTERN, Fields
+
+if TYPE_CHECKING:
+    from chalicelib.db import Transaction
 
 REQUIRED_COLUMNS = ("handle", "name", "category", "sku", "price", "weight_grams")
 OPTIONAL_COLUMNS = (
@@ -93,6 +104,7 @@ class ImportSummary:
     skus_kept: int = 0  # SKUs that already existed: stock and low-stock threshold left as they were
     rejected: list[RejectedRow] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)  # product_id -> created/updated/unchanged/rejected
+    search: dict[str, Any] | None = None  # the search index refresh that followed the writes (None: nothing written)
 
     def reject_product(self, product: ProductRows, reason: str, *, skus: Iterable[str] | None = None) -> None:
         """Report every row of the product (or only those of `skus`) as rejected for one reason."""
@@ -369,52 +381,308 @@ def update_payload(product: ProductRows, existing_variants: dict[str, bool]) -> 
     return payload
 
 
+# ---- writing at scale -------------------------------------------------------------------------------------
+#
+# The file is read a chunk at a time: one BatchGetItem finds which of its products exist, and each product is
+# classified as new, changed or unchanged (unchanged products are not written at all). New and changed products
+# are packed into transactions of up to 100 items, per category so that the category's count is added once per
+# transaction, and a few threads write them. The conditions are the staff API's own: a new product and its stock
+# rows must not exist yet, a changed product must still be at the version read, so nothing existing is
+# overwritten. A transaction one of these conditions cancels is written again one product at a time, which tells
+# whose product it was; the others land. Two transactions adding to the same category count at once would make
+# DynamoDB cancel one (TransactionConflict), so a thread takes a batch whose counts no running batch writes, and
+# a transaction that lost anyway is tried again after a jittered wait.
+
+READ_CHUNK = 100  # products read together: one BatchGetItem (100 keys at most)
+TRANSACTION_ITEMS = 100  # DynamoDB's limit on the items of one TransactWriteItems
+DEFAULT_WORKERS = 4
+MAX_WORKERS = 8  # botocore keeps 10 connections per client: more threads would queue for one
+OPEN_LIMIT = 1_000  # classified products waiting in partly filled batches: past it, those batches are closed
+QUEUE_PER_WORKER = 2  # full batches waiting for a thread; past it the reading of the file waits
+CONFLICT_ATTEMPTS = 8  # tries of a transaction that lost to another writer of the same item (a category count)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One product to write: new (`before` None) or changed (from `before`, still at `version`)."""
+
+    rows: ProductRows
+    after: domain.Product
+    before: domain.Product | None
+    version: int
+    new_variants: tuple[domain.Variant, ...]
+    opening: dict[str, int]
+    threshold: int
+    moves: dict[str, tuple[str, int]]  # its change to the category counts (domain.shelf_moves)
+
+    @property
+    def items(self) -> int:
+        """Items it stages: the product, and a stock row and a ledger line per new SKU."""
+        return 1 + 2 * len(self.new_variants)
+
+
+@dataclass
+class _Batch:
+    """Products written in one transaction, with their category counts added up (an item is touched only once)."""
+
+    writes: list[_Write] = field(default_factory=list)
+    items: int = 0
+    slugs: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)  # product ids and new SKUs: each may be written once
+
+    def fits(self, write: _Write) -> bool:
+        counts = len(self.slugs | write.moves.keys())
+        return self.items + write.items + counts <= TRANSACTION_ITEMS and not _keys(write) & self.keys
+
+    def add(self, write: _Write) -> None:
+        self.writes.append(write)
+        self.items += write.items
+        self.slugs.update(write.moves)
+        self.keys.update(_keys(write))
+
+
+def _keys(write: _Write) -> set[str]:
+    return {f"product:{write.after.product_id}", *(f"sku:{variant.sku}" for variant in write.new_variants)}
+
+
+class _Refused(Exception):
+    """A transaction's condition failed (a SKU taken, a product created or edited meanwhile), or it kept losing
+    to other writers; `conflict` says why when the transaction held one product."""
+
+    def __init__(self, conflict: DomainError | None) -> None:
+        super().__init__(conflict.message if conflict else "refused")
+        self.conflict = conflict
+
+
+def _plan(product: ProductRows, found: tuple[domain.Product, int] | None) -> _Write | None:
+    """What importing the product writes, checked by the staff API's own rules; None when it changes nothing."""
+    from chalicelib import clock
+    from chalicelib.catalog import service
+
+    if found is None:
+        after, opening, threshold = service.new_product(Fields(product.payload), product_id=product.product_id,
+                                                        now=clock.now_iso())
+        return _Write(product, after, None, 0, after.variants, opening, threshold, domain.shelf_moves(None, after))
+    existing, version = found
+    payload = update_payload(product, {variant.sku: variant.active for variant in existing.variants})
+    # Applying the update with the stored timestamp tells whether the file changes anything at all:
+    # an unchanged product is not rewritten, so a re-import leaves updated_at and versions alone.
+    unchanged, _ = domain.apply_update(existing, Fields(payload), now=existing.updated_at)
+    if unchanged == existing:
+        return None
+    after, new_variants, opening, threshold = service.edited_product(existing, Fields(payload), now=clock.now_iso())
+    return _Write(product, after, existing, version, tuple(new_variants), opening, threshold,
+                  domain.shelf_moves(existing, after))
+
+
+def _stage(tx: Transaction, writes: list[_Write], actor: str) -> None:
+    from chalicelib.catalog import repository, service
+
+    moves: dict[str, tuple[str, int]] = {}
+    for write in writes:
+        if write.before is None:
+            service.stage_new_product(tx, write.after, write.opening, write.threshold, actor, count_categories=False)
+        else:
+            service.stage_product_update(tx, write.before, write.after, write.version, write.new_variants,
+                                         write.opening, write.threshold, actor, count_categories=False)
+        for slug, (name, delta) in write.moves.items():
+            name, total = moves.get(slug, (name, 0))
+            moves[slug] = (name, total + delta)
+    counted = {slug: move for slug, move in moves.items() if move[1]}
+    if counted:
+        repository.stage_category_moves(tx, counted)
+
+
+def _commit(writes: list[_Write], actor: str) -> None:
+    """One transaction of these products; one that lost to another writer is tried again after a jittered wait."""
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib import db
+    from chalicelib.catalog import service
+
+    for attempt in range(CONFLICT_ATTEMPTS):
+        tx = db.transaction()
+        try:
+            with tx:
+                _stage(tx, writes, actor)
+            return
+        except TransactWriteError as error:
+            if tx.failed_conditions(error):
+                if len(writes) > 1:
+                    raise _Refused(None) from None
+                try:
+                    service.raise_conflicts(tx, error)
+                except DomainError as conflict:
+                    raise _Refused(conflict) from None
+                raise
+            if not db.lost_to_another_transaction(error):
+                raise
+        time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+    raise _Refused(None if len(writes) > 1 else Conflict(
+        "another writer kept changing the same category count; run the import again", code="catalog_busy"))
+
+
+def _write(writes: list[_Write], actor: str) -> list[tuple[_Write, DomainError | None]]:
+    """Write the products together; if the shop refuses the transaction, one at a time so only the culprits are
+    rejected (with the staff API's reason) and the others land. Runs on a worker thread."""
+    try:
+        _commit(writes, actor)
+    except _Refused as refused:
+        if len(writes) == 1:
+            return [(writes[0], refused.conflict)]
+        return [outcome for write in writes for outcome in _write([write], actor)]
+    return [(write, None) for write in writes]
+
+
+class _Writer:
+    """Packs products into transactions per category and writes them on a few threads, a category count in one
+    transaction at a time where it can; everything is reported back on the calling thread (`finished`)."""
+
+    def __init__(self, pool: ThreadPoolExecutor, workers: int, actor: str,
+                 finished: Callable[[_Write, DomainError | None], None]) -> None:
+        self.pool, self.workers, self.actor, self.finished = pool, workers, actor, finished
+        self.open: dict[str, _Batch] = {}  # partly filled, by category
+        self.open_writes = 0
+        self.ready: deque[_Batch] = deque()
+        self.running: dict[Future[list[tuple[_Write, DomainError | None]]], _Batch] = {}
+
+    def add(self, write: _Write) -> None:
+        key = write.after.category_slug
+        batch = self.open.get(key)
+        if batch is not None and not batch.fits(write):
+            self.ready.append(self.open.pop(key))
+            self.open_writes -= len(batch.writes)
+            batch = None
+        if batch is None:
+            batch = self.open[key] = _Batch()
+        batch.add(write)
+        self.open_writes += 1
+        if self.open_writes > OPEN_LIMIT:
+            self._close_open()
+
+    def pump(self) -> None:
+        """Report what finished and start what is ready; wait while too many batches queue (memory stays flat)."""
+        self._collect(block=False)
+        self._start()
+        while len(self.ready) > self.workers * QUEUE_PER_WORKER:
+            self._collect(block=True)
+            self._start()
+
+    def finish(self) -> None:
+        self._close_open()
+        while self.ready or self.running:
+            self._start()
+            self._collect(block=True)
+
+    def stop(self) -> None:
+        for future in self.running:
+            future.cancel()
+
+    def _close_open(self) -> None:
+        """Partly filled batches become full ones, several categories together (in category order)."""
+        batch = _Batch()
+        for key in sorted(self.open):
+            for write in self.open[key].writes:
+                if batch.writes and not batch.fits(write):
+                    self.ready.append(batch)
+                    batch = _Batch()
+                batch.add(write)
+        if batch.writes:
+            self.ready.append(batch)
+        self.open.clear()
+        self.open_writes = 0
+
+    def _start(self) -> None:
+        """Idle threads take the first ready batch whose category counts no running batch writes (two writers of
+        one count make DynamoDB cancel one of them); if every one shares a count, they wait for it."""
+        while self.ready and len(self.running) < self.workers:
+            busy = {slug for batch in self.running.values() for slug in batch.slugs}
+            index = next((number for number, batch in enumerate(self.ready) if not batch.slugs & busy), None)
+            if index is None:
+                if self.running:
+                    return
+                index = 0
+            batch = self.ready[index]
+            del self.ready[index]
+            self.running[self.pool.submit(_write, batch.writes, self.actor)] = batch
+
+    def _collect(self, *, block: bool) -> None:
+        if not self.running:
+            return
+        done, _ = wait(self.running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            del self.running[future]
+            for write, conflict in future.result():  # an error other than the shop's refusal stops the import
+                self.finished(write, conflict)
+
+
 def import_products(
     products: Iterable[ProductRows],
     *,
     actor: str,
     on_progress: Callable[[ProductRows, str], None] | None = None,
+    workers: int = DEFAULT_WORKERS,
+    refresh_search: bool = True,
 ) -> ImportSummary:
     """Create new products, update those already there; safe to run again with the same file.
 
     A product the shop refuses (DomainError) becomes rejected rows and the import goes on; anything else
-    (AWS unreachable, permissions) stops it, since every following product would fail the same way.
-    `on_progress(product, outcome)` is called after each product.
+    (AWS unreachable, permissions) stops it, since every following product would fail the same way; what was
+    written by then stays. `on_progress(product, outcome)` is called after each product, on the calling thread,
+    in the order products finish (not the file's). `workers` threads write at once. When anything was written, the
+    search index is refreshed at the end (`summary.search`) so searches find the new catalog straight away.
     """
+    from chalicelib.catalog import repository, service
+
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be between 1 and {MAX_WORKERS} (got {workers})")
     summary = ImportSummary()
-    for product in products:
-        try:
-            outcome = _import_one(product, actor=actor, summary=summary)
-        except DomainError as error:
-            outcome = REJECTED
-            summary.reject_product(product, error.message)
+
+    def report(product: ProductRows, outcome: str) -> None:
         summary.outcomes[product.product_id] = outcome
         if on_progress is not None:
             on_progress(product, outcome)
+
+    def reject(product: ProductRows, error: DomainError) -> None:
+        summary.reject_product(product, error.message)
+        report(product, REJECTED)
+
+    def finished(write: _Write, conflict: DomainError | None) -> None:
+        if conflict is not None:
+            reject(write.rows, conflict)
+        elif write.before is None:
+            summary.created += 1
+            summary.skus += len(write.new_variants)
+            report(write.rows, CREATED)
+        else:
+            summary.updated += 1
+            summary.skus += len(write.new_variants)
+            summary.skus_kept += len(write.rows.skus) - len(write.new_variants)
+            report(write.rows, UPDATED)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-import") as pool:
+        writer = _Writer(pool, workers, actor, finished)
+        try:
+            iterator = iter(products)
+            while chunk := list(itertools.islice(iterator, READ_CHUNK)):
+                found = repository.get_many_with_versions(product.product_id for product in chunk)
+                for product in chunk:
+                    try:
+                        write = _plan(product, found.get(product.product_id))
+                    except DomainError as error:
+                        reject(product, error)
+                        continue
+                    if write is None:
+                        summary.unchanged += 1
+                        summary.skus_kept += len(product.skus)
+                        report(product, UNCHANGED)
+                    else:
+                        writer.add(write)
+                writer.pump()
+            writer.finish()
+        except BaseException:
+            writer.stop()
+            raise
+    if refresh_search and (summary.created or summary.updated):
+        summary.search = service.refresh_search_index()
     return summary
-
-
-def _import_one(product: ProductRows, *, actor: str, summary: ImportSummary) -> str:
-    from chalicelib.catalog import repository, service  # AWS-facing: imported only when importing
-
-    found = repository.get(product.product_id)
-    if found is None:
-        service.create_product(Fields(product.payload), actor=actor, product_id=product.product_id)
-        summary.created += 1
-        summary.skus += len(product.skus)
-        return CREATED
-    existing, _ = found
-    payload = update_payload(product, {variant.sku: variant.active for variant in existing.variants})
-    # Applying the update with the stored timestamp tells whether the file changes anything at all:
-    # an unchanged product is not rewritten, so a re-import leaves updated_at and versions alone.
-    changed, new_variants = domain.apply_update(existing, Fields(payload), now=existing.updated_at)
-    kept = len(product.skus) - len(new_variants)
-    if changed == existing:
-        summary.unchanged += 1
-        summary.skus_kept += kept
-        return UNCHANGED
-    service.update_product(product.product_id, Fields(payload), actor=actor)
-    summary.updated += 1
-    summary.skus += len(new_variants)
-    summary.skus_kept += kept
-    return UPDATED

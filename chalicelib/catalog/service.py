@@ -45,19 +45,33 @@ def new_product_id() -> str:
 
 def create_product(fields: Fields, *, actor: str, product_id: str | None = None) -> dict[str, Any]:
     """The product, one stock row per SKU (SKUs unique shop-wide) and the opening stock, all or nothing."""
-    now = clock.now_iso()
-    product = domain.parse_new_product(fields, product_id=product_id or new_product_id(), now=now)
-    opening = domain.check_initial_stock(fields, product.variants)
-    threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
-                               max_value=MAX_LOW_STOCK_THRESHOLD)
+    product, opening, threshold = new_product(fields, product_id=product_id or new_product_id(), now=clock.now_iso())
     tx = db.transaction()
     try:
         with tx:
             stage_new_product(tx, product, opening, threshold, actor)
     except TransactWriteError as error:
-        _raise_conflicts(tx, error)
+        raise_conflicts(tx, error)
         raise
     return product.to_dict(availability=opening)
+
+
+def new_product(fields: Fields, *, product_id: str, now: str) -> tuple[Product, dict[str, int], int]:
+    """A submitted product checked, not written: the product, its opening stock per SKU and its SKUs' low-stock
+    threshold (create_product, and the import, which stages many into one transaction)."""
+    product = domain.parse_new_product(fields, product_id=product_id, now=now)
+    return product, domain.check_initial_stock(fields, product.variants), _threshold(fields)
+
+
+def edited_product(product: Product, fields: Fields, *, now: str) -> tuple[Product, list[Variant], dict[str, int], int]:
+    """An edit checked, not written: the product after it, its new variants, their opening stock and threshold."""
+    updated, new_variants = domain.apply_update(product, fields, now=now)
+    return updated, new_variants, domain.check_initial_stock(fields, new_variants), _threshold(fields)
+
+
+def _threshold(fields: Fields) -> int:
+    return fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
+                          max_value=MAX_LOW_STOCK_THRESHOLD)
 
 
 def stage_new_product(tx: TransactWrite, product: Product, opening: dict[str, int], threshold: int, actor: str,
@@ -92,8 +106,9 @@ def _stage_stock_rows(tx: TransactWrite, product: Product, variants: Iterable[Va
         stock.stage_ledger_line(tx, level, movement, at)
 
 
-def _raise_conflicts(tx: Transaction, error: TransactWriteError) -> None:
-    """Name the SKUs another product already uses, or report a concurrent edit of the product."""
+def raise_conflicts(tx: Transaction, error: TransactWriteError) -> None:
+    """Name the SKUs another product already uses, or report a concurrent edit of the product (a transaction of
+    one product: the import retries a refused batch one product at a time to learn whose it is)."""
     failed = tx.failed_conditions(error)
     taken = sorted(item.key["sku"] for item in failed if item.table_name == resources.STOCK.physical_name)
     if taken:
@@ -112,16 +127,13 @@ def _load(product_id: str) -> tuple[Product, int]:
 
 def update_product(product_id: str, fields: Fields, *, actor: str) -> dict[str, Any]:
     product, version = _load(product_id)
-    updated, new_variants = domain.apply_update(product, fields, now=clock.now_iso())
-    opening = domain.check_initial_stock(fields, new_variants)
-    threshold = fields.integer("low_stock_threshold", required=False, default=DEFAULT_LOW_STOCK_THRESHOLD,
-                               max_value=MAX_LOW_STOCK_THRESHOLD)
+    updated, new_variants, opening, threshold = edited_product(product, fields, now=clock.now_iso())
     tx = db.transaction()
     try:
         with tx:
             stage_product_update(tx, product, updated, version, new_variants, opening, threshold, actor)
     except TransactWriteError as error:
-        _raise_conflicts(tx, error)
+        raise_conflicts(tx, error)
         raise
     return updated.to_dict(availability=_availability(updated))
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 # Set before any chalicelib import (pynamodb models read table names at import); a shared conftest may
@@ -25,6 +29,7 @@ for _name, _value in {
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
+from botocore.client import BaseClient  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -34,6 +39,7 @@ from chalicelib.catalog import repository  # noqa: E402
 from chalicelib.catalog.csv_import import ImportSummary, import_products, parse_catalog_csv  # noqa: E402
 from chalicelib.catalog.domain import ACTIVE, DRAFT  # noqa: E402
 from chalicelib.inventory import repository as stock  # noqa: E402
+from tests.functional.helpers import snapshot  # noqa: E402
 from tools.cli import cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,14 +76,18 @@ def create_tables(dynamodb: Any) -> None:
 
 
 @pytest.fixture
-def shop() -> Iterator[Any]:
-    """An empty mocked account with the shop's tables and media bucket; yields an S3 client."""
+def shop(atomic_requests: None) -> Iterator[Any]:
+    """An empty mocked account with the shop's tables, media and search buckets; yields an S3 client.
+
+    The import writes from several threads: each mocked request is made atomic, as on AWS (atomic_requests).
+    """
     with mock_aws():
         aws_clients.reset()
         create_tables(boto3.client("dynamodb", region_name=config.region()))
         s3 = boto3.client("s3", region_name=config.region())
-        s3.create_bucket(Bucket=resources.MEDIA_BUCKET.physical_name,
-                         CreateBucketConfiguration={"LocationConstraint": config.region()})
+        for bucket in (resources.MEDIA_BUCKET, resources.SEARCH_BUCKET):
+            s3.create_bucket(Bucket=bucket.physical_name,
+                             CreateBucketConfiguration={"LocationConstraint": config.region()})
         yield s3
         aws_clients.reset()
 
@@ -120,8 +130,9 @@ def test_demo_catalog_import_creates_products_stock_rows_and_opening_ledger_line
 
     assert (summary.created, summary.updated, summary.unchanged, summary.rejected) == (len(products), 0, 0, [])
     assert summary.skus == len(expected) >= 50
-    assert progress == [(product.product_id, "created") for product in products]
-    active, drafts = repository.by_status(ACTIVE), repository.by_status(DRAFT)
+    # products finish in the order their transactions do, not the file's
+    assert sorted(progress) == sorted((product.product_id, "created") for product in products)
+    active, drafts = list(repository.all_in_status(ACTIVE)), list(repository.all_in_status(DRAFT))
     assert len(active) + len(drafts) == len(products) and len(drafts) == 1
     assert sum(len(product.variants) for product in active + drafts) == len(expected)
 
@@ -215,6 +226,228 @@ def test_a_product_the_shop_refuses_becomes_rejected_rows_and_the_import_goes_on
     assert stock.read_level("BTK-1").product_id == "prd_kemeja"
 
 
+# ---- importing at scale: batched reads, many products per transaction, a few threads -----------------------
+
+CATEGORIES = ("Batik Tulis", "Tenun Ikat", "Keramik", "Tas Anyaman", "Perak Kotagede")
+
+
+def generated_rows(count: int, *, max_variants: int = 3, stock_offset: int = 0, threshold: int = 4,
+                   name_suffix: str = "", categories: tuple[str, ...] = CATEGORIES) -> list[str]:
+    """`count` products over the categories, 1 to `max_variants` variants each, every seventh a draft."""
+    rows = []
+    for number in range(count):
+        category = categories[number % len(categories)]
+        status = "draft" if number % 7 == 3 else "active"
+        for index in range(1 + number % max_variants):
+            rows.append(f"gen-{number:04d},Produk {number}{name_suffix},,{category},{status},GEN-{number:04d}-{index},"
+                        f"{'SML'[index % 3]},,{50_000 + 1_000 * index},{200 + index},"
+                        f"{(number + index) % 12 + stock_offset},{threshold}")
+    return rows
+
+
+@pytest.fixture
+def api_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many requests of each operation any client sent (the import's threads included)."""
+    calls: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counting(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    return calls
+
+
+def dynamodb_clients() -> Any:
+    return SimpleNamespace(dynamodb=boto3.client("dynamodb", region_name=config.region()))
+
+
+def table_size(spec: resources.TableSpec) -> int:
+    dynamodb, count, more = dynamodb_clients().dynamodb, 0, {}
+    while True:
+        page = dynamodb.scan(TableName=spec.physical_name, Select="COUNT", **more)
+        count += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return count
+        more = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def every_product() -> list[Any]:
+    return [product for product, _ in repository.every_product()]
+
+
+def test_a_generated_catalog_imports_with_stock_rows_ledger_lines_and_category_counts_equal_to_a_recount(
+    shop: Any, tmp_path: Path
+) -> None:
+    from chalicelib.catalog import domain, indexing, service
+    from chalicelib.catalog.search_sqlite import SqliteSearchIndex
+
+    products, rejected = parse_catalog_csv(write_csv(tmp_path / "catalog.csv", *generated_rows(200)))
+    skus = {sku: product.opening_stock(sku) for product in products for sku in product.skus}
+    progress: list[str] = []
+
+    summary = import_products(products, actor="tester", workers=4, on_progress=lambda p, outcome: progress.append(
+        outcome))
+
+    assert rejected == [] and len(skus) == 399
+    assert (summary.created, summary.updated, summary.unchanged, summary.skus, summary.rejected) == (
+        200, 0, 0, 399, [])
+    assert progress == ["created"] * 200
+    stored = every_product()
+    assert sorted(product.product_id for product in stored) == sorted(product.product_id for product in products)
+    levels = stock.read_levels(skus)
+    assert {sku: (level.on_hand, level.low_stock_threshold) for sku, level in levels.items()} == {
+        sku: (on_hand, 4) for sku, on_hand in skus.items()}
+    assert table_size(resources.STOCK_LEDGER) == 399
+    assert [(line["kind"], line["delta_on_hand"]) for line in stock.ledger("GEN-0005-2")] == [
+        ("initial", skus["GEN-0005-2"])]
+    assert service.categories()["items"] == domain.categories(stored)
+    assert len(service.categories()["items"]) == len(CATEGORIES)
+    # the stored search index was brought up to date at the end: searches need no long catch-up
+    assert summary.search is not None
+    stored_index = shop.get_object(Bucket=resources.SEARCH_BUCKET.physical_name, Key=indexing.INDEX_KEY)
+    assert SqliteSearchIndex.from_bytes(stored_index["Body"].read()).product_ids() == {
+        product.product_id for product in stored if domain.is_listed(product)}
+
+
+def test_re_importing_an_unchanged_file_writes_nothing_at_all(
+    shop: Any, tmp_path: Path, api_calls: Counter[str]
+) -> None:
+    path = write_csv(tmp_path / "catalog.csv", *generated_rows(120))
+    first = import_file(path)
+    before = snapshot(dynamodb_clients())
+    api_calls.clear()
+
+    again = import_file(path)
+
+    assert first.created == 120
+    assert (again.created, again.updated, again.unchanged, again.skus, again.rejected) == (0, 0, 120, 0, [])
+    assert again.skus_kept == first.skus and again.search is None
+    assert set(again.outcomes.values()) == {"unchanged"}
+    assert snapshot(dynamodb_clients()) == before
+    assert api_calls["TransactWriteItems"] == 0
+    assert api_calls["BatchGetItem"] == 2  # 120 products read 100 at a time
+
+
+def test_a_sku_another_product_uses_rejects_only_that_product_and_the_rest_of_its_batch_lands(
+    shop: Any, tmp_path: Path, api_calls: Counter[str]
+) -> None:
+    from chalicelib.catalog import domain, service
+
+    import_file(write_csv(tmp_path / "first.csv", "kemeja,Kemeja,,Batik,active,BTK-1,M,,225000,280,5,"))
+    rows = [f"batik-{number},Batik {number},,Batik,active,BTK-N{number},M,,225000,280,5," for number in range(8)]
+    rows[4:4] = ["blus,Blus,,Batik,active,BTK-1,S,,189000,220,5,",  # BTK-1 belongs to prd_kemeja
+                 "blus,,,,,BTK-2,M,,189000,230,5,"]
+    api_calls.clear()
+
+    summary = import_file(write_csv(tmp_path / "second.csv", *rows))
+
+    assert summary.created == 8 and summary.outcomes["prd_blus"] == "rejected"
+    assert [(row.row, row.sku) for row in summary.rejected] == [(6, "BTK-1"), (7, "BTK-2")]
+    assert all(row.reason == "SKU already in use: BTK-1" for row in summary.rejected)
+    assert repository.get("prd_blus") is None and stock.read_level("BTK-2") is None
+    assert stock.read_level("BTK-1").product_id == "prd_kemeja"
+    # one transaction of all nine, refused; then each product in its own
+    assert api_calls["TransactWriteItems"] == 1 + 9
+    assert service.categories()["items"] == domain.categories(every_product())
+    assert service.categories()["items"][0]["product_count"] == 9
+
+
+def test_existing_skus_keep_their_stock_and_threshold_when_the_file_is_imported_again_with_other_values(
+    shop: Any, tmp_path: Path
+) -> None:
+    first = import_file(write_csv(tmp_path / "v1.csv", *generated_rows(60)))
+    existing = [f"GEN-{number:04d}-{index}" for number in range(60) for index in range(1 + number % 3)]
+    levels, lines = stock.read_levels(existing), ledger_lines(existing[:20])
+    changed = generated_rows(60, stock_offset=50, threshold=9, name_suffix=" Baru")
+    changed.append("gen-0000,Produk 0 Baru,,Batik Tulis,active,GEN-0000-9,XL,,99000,300,42,9")
+
+    summary = import_file(write_csv(tmp_path / "v2.csv", *changed))
+
+    assert first.skus == len(existing)
+    assert (summary.created, summary.updated, summary.unchanged, summary.rejected) == (0, 60, 0, [])
+    assert (summary.skus, summary.skus_kept) == (1, len(existing))
+    assert stock.read_levels(existing) == levels
+    assert ledger_lines(existing[:20]) == lines
+    opened = stock.read_level("GEN-0000-9")
+    assert (opened.on_hand, opened.low_stock_threshold, opened.product_id) == (42, 9, "prd_gen-0000")
+    product, version = repository.get("prd_gen-0000")
+    assert (product.name, version, len(product.variants)) == ("Produk 0 Baru", 2, 2)
+
+
+def test_a_product_edited_between_the_read_and_the_write_is_reported_not_overwritten(
+    shop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.catalog import service
+    from chalicelib.validation import Fields
+
+    rows = ["tas,Tas {},,Anyaman,active,ANY-1,,,135000,300,5,", "vas,Vas {},,Anyaman,active,KRM-1,,,75000,900,5,",
+            "topi,Topi {},,Anyaman,active,ANY-2,,,45000,100,5,"]
+    import_file(write_csv(tmp_path / "v1.csv", *(row.format("Lama") for row in rows)))
+    read = repository.get_many_with_versions
+
+    def read_then_staff_edits(product_ids: Any) -> dict[str, Any]:
+        found = read(product_ids)
+        service.update_product("prd_vas", Fields({"description": "diedit staf"}), actor="staff-1")
+        return found
+
+    monkeypatch.setattr(repository, "get_many_with_versions", read_then_staff_edits)
+
+    summary = import_file(write_csv(tmp_path / "v2.csv", *(row.format("Baru") for row in rows)))
+
+    assert summary.outcomes == {"prd_tas": "updated", "prd_vas": "rejected", "prd_topi": "updated"}
+    assert [(row.row, row.sku) for row in summary.rejected] == [(3, "KRM-1")]
+    assert "changed meanwhile" in summary.rejected[0].reason
+    product, version = repository.get("prd_vas")
+    assert (product.name, product.description, version) == ("Vas Lama", "diedit staf", 2)
+    assert repository.get("prd_tas")[0].name == "Tas Baru"
+
+
+def test_new_products_are_written_many_to_a_transaction_read_a_hundred_at_a_time(
+    shop: Any, tmp_path: Path, api_calls: Counter[str]
+) -> None:
+    count = 200
+    rows = [f"p-{number},Produk {number},,Keramik,active,KRM-{number},,,75000,900,3," for number in range(count)]
+    products, _ = parse_catalog_csv(write_csv(tmp_path / "catalog.csv", *rows))
+
+    summary = import_products(products, actor="tester", workers=4)
+
+    assert summary.created == count
+    # a single-variant product stages 3 items, and the category count one per transaction
+    assert api_calls["TransactWriteItems"] <= math.ceil(count / (99 // 3)) + 2
+    assert api_calls["BatchGetItem"] == math.ceil(count / 100)
+    assert repository.category_counts() == [("keramik", "Keramik", count)]
+
+
+def test_a_batch_that_lost_to_another_writer_of_a_category_count_is_tried_again(
+    shop: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    from chalicelib import db
+
+    commits: list[int] = []
+    original = db.Transaction._commit
+
+    def lose_the_first(self: db.Transaction) -> Any:
+        commits.append(1)
+        if len(commits) == 1:
+            cause = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                                       "TransactWriteItems",
+                                       cancellation_reasons=[None, CancellationReason(code="TransactionConflict")])
+            raise TransactWriteError("Failed to write transaction items", cause)
+        return original(self)
+
+    monkeypatch.setattr(db.Transaction, "_commit", lose_the_first)
+
+    summary = import_file(write_csv(tmp_path / "catalog.csv", "tas,Tas,,Anyaman,active,ANY-1,,,135000,300,5,",
+                                    "vas,Vas,,Anyaman,active,KRM-1,,,75000,900,5,"))
+
+    assert (summary.created, summary.rejected, len(commits)) == (2, [], 2)
+    assert repository.category_counts() == [("anyaman", "Anyaman", 2)]
+
+
 # ---- the command line -------------------------------------------------------------------------------------
 
 
@@ -242,10 +475,22 @@ def test_cli_imports_prints_a_summary_and_exits_1_when_a_row_was_rejected(shop: 
 
 
 def test_cli_exits_0_when_every_row_imports(shop: Any) -> None:
-    result = CliRunner().invoke(cli, ["import-catalog", str(DEMO)])
+    result = CliRunner().invoke(cli, ["import-catalog", str(DEMO), "--workers", "2"])
 
     assert result.exit_code == 0, result.output
     assert "Rejected:  0 rows" in result.stdout
+    assert re.search(r"^Search index: built from scratch with \d+ listed products$", result.stdout, re.MULTILINE)
+    assert re.search(r"^Took: +\d+\.\d s \(\d+\.\d products/s\)$", result.stdout, re.MULTILINE)
+
+    again = CliRunner().invoke(cli, ["import-catalog", str(DEMO), "--workers", "2"])
+    assert "Search index" not in again.stdout  # nothing written, nothing to fold in
+
+
+def test_cli_refuses_a_number_of_workers_outside_its_range(shop: Any) -> None:
+    result = CliRunner().invoke(cli, ["import-catalog", str(DEMO), "--workers", "0"])
+
+    assert result.exit_code == 2 and "--workers" in result.stderr
+    assert list(repository.all_in_status(ACTIVE)) == []
 
 
 def test_cli_exits_2_on_an_unusable_file_and_writes_nothing(shop: Any, tmp_path: Path) -> None:
@@ -260,7 +505,7 @@ def test_cli_exits_2_on_an_unusable_file_and_writes_nothing(shop: Any, tmp_path:
     assert bad.exit_code == 2 and "missing required column(s): category, price, weight_grams" in bad.stderr
     assert empty.exit_code == 2 and "no product rows" in empty.stderr
     assert absent.exit_code == 2
-    assert repository.by_status(ACTIVE) == []
+    assert list(repository.all_in_status(ACTIVE)) == []
 
 
 def test_cli_exits_3_with_a_message_when_the_tables_are_not_there() -> None:
@@ -276,7 +521,7 @@ def test_cli_dry_run_checks_the_file_without_writing(shop: Any) -> None:
 
     assert result.exit_code == 0, result.output
     assert "Dry run: nothing was written." in result.stdout
-    assert repository.by_status(ACTIVE) == []
+    assert list(repository.all_in_status(ACTIVE)) == []
 
 
 def test_cli_token_reads_the_dev_stage_configuration_when_the_environment_lacks_it() -> None:
