@@ -121,7 +121,7 @@ def test_demo_catalog_import_creates_products_stock_rows_and_opening_ledger_line
     assert (summary.created, summary.updated, summary.unchanged, summary.rejected) == (len(products), 0, 0, [])
     assert summary.skus == len(expected) >= 50
     assert progress == [(product.product_id, "created") for product in products]
-    active, drafts = repository.by_status(ACTIVE), repository.by_status(DRAFT)
+    active, drafts = list(repository.all_in_status(ACTIVE)), list(repository.all_in_status(DRAFT))
     assert len(active) + len(drafts) == len(products) and len(drafts) == 1
     assert sum(len(product.variants) for product in active + drafts) == len(expected)
 
@@ -260,7 +260,7 @@ def test_cli_exits_2_on_an_unusable_file_and_writes_nothing(shop: Any, tmp_path:
     assert bad.exit_code == 2 and "missing required column(s): category, price, weight_grams" in bad.stderr
     assert empty.exit_code == 2 and "no product rows" in empty.stderr
     assert absent.exit_code == 2
-    assert repository.by_status(ACTIVE) == []
+    assert list(repository.all_in_status(ACTIVE)) == []
 
 
 def test_cli_exits_3_with_a_message_when_the_tables_are_not_there() -> None:
@@ -276,7 +276,7 @@ def test_cli_dry_run_checks_the_file_without_writing(shop: Any) -> None:
 
     assert result.exit_code == 0, result.output
     assert "Dry run: nothing was written." in result.stdout
-    assert repository.by_status(ACTIVE) == []
+    assert list(repository.all_in_status(ACTIVE)) == []
 
 
 def test_cli_token_reads_the_dev_stage_configuration_when_the_environment_lacks_it() -> None:
