@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ROLE ?= customer
 
-.PHONY: run test unit functional e2e lint bench token import-catalog reindex-catalog pay pack ship payout outbox clean \
-	return return-approve return-reject return-send return-receive returns report points-due payment-fault
+.PHONY: run test unit functional e2e lint bench token import-catalog reindex-catalog relist-vouchers pay pack ship payout \
+	outbox clean return return-approve return-reject return-send return-receive returns report points-due payment-fault
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ import-catalog: $(STAMP)
 ## reindex-catalog: rebuild the search index and category counts from every product in the running stack
 reindex-catalog: $(STAMP)
 	$(LOCAL_AWS) $(PY) -m tools.cli reindex-catalog
+
+## relist-vouchers: list the vouchers created before the staff voucher list was paged (once; again changes nothing)
+relist-vouchers: $(STAMP)
+	$(LOCAL_AWS) $(PY) -m tools.cli relist-vouchers
 
 ## pay: the sandbox gateway pays an order and notifies the shop: make pay ORDER=TK-... [OUTCOME=expire|deny|failure] [AMOUNT=n]
 pay: $(STAMP)

@@ -108,7 +108,8 @@ STOCK = TableSpec(
 )
 STOCK_LEDGER = TableSpec("stock-ledger", Key("sku"), Key("entry_id"), critical=True)
 CARTS = TableSpec("carts", Key("cart_id"), ttl_attribute="expires_at")
-VOUCHERS = TableSpec("vouchers", Key("code"))
+# Voucher codes; `by-code` holds every voucher under the one `listing` value, so staff page through them by code.
+VOUCHERS = TableSpec("vouchers", Key("code"), indexes=(IndexSpec("by-code", Key("listing"), Key("code")),))
 ORDERS = TableSpec(
     "orders",
     Key("order_id"),

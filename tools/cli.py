@@ -175,6 +175,27 @@ def reindex_catalog() -> None:
     click.echo(f"Index:      {summary['engine']}{size}, in {summary['seconds']} s")
 
 
+@cli.command("relist-vouchers")
+def relist_vouchers() -> None:
+    """Give vouchers created before the staff voucher list was paged the key that lists them.
+
+    Run once after deploying the paged list; running it again stamps nothing. Exit code 3 when the shop's tables
+    cannot be reached.
+    """
+    from botocore.exceptions import BotoCoreError
+    from pynamodb.exceptions import PynamoDBException
+
+    from chalicelib.vouchers import service
+
+    click.echo(f"Listing every voucher of {_target()}", err=True)
+    try:
+        stamped = service.stamp_listing()
+    except (PynamoDBException, BotoCoreError) as error:
+        click.echo(f"error: cannot update {_target()}: {error}", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    click.echo(f"Vouchers newly listed: {stamped}")
+
+
 def stage_environment(stage: str = "dev") -> dict[str, str]:
     """The stage's variables from .chalice/config.json, so `make token` works from a fresh shell."""
     from local.offline import stage_environment as read_stage_environment

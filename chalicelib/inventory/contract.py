@@ -11,7 +11,6 @@ from chalicelib.contract import (
     integer,
     nullable,
     obj,
-    one_of,
     ref,
     signed_in,
     string,
@@ -25,6 +24,7 @@ from chalicelib.inventory.domain import (
     MAX_MOVEMENT,
     REASON_MAX,
 )
+from chalicelib.inventory.routes import CURSOR_MAX
 from chalicelib.validation import SKU_PATTERN
 
 STAFF = signed_in("staff")
@@ -67,19 +67,23 @@ _BUSY = "the stock kept changing while the change was tried (stock_busy); try ag
 
 OPERATIONS = {
     "list_inventory": Operation(
-        summary="Every SKU's stock a page at a time, or (low_stock=true) the whole low-stock report with reorder"
-                " suggestions.",
+        summary="Every SKU's stock, or (low_stock=true) the low-stock report with reorder suggestions, a page at a"
+                " time.",
         access=STAFF,
         query={
             "low_stock": string(enum=["true", "false"], description="default false"),
-            "limit": integer(minimum=1, maximum=MAX_LEVELS_PAGE, description="default 100; not used by the report"),
-            "cursor": string(min_len=1, max_len=64, description="next_cursor of the previous page"),
+            "limit": integer(minimum=1, maximum=MAX_LEVELS_PAGE, description="default 100"),
+            "cursor": string(min_len=1, max_len=CURSOR_MAX, description="next_cursor of the previous page, with the"
+                                                                        " same low_stock"),
         },
-        responses={200: Response("a page of stock levels, or the low-stock report", one_of(
+        # anyOf, not oneOf: an empty page is a page of either list
+        responses={200: Response("a page of stock levels, or of the low-stock report", {"anyOf": [
             obj({"items": array(ref("StockLevel")),
                  "next_cursor": nullable(string(description="null on the last page"))}),
-            obj({"items": array(ref("LowStockLine"))}, description="low_stock=true: fewest available first"),
-        ))},
+            obj({"items": array(ref("LowStockLine"), description="by SKU"),
+                 "next_cursor": nullable(string(description="null on the last page"))},
+                description="low_stock=true"),
+        ]})},
     ),
     "get_stock": Operation(
         summary="One SKU's stock with its latest ledger lines, newest first.",

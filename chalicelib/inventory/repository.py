@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -201,9 +201,19 @@ def reserved_since(sku: str, since: str) -> int:
     return sum(int(row.delta_reserved) for row in rows if row.kind == "reserve")
 
 
-def low_stock_levels() -> list[StockLevel]:
-    """The sparse index holds only SKUs at or under their threshold, so this reads nothing else."""
-    return [to_level(item) for item in StockModel.low_stock_index.query(LOW)]
+def low_stock_page(*, limit: int, cursor: str | None) -> tuple[list[StockLevel], str | None]:
+    """A page of the SKUs at or under their threshold, by SKU, and the next page's cursor (None: the last page).
+    The sparse index holds only those SKUs, so this reads nothing else."""
+    start = db.start_key(cursor, item_key="sku", range_name="sku", hash_name="low_stock", hash_value=LOW)
+    results = StockModel.low_stock_index.query(LOW, limit=limit, last_evaluated_key=start)
+    levels = [to_level(item) for item in results]
+    return levels, db.page_cursor(results.last_evaluated_key, item_key="sku", range_name="sku")
+
+
+def low_stock_levels() -> Iterator[StockLevel]:
+    """Every SKU at or under its threshold, by SKU, read a page at a time (for callers inside the shop)."""
+    for item in StockModel.low_stock_index.query(LOW, page_size=200):
+        yield to_level(item)
 
 
 def scan_levels(*, limit: int, cursor: str | None) -> tuple[list[StockLevel], str | None]:

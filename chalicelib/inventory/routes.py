@@ -34,6 +34,7 @@ else:
     service = lazy_module("chalicelib.inventory.service")
 
 inventory_routes = Blueprint(__name__)
+CURSOR_MAX = 256  # a SKU (the stock levels' cursor), or a low-stock report cursor standing for one
 
 
 def _request() -> Any:
@@ -52,9 +53,9 @@ def list_inventory() -> Any:
     fields = Fields(params)
     low_only = fields.text("low_stock", required=False, default="false", choices=("true", "false")) == "true"
     limit = query_int(params, "limit", default=100, min_value=1, max_value=MAX_LEVELS_PAGE)
-    cursor = fields.text("cursor", required=False, max_len=64)
-    if low_only:  # the whole report, never paged; limit and cursor are still checked, not silently ignored
-        return {"items": service.low_stock_report()}
+    cursor = fields.text("cursor", required=False, max_len=CURSOR_MAX)
+    if low_only:  # the low-stock report, by SKU, a page at a time like every stock level
+        return service.low_stock_page(limit=limit, cursor=cursor)
     return service.all_levels(limit=limit, cursor=cursor)
 
 

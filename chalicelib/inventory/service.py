@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -153,18 +153,29 @@ def level(sku: str, *, ledger_limit: int = 50) -> dict[str, Any]:
     return {**current.to_dict(), "ledger": repository.ledger(sku, limit=ledger_limit)}
 
 
-def low_stock_report(*, lead_time_days: int = 14) -> list[dict[str, Any]]:
-    """SKUs at or under their threshold with how many to reorder, from the last 30 days of reservations."""
+def low_stock_page(*, limit: int, cursor: str | None, lead_time_days: int = 14) -> dict[str, Any]:
+    """A page of the low-stock report (the staff list), by SKU: the SKUs at or under their threshold with how many
+    to reorder."""
+    levels, next_cursor = repository.low_stock_page(limit=limit, cursor=cursor)
+    return {"items": list(_reorder_lines(levels, lead_time_days=lead_time_days)), "next_cursor": next_cursor}
+
+
+def low_stock_report(*, lead_time_days: int = 14) -> Iterator[dict[str, Any]]:
+    """Every line of the low-stock report, by SKU, read a page at a time (for callers inside the shop; staff page
+    it through low_stock_page)."""
+    return _reorder_lines(repository.low_stock_levels(), lead_time_days=lead_time_days)
+
+
+def _reorder_lines(levels: Iterable[StockLevel], *, lead_time_days: int) -> Iterator[dict[str, Any]]:
+    """Each level with how many to reorder, from the last 30 days of reservations."""
     since = clock.iso(clock.now() - timedelta(days=30))
-    report = []
-    for stock in repository.low_stock_levels():
+    for stock in levels:
         sold = repository.reserved_since(stock.sku, since)
-        report.append({
+        yield {
             **stock.to_dict(),
             "reserved_last_30_days": sold,
             "suggested_reorder": suggest_reorder(stock, sold, lead_time_days=lead_time_days),
-        })
-    return sorted(report, key=lambda row: (row["available"], row["sku"]))
+        }
 
 
 def all_levels(*, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from chalicelib.contract import (
     integer,
     nullable,
     obj,
+    page_query,
     ref,
     signed_in,
     str_map,
@@ -36,7 +37,7 @@ from chalicelib.reports.domain import (
     REPORT_ID_PATTERN,
     WEEKLY,
 )
-from chalicelib.validation import MAX_PAGE
+from chalicelib.reports.routes import PAGE_DEFAULT
 
 FINANCE_OR_ADMIN: Access = signed_in(FINANCE, ADMIN)
 DAY = string(pattern=DATE_PATTERN, max_len=10, fmt="date", description="a business day (Asia/Jakarta), YYYY-MM-DD")
@@ -78,7 +79,8 @@ SCHEMAS: dict[str, Schema] = {
     "Report": _report(array(ref("ReportFile")), "A report: its period, build status and files (without links)."),
     "ReportWithLinks": _report(array(ref("ReportFileLink"), description="empty until the report is ready"),
                                "A report; once ready, a short-lived download link for each file."),
-    "ReportList": obj({"items": array(ref("Report"), description="newest period first")}),
+    "ReportList": obj({"items": array(ref("Report"), description="newest period first"),
+                       "next_cursor": nullable(string(description="null on the last page"))}),
 }
 
 _PERIOD_KINDS = [DAILY, WEEKLY, MONTHLY]
@@ -108,16 +110,17 @@ OPERATIONS = {
         responses={202: Response("the report, queued (or the build already under way)", ref("Report"))},
     ),
     "list_reports": Operation(
-        summary="Reports of one period kind starting between `from` and `to`, newest first.",
-        description="`to` must not be before `from` (400).",
+        summary="Reports of one period kind starting between `from` and `to`, newest first, a page at a time.",
+        description="`to` must not be before `from` (400). Send the same `period`, `from` and `to` with each page's"
+                    " cursor: a cursor standing outside `from` and `to` is a 400.",
         access=FINANCE_OR_ADMIN,
         query={
             "period": string(enum=PERIODS, description=f"{DAILY} when absent"),
             "from": string(pattern=DATE_PATTERN, description="the earliest first day (YYYY-MM-DD)"),
             "to": string(pattern=DATE_PATTERN, description="the latest first day (YYYY-MM-DD)"),
-            "limit": integer(minimum=1, maximum=MAX_PAGE, description="50 when absent"),
+            **page_query("reports", default=PAGE_DEFAULT),
         },
-        responses={200: Response("the reports", ref("ReportList"))},
+        responses={200: Response("one page of reports", ref("ReportList"))},
     ),
     "get_report": Operation(
         summary="A report's status; once ready, a download link (15 minutes) for each CSV, the XLSX and the manifest.",

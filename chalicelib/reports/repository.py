@@ -9,8 +9,9 @@ from pynamodb.exceptions import PutError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib import aws, resources
+from chalicelib import aws, db, resources
 from chalicelib.db import meta_for
+from chalicelib.errors import ValidationFailed
 
 
 class ReportsByPeriod(GlobalSecondaryIndex):
@@ -82,10 +83,18 @@ def mark(report_id: str, status: str, **fields: Any) -> None:
     item.update(actions=actions, condition=ReportModel.report_id.exists())
 
 
-def in_period(period: str, *, date_from: str, date_to: str, limit: int) -> list[dict[str, Any]]:
+def in_period(period: str, *, date_from: str, date_to: str, limit: int,
+              cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the reports of one period kind whose first day is between the two days, newest first, and the next
+    page's cursor (None: the last page)."""
+    start = db.start_key(cursor, item_key="report_id", range_name="date_from", hash_name="period", hash_value=period)
+    if start is not None and not date_from <= start["date_from"]["S"] <= date_to:
+        # DynamoDB refuses a start key outside the query's range: a cursor of another from/to is the caller's error
+        raise ValidationFailed("cursor", "belongs to another from/to range")
     query = ReportModel.by_period.query(period, ReportModel.date_from.between(date_from, date_to),
-                                        scan_index_forward=False, limit=limit)
-    return [_as_dict(item) for item in query]
+                                        scan_index_forward=False, limit=limit, last_evaluated_key=start)
+    reports = [_as_dict(item) for item in query]
+    return reports, db.page_cursor(query.last_evaluated_key, item_key="report_id", range_name="date_from")
 
 
 # ---- files ------------------------------------------------------------------------------------------------------

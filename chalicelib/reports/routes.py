@@ -16,7 +16,7 @@ from chalicelib.errors import ValidationFailed
 from chalicelib.lazy import lazy_module
 from chalicelib.observability import logger
 from chalicelib.reports.domain import DATE_PATTERN, REPORT_ID_MAX, REPORT_ID_PATTERN
-from chalicelib.validation import MAX_PAGE, Fields, query_int
+from chalicelib.validation import Fields, page
 from chalicelib.web import api, json_response, jwt_authorizer, query_params, read_json, signed_in
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ else:
     service = lazy_module("chalicelib.reports.service")
 
 report_routes = Blueprint(__name__)
+PAGE_DEFAULT = 50  # reports in one page of the list
 
 
 @report_routes.route("/admin/reports", methods=["POST"], authorizer=jwt_authorizer)
@@ -62,9 +63,8 @@ def list_reports() -> Any:
     date_to = params.text("to", required=False, default="9999-12-31", pattern=DATE_PATTERN)
     if date_to < date_from:  # DynamoDB refuses a BETWEEN whose bounds are reversed
         raise ValidationFailed("to", "must not be before from")
-    limit = query_int(query_params(report_routes.current_request), "limit", default=50, min_value=1,
-                      max_value=MAX_PAGE)
-    return service.listing(period, date_from=date_from, date_to=date_to, limit=limit)
+    limit, cursor = page(query_params(report_routes.current_request), default=PAGE_DEFAULT)
+    return service.listing(period, date_from=date_from, date_to=date_to, limit=limit, cursor=cursor)
 
 
 @report_routes.route("/admin/reports/{report_id}", methods=["GET"], authorizer=jwt_authorizer)

@@ -336,8 +336,11 @@ def view(report_id: str) -> dict[str, Any]:
     return report
 
 
-def listing(period: str, *, date_from: str, date_to: str, limit: int) -> dict[str, Any]:
-    return {"items": repository.in_period(period, date_from=date_from, date_to=date_to, limit=limit)}
+def listing(period: str, *, date_from: str, date_to: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+    """A page of the reports of one period kind starting between the two days, newest first."""
+    reports, next_cursor = repository.in_period(period, date_from=date_from, date_to=date_to, limit=limit,
+                                                cursor=cursor)
+    return {"items": reports, "next_cursor": next_cursor}
 
 
 # ---- the schedules ---------------------------------------------------------------------------------------------

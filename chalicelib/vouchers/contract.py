@@ -14,6 +14,7 @@ from chalicelib.contract import (
     nullable,
     obj,
     one_of,
+    page_query,
     ref,
     signed_in,
     string,
@@ -33,6 +34,7 @@ from chalicelib.vouchers.domain import (
     TIME_MAX,
     TIME_PATTERN,
 )
+from chalicelib.vouchers.routes import PAGE_DEFAULT
 
 STAFF = signed_in("staff")
 
@@ -74,9 +76,13 @@ _NEW_VOUCHER = one_of(
 
 OPERATIONS = {
     "list_vouchers": Operation(
-        summary="Every voucher, by code (staff).",
+        summary="The vouchers by code, a page at a time (staff).",
         access=STAFF,
-        responses={200: Response("the vouchers", obj({"items": array(ref("Voucher"))}))},
+        query=page_query("vouchers", default=PAGE_DEFAULT),
+        responses={200: Response("one page of vouchers", obj({
+            "items": array(ref("Voucher"), description="by code"),
+            "next_cursor": nullable(string(description="null on the last page")),
+        }))},
     ),
     "create_voucher": Operation(
         summary="Create a voucher code (staff).",

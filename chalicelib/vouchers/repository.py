@@ -1,9 +1,14 @@
-"""Vouchers in DynamoDB; a use is counted inside the checkout transaction, guarded by the usage limit."""
+"""Vouchers in DynamoDB; a use is counted inside the checkout transaction, guarded by the usage limit.
+
+Every voucher carries the one `listing` value that keys the by-code index: staff page through the vouchers in code
+order, one Query of a page's rows each.
+"""
 
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -11,6 +16,17 @@ from chalicelib import db, resources
 from chalicelib.db import meta_for
 from chalicelib.errors import Conflict
 from chalicelib.vouchers.domain import Voucher
+
+LISTING = "vouchers"  # the one partition of the by-code index: every voucher
+
+
+class VouchersByCode(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-code"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    code = UnicodeAttribute(range_key=True)
 
 
 class VoucherModel(Model):
@@ -26,6 +42,8 @@ class VoucherModel(Model):
     valid_until = UnicodeAttribute(null=True)
     active = BooleanAttribute(default=True)
     created_by = UnicodeAttribute(null=True)
+    listing = UnicodeAttribute(null=True)  # LISTING; absent only on vouchers written before the index (stamp_listing)
+    by_code = VouchersByCode()
 
 
 def _to_voucher(item: VoucherModel) -> Voucher:
@@ -68,6 +86,7 @@ def create(voucher: Voucher, *, actor: str) -> None:
         valid_until=voucher.valid_until,
         active=voucher.active,
         created_by=actor,
+        listing=LISTING,
     )
     try:
         item.save(condition=VoucherModel.code.does_not_exist())
@@ -77,8 +96,27 @@ def create(voucher: Voucher, *, actor: str) -> None:
         raise
 
 
-def all_vouchers() -> list[Voucher]:
-    return sorted((_to_voucher(item) for item in VoucherModel.scan()), key=lambda voucher: voucher.code)
+def by_code(*, limit: int, cursor: str | None) -> tuple[list[Voucher], str | None]:
+    """A page of the vouchers in code order (the staff list), and the next page's cursor (None: the last page)."""
+    start = db.start_key(cursor, item_key="code", range_name="code", hash_name="listing", hash_value=LISTING)
+    results = VoucherModel.by_code.query(LISTING, limit=limit, last_evaluated_key=start)
+    vouchers = [_to_voucher(item) for item in results]
+    return vouchers, db.page_cursor(results.last_evaluated_key, item_key="code", range_name="code")
+
+
+def stamp_listing() -> int:
+    """Give every voucher written before the by-code index its key, so the staff list shows it; how many were
+    stamped (0 once all are). Safe to run again, and while the shop runs: `used` is left as it is."""
+    stamped = 0
+    for item in VoucherModel.scan(VoucherModel.listing.does_not_exist(), page_size=200):
+        try:
+            item.update(actions=[VoucherModel.listing.set(LISTING)], condition=VoucherModel.code.exists())
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            continue
+        stamped += 1
+    return stamped
 
 
 def stage_use(tx: TransactWrite, voucher: Voucher) -> None:

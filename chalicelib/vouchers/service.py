@@ -15,5 +15,12 @@ def create_voucher(fields: Fields, *, actor: str) -> dict[str, Any]:
     return voucher.to_dict()
 
 
-def list_vouchers() -> dict[str, Any]:
-    return {"items": [voucher.to_dict() for voucher in repository.all_vouchers()]}
+def list_vouchers(*, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of the vouchers, by code."""
+    vouchers, next_cursor = repository.by_code(limit=limit, cursor=cursor)
+    return {"items": [voucher.to_dict() for voucher in vouchers], "next_cursor": next_cursor}
+
+
+def stamp_listing() -> int:
+    """Vouchers written before the staff list was paged, given the key that lists them (the command line)."""
+    return repository.stamp_listing()

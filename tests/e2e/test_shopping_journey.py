@@ -156,8 +156,14 @@ def test_low_stock_crossing_sends_one_message_which_the_driver_consumes(stack: A
         placed = requests.post(f"{api}/checkout", json=checkout_body(cart_id, "qris"),
                                headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=TIMEOUT)
         assert placed.status_code == 201, placed.text
-    low = requests.get(f"{api}/admin/inventory", params={"low_stock": "true"}, headers=staff_headers(),
-                       timeout=TIMEOUT).json()["items"]
+    low, cursor = [], None  # the report comes a page at a time, by SKU
+    while True:
+        params = {"low_stock": "true", **({"cursor": cursor} if cursor else {})}
+        page = requests.get(f"{api}/admin/inventory", params=params, headers=staff_headers(), timeout=TIMEOUT).json()
+        low.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
     row = next(item for item in low if item["sku"] == sku)
     assert row["available"] == 2 and row["suggested_reorder"] > 0
     # the SQS driver hands the message to the app's handler, which deletes it: the queue drains

@@ -407,8 +407,10 @@ def test_stock_adjustment_refuses_zero_unexplained_or_impossible_changes(world: 
     case(v400("GET", "/admin/inventory?low_stock=maybe", "low_stock"), "list-low-stock-maybe"),
     case(v400("GET", "/admin/inventory?limit=0", "limit"), "list-limit-zero"),
     case(v400("GET", "/admin/inventory?low_stock=true&limit=abc", "limit"), "low-stock-report-limit-abc"),
-    case(v400("GET", "/admin/inventory?low_stock=true&cursor=" + "x" * 65, "cursor"),
+    case(v400("GET", "/admin/inventory?low_stock=true&cursor=" + "x" * 257, "cursor"),
          "low-stock-report-cursor-too-long"),
+    case(v400("GET", "/admin/inventory?low_stock=true&cursor=" + "x" * 65, "cursor"),
+         "low-stock-report-cursor-forged"),
     case(Bad("GET", "/admin/inventory/NO-SUCH-SKU", 404, "not_found"), "level-of-unknown-sku"),
     case(v400("GET", "/admin/inventory/BTK-PRG-M?ledger_limit=abc", "ledger_limit"), "level-ledger-limit-abc"),
 ])
