@@ -81,10 +81,12 @@ def mocked_account(*, execute_state_machines: bool = False) -> Iterator[AwsClien
     """A fresh moto account with every table, queue, bucket and state machine; yields the boto3 clients."""
     from moto import mock_aws
 
+    from local import moto_speedups
     from local.moto_fixes import keep_task_failure_cause
     from local.provision import make_clients, provision_all
 
     keep_task_failure_cause()
+    moto_speedups.install()
     config: DefaultConfig = {"stepfunctions": {"execute_state_machine": execute_state_machines}}
     with mock_aws(config=config):
         forget_cached_clients()

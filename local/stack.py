@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 
 from chalicelib import config
 from chalicelib.resources import REPOSITORY_ROOT
+from local import moto_speedups
 from local.drivers import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, ScheduleDriver, SqsDriver
 from local.moto_fixes import keep_task_failure_cause
 from local.provision import Provisioned, provision_all
@@ -75,6 +76,7 @@ class MotoServer:
 
     def __init__(self, host: str, port: int) -> None:
         keep_task_failure_cause()
+        moto_speedups.install()
         app = SerialiseDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
