@@ -9,8 +9,10 @@ is configured by TOKOFLOW_SEARCH_ENGINE:
   into a new file so the catch-up stays short; `rebuild` writes one from scratch.
 - `opensearch`: the same feed pushed to an OpenSearch index by the schedule (watermark kept in the search bucket).
 
-A product's feed entry is its current state, so applying it twice, or out of order, gives the same index; the
-catch-up starts OVERLAP_SECONDS before the watermark so a change that reached the index late is not skipped.
+A product's feed entry is its current state, so applying it twice, or out of order, gives the same index. The
+watermark is the moment before which every change has certainly been applied: the time a catch-up started minus
+OVERLAP_SECONDS (a write reaches the index within that), so a change the index showed late is read again by the
+next catch-up, and a burst of writes long past is not.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ EMBEDDED, OPENSEARCH = "embedded", "opensearch"
 INDEX_KEY = "catalog/index.sqlite"
 OPENSEARCH_WATERMARK_KEY = "catalog/opensearch-watermark.json"
 OVERLAP_SECONDS = 10
-RELOAD_CHECK_SECONDS = 300  # how often a warm container asks whether a newer index file exists
+RELOAD_CHECK_SECONDS = 60  # how often a warm container asks whether a newer index file exists (a 304 mostly)
 
 
 def to_doc(product: Product, changed_at: str) -> SearchDoc:
@@ -61,26 +63,25 @@ def search_engine() -> SearchEngine:
 
 
 def apply_changes(engine: SearchEngine, since: str) -> tuple[str, int]:
-    """Apply the feed from `since` (minus the overlap) to the engine; (the feed's newest position, changes)."""
-    start = _before(since, OVERLAP_SECONDS) if since else ""
+    """Apply the feed from the watermark `since` to the engine; (the new watermark, changes applied)."""
+    watermark = max(since, _settled())
     listed: list[SearchDoc] = []
     gone: list[str] = []
-    newest = since
-    for product, changed_at in repository.changed_since(start):
+    for product, changed_at in repository.changed_since(since):
         if domain.is_listed(product):
             listed.append(to_doc(product, changed_at))
         else:
             gone.append(product.product_id)
-        newest = max(newest, changed_at)
     if listed:
         engine.upsert(listed)
     if gone:
         engine.remove(gone)
-    return newest, len(listed) + len(gone)
+    return watermark, len(listed) + len(gone)
 
 
-def _before(iso: str, seconds: int) -> str:
-    return clock.iso(clock.parse_iso(iso) - timedelta(seconds=seconds))
+def _settled() -> str:
+    """Changes stamped before this moment are in the feed by now (taken before reading it)."""
+    return clock.iso(clock.now() - timedelta(seconds=OVERLAP_SECONDS))
 
 
 # ---- the embedded engine ----------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ def refresh() -> dict[str, Any]:
         return rebuild()
     watermark, changes = apply_changes(index, index.watermark)
     written = 0
-    if watermark != index.watermark:
+    if changes:  # unchanged: the file's older watermark costs a catch-up that finds nothing
         index.set_watermark(watermark)
         written = _write_index_file(index)
     return {"engine": EMBEDDED, "changes": changes, "watermark": watermark, "bytes": written}
@@ -210,13 +211,13 @@ def refresh() -> dict[str, Any]:
 def rebuild() -> dict[str, Any]:
     """The search index and the category counts from scratch, from every product (the rebuild command)."""
     started = time.monotonic()
+    watermark = _settled()  # the Scan sees every change stamped before it began
     products: list[tuple[Product, str]] = []
     for product, changed_at in repository.every_product():
         if changed_at is None:  # written before the feed existed: stamp it (listing keys included) once
             changed_at = repository.stamp_listing_keys(product, changed_at=clock.now_iso())
         products.append((product, changed_at))
     listed = [(product, changed_at) for product, changed_at in products if domain.is_listed(product)]
-    watermark = max((changed_at for _, changed_at in products), default="")
     counts = {entry["slug"]: (entry["name"], entry["product_count"])
               for entry in domain.categories([product for product, _ in listed])}
     repository.replace_category_counts(counts)
