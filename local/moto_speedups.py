@@ -274,12 +274,22 @@ def _query_page(
                 high = middle
         start = low
 
+    # The range condition's matches are one run of the sorted partition: walk only that run (moto walks every item
+    # and skips those that do not match), then stop where moto's walk would stop on the item after the run.
+    first_match, past_match = _matching_run(items, plan, range_comparison, range_objs, last_range_key_name)
+    if scan_index_forward:
+        walk_from, walk_to = first_match, past_match
+    else:
+        walk_from, walk_to = count - past_match, count - first_match
+    start = max(start, walk_from)
+    stopped = False
+
     # From here on as moto's Table.query, without the walk over the previous page.
     results: list[Item] = []
     result_size = 0
     scanned_count = 0
     last_evaluated_key = None
-    for position in range(start, count):
+    for position in range(start, walk_to):
         result = at(position)
 
         # Check wether we've reached the limit of our result set
@@ -288,6 +298,7 @@ def _query_page(
         reached_size_limit = (result_size + result.size()) > RESULT_SIZE_LIMIT
         if reached_length_limit or reached_size_limit:
             last_evaluated_key = table._get_last_evaluated_key(results[-1], index_name)
+            stopped = True
             break
 
         if not range_comparison and not filter_kwargs:
@@ -324,6 +335,11 @@ def _query_page(
                     result_size += result.size()
             scanned_count += 1
 
+    if not stopped and results and walk_to < count:  # moto would go on to the next (non-matching) item and stop
+        after = at(walk_to)
+        if len(results) == limit or result_size + after.size() > RESULT_SIZE_LIMIT:
+            last_evaluated_key = table._get_last_evaluated_key(results[-1], index_name)
+
     results = copy.deepcopy(results)
     index = table.get_index(index_name)
     results = [index.project(r) for r in results]
@@ -335,6 +351,49 @@ def _query_page(
         results = [r.project(projection_expressions) for r in results]
 
     return results, scanned_count, last_evaluated_key
+
+
+def _matching_run(items: list[Item], plan: dict[str, Any], range_comparison: str | None,
+                  range_objs: list[DynamoType], last_range_key_name: str | None) -> tuple[int, int]:
+    """[first, past) of the ascending partition that a key condition on the index's range key can match: the
+    partition is sorted by that attribute first, so the matches of <, <=, =, >, >=, BETWEEN and begins_with are
+    one run, found by bisection. The whole partition for anything else."""
+    count = len(items)
+    attr = plan["range_attr"]
+    if not range_comparison or attr is None or (last_range_key_name not in (None, attr)) or not range_objs:
+        return 0, count
+
+    def first(beyond: Callable[[DynamoType], bool]) -> int:
+        low, high = 0, count
+        while low < high:
+            middle = (low + high) // 2
+            if beyond(items[middle].attrs[attr]):
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    low_value = range_objs[0]
+    operation = range_comparison.upper()
+    if operation in ("<", "LT"):
+        return 0, first(lambda value: value >= low_value)
+    if operation in ("<=", "LE"):
+        return 0, first(lambda value: value > low_value)
+    if operation in (">", "GT"):
+        return first(lambda value: value > low_value), count
+    if operation in (">=", "GE"):
+        return first(lambda value: value >= low_value), count
+    if operation in ("=", "EQ"):
+        return first(lambda value: value >= low_value), first(lambda value: value > low_value)
+    if operation == "BETWEEN" and len(range_objs) == 2:
+        high_value = range_objs[1]
+        return first(lambda value: value >= low_value), first(lambda value: value > high_value)
+    if operation == "BEGINS_WITH" and low_value.type == "S":
+        start = past = first(lambda value: value >= low_value)
+        while past < count and str(items[past].attrs[attr].value).startswith(str(low_value.value)):
+            past += 1
+        return start, past
+    return 0, count
 
 
 def _cached_query(original: Callable[..., Any]) -> Callable[..., Any]:
