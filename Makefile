@@ -42,7 +42,8 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-## bench: cold import, AWS requests per operation, cost per order and return, report builds, Lambda zip size, load
+## bench: cold import, AWS requests per operation, cost per order and return, report builds, Lambda zip size, load, catalog
+# The catalog section generates 1,000, 10,000 and 50,000 products: TOKOFLOW_BENCH_CATALOG_SIZES=1000 for a quick run.
 bench: $(STAMP)
 	$(PY) -m bench.run
 

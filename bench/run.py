@@ -1,16 +1,19 @@
 """`make bench`: print the cold import cost of the app, the AWS requests each API operation makes, what one
 order's whole journey costs and what one return costs (requests, state transitions, invocations, dollars per
 1,000 orders and per 1,000 returns), and a month's sales report built at 10,000 and 100,000 orders with what
-keeping its rollups costs per 1,000 orders, the Lambda zip size against its 15 MB budget, and
-the local stack under connection bursts and a bounded checkout load.
+keeping its rollups costs per 1,000 orders, the Lambda zip size against its 15 MB budget,
+the local stack under connection bursts and a bounded checkout load, and the catalog's pages and searches at
+1,000, 10,000 and 50,000 products.
 
 Usage: python -m bench.run [--runs 15] [--importtime-runs 3] [--skip-cold-import] [--skip-requests]
                            [--skip-journey] [--skip-returns] [--skip-reports] [--skip-package] [--skip-load]
+                           [--skip-catalog] [--catalog-sizes 1000,10000,50000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
@@ -98,10 +101,18 @@ def print_package() -> None:
         print(f"(f) Lambda package: not measured, {str(error).splitlines()[0]}\n")
 
 
+def print_catalog(sizes: str | None) -> None:
+    """Section (h): catalogs generated at each size, their first and fifth pages, a category page by price, two
+    searches and /categories (time, read units, requests), the goal's ratios, and a walk through every page."""
+    from bench import catalog
+
+    catalog.print_catalog(catalog.measure(catalog.sizes_from(sizes)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
                                      description="cold import cost, AWS requests per operation, per order journey,"
-                                                 " per return, report build at scale")
+                                                 " per return, report build at scale, catalog at scale")
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per app (default 15)")
     parser.add_argument("--importtime-runs", type=int, default=3, help="-X importtime runs (default 3)")
     parser.add_argument("--skip-cold-import", action="store_true")
@@ -113,9 +124,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-package", action="store_true",
                         help="no (f), the Lambda zip size (runs chalice package)")
     parser.add_argument("--skip-load", action="store_true", help="no (g), bursts and checkout load on a local stack")
+    parser.add_argument("--skip-catalog", action="store_true", help="no (h), the catalog at scale")
+    parser.add_argument("--catalog-sizes", default=os.environ.get("TOKOFLOW_BENCH_CATALOG_SIZES"),
+                        help="(h)'s catalog sizes, comma separated (default 1000,10000,50000, or"
+                             " TOKOFLOW_BENCH_CATALOG_SIZES)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if not args.skip_catalog:
+        from bench.catalog import sizes_from
+
+        try:
+            sizes_from(args.catalog_sizes)
+        except ValueError as error:
+            parser.error(str(error))
 
     started = time.perf_counter()
     print(f"TokoFlow bench: Python {platform.python_version()} on {platform.machine()}, {sys.executable}")
@@ -135,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # connections must not meet the local stack's servers.
         sys.stdout.flush()
         subprocess.run([sys.executable, "-m", "bench.load"], check=False)
+    if not args.skip_catalog:
+        print_catalog(args.catalog_sizes)
     print(f"bench finished in {time.perf_counter() - started:.1f} s")
     return 0
 
