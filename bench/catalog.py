@@ -61,6 +61,7 @@ OPERATION_BUDGET_SECONDS = 10.0  # a slow size repeats each operation fewer time
 WALK_SIZE = 10_000
 GOAL_RATIO = 1.5
 PAGE = 20
+SEARCH_PAGE = 10  # 1% of the smallest catalog: a search page as full at 1,000 products as at 50,000
 SEED = 20261215
 RARE_WORD = "songket"  # exactly 1% of the products, all listed
 NO_MATCH_WORD = "kriptonit"  # the start of no word of the catalog
@@ -576,8 +577,8 @@ def measure_size(size: int, runs: int, *, walk_limit: int | None, category_walk_
                     ("first page", _products_path(limit=PAGE)),
                     ("fifth page", _products_path(limit=PAGE, cursor=cursor)),
                     ("category page by price", _products_path(category=slug, sort="price_asc", limit=PAGE)),
-                    (f"search, 1% match ({RARE_WORD})", _products_path(q=RARE_WORD)),
-                    (f"search, no match ({NO_MATCH_WORD})", _products_path(q=NO_MATCH_WORD)),
+                    (f"search, 1% match ({RARE_WORD})", _products_path(q=RARE_WORD, limit=SEARCH_PAGE)),
+                    (f"search, no match ({NO_MATCH_WORD})", _products_path(q=NO_MATCH_WORD, limit=SEARCH_PAGE)),
                     ("/categories", "/categories"),
                 ]
                 for client_ in app_dynamodb_clients():

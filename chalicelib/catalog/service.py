@@ -208,7 +208,8 @@ def _price_filter_outside_key(browse_query: Browse, shelf: repository.Shelf) -> 
 
 def _with_availability(products: list[Product], *, only_in_stock: bool) -> list[tuple[Product, dict[str, int]]]:
     """Each product with its active SKUs' available units: one batched read of these SKUs only."""
-    levels = stock.read_levels(variant.sku for product in products for variant in product.active_variants())
+    levels = stock.read_levels((variant.sku for product in products for variant in product.active_variants()),
+                               consistent=False)  # shown, never reserved from: checkout reads them consistently
     rows = []
     for product in products:
         availability = {variant.sku: levels[variant.sku].available for variant in product.active_variants()

@@ -77,15 +77,15 @@ def to_level(item: StockModel) -> StockLevel:
     )
 
 
-def levels_read(skus: Iterable[str]) -> db.BatchRead[StockLevel]:
-    """The levels of `skus` as one part of a batch read across tables (db.read_together). Strongly consistent:
-    a reservation must never be computed from a stale level."""
-    return db.BatchRead(StockModel, tuple(sorted(set(skus))), to_level, consistent=True)
+def levels_read(skus: Iterable[str], *, consistent: bool = True) -> db.BatchRead[StockLevel]:
+    """The levels of `skus` as one part of a batch read across tables (db.read_together). Strongly consistent
+    unless asked: a reservation must never be computed from a stale level."""
+    return db.BatchRead(StockModel, tuple(sorted(set(skus))), to_level, consistent=consistent)
 
 
-def read_levels(skus: Iterable[str]) -> dict[str, StockLevel]:
-    """Strongly consistent reads: a reservation must never be computed from a stale level."""
-    read = levels_read(skus)
+def read_levels(skus: Iterable[str], *, consistent: bool = True) -> dict[str, StockLevel]:
+    """Strongly consistent reads unless asked: a list of products only shows stock (half the read units)."""
+    read = levels_read(skus, consistent=consistent)
     if not read.keys:
         return {}
     return db.read_together([read]).of(read)
