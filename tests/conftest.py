@@ -125,8 +125,8 @@ def auth_header() -> Any:
 def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make each mocked AWS request atomic, as it is on AWS, so threads can race between requests.
 
-    moto's in-process DynamoDB copies tables while executing a transaction and is not safe against a second
-    thread mutating them mid-request; real DynamoDB serialises each request. Interleavings between requests,
+    moto's in-process services are not written for a second thread mutating their state mid-request (the
+    local speed-ups lock DynamoDB's writes and index reads, not SQS, S3 or Step Functions); AWS serialises each. Interleavings between requests,
     which is where oversell bugs live, are untouched.
     """
     import threading
