@@ -126,8 +126,8 @@ def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make each mocked AWS request atomic, as it is on AWS, so threads can race between requests.
 
     moto's in-process services are not written for a second thread mutating their state mid-request (the
-    local speed-ups lock DynamoDB's writes and index reads, not SQS, S3 or Step Functions); AWS serialises each. Interleavings between requests,
-    which is where oversell bugs live, are untouched.
+    local speed-ups lock DynamoDB's writes and index reads, not SQS, S3 or Step Functions); AWS serialises
+    each. Interleavings between requests, which is where oversell bugs live, are untouched.
     """
     import threading
 
@@ -141,3 +141,19 @@ def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
             return original(self, *args, **kwargs)
 
     monkeypatch.setattr(BotocoreStubber, "__call__", serialised)
+
+
+@pytest.fixture
+def aws_operations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every AWS request made from now on, whichever client made it (clear() to start counting)."""
+    from botocore.client import BaseClient
+
+    recorded: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        recorded.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return recorded
