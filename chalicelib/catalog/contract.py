@@ -166,6 +166,7 @@ OPERATIONS = {
             "items": array(ref("ProductListed")),
             "next_cursor": nullable(string(description="null on the last page")),
         }))},
+        errors={503: "the search engine did not answer (search_unavailable); listing without q still works"},
     ),
     "get_product": Operation(
         summary="A published product with each variant's stock.",

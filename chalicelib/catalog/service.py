@@ -23,8 +23,9 @@ from chalicelib.catalog.domain import (
     Product,
     Variant,
 )
+from chalicelib.catalog.search import SearchQuery, SearchUnavailable
 from chalicelib.db import Transaction
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.inventory import repository as stock
 from chalicelib.inventory.domain import (
     DEFAULT_LOW_STOCK_THRESHOLD,
@@ -222,8 +223,14 @@ def _with_availability(products: list[Product], *, only_in_stock: bool) -> list[
 
 def _search(browse_query: Browse) -> dict[str, Any]:
     """Search words: the engine ranks and pages product ids; the products themselves come from one batched read."""
-    from chalicelib.catalog.search import SearchQuery
+    try:
+        return _search_pages(browse_query)
+    except SearchUnavailable as outage:  # OpenSearch down or refusing: the storefront retries, listing still works
+        raise ServiceUnavailable(f"search is unavailable: {outage}; try again shortly",
+                                 code="search_unavailable") from None
 
+
+def _search_pages(browse_query: Browse) -> dict[str, Any]:
     engine = indexing.search_engine()
     after = domain.decode_cursor(browse_query.cursor, browse_query) if browse_query.cursor else None
     rows: list[tuple[Product, dict[str, int]]] = []

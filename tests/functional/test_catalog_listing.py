@@ -277,3 +277,22 @@ def test_a_page_costs_the_same_requests_whatever_the_catalog_size(client: Any, a
         assert page["items"]
     assert counted[0] == counted[1]
     assert sum(counted[0].values()) <= 3
+
+
+def test_search_answers_503_when_the_search_engine_is_down_and_listing_still_works(
+        client: Any, at: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.catalog.search import SearchUnavailable
+
+    _create(1, at=at, category="Tas Anyaman", prices=(150_000,))
+
+    class Down:
+        def search(self, query: Any) -> Any:
+            raise SearchUnavailable("OpenSearch answered 503")
+
+    monkeypatch.setattr(indexing, "search_engine", lambda: Down())
+
+    searched = send(client, "GET", "/products?q=tas")
+    listed = send(client, "GET", "/products")
+
+    assert searched.status_code == 503 and body_of(searched)["error"]["code"] == "search_unavailable"
+    assert listed.status_code == 200 and len(body_of(listed)["items"]) == 1
