@@ -176,9 +176,9 @@ LOYALTY_TABLES = (R.LOYALTY, R.LOYALTY_ORDERS, R.ROLLUPS)
 FUNCTION_ACCESS: dict[str, Access] = {
     # Every HTTP route: catalog, inventory, carts, quotes, checkout, orders, vouchers, webhooks, packing, cancel.
     "APIHandler": Access(
-        tables=(R.PRODUCTS, R.CATEGORIES, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY, R.WEBHOOK_INBOX,
-                R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS, R.REVIEWS, R.TICKETS, R.LOYALTY,
-                R.LOYALTY_ORDERS),
+        tables=(R.PRODUCTS, R.CATEGORIES, R.STOCK, R.STOCK_LEDGER, R.CARTS, R.VOUCHERS, R.ORDERS, R.IDEMPOTENCY,
+                R.WEBHOOK_INBOX, R.PAYMENT_LEDGER, R.PAYOUTS, R.RETURNS, R.ROLLUPS, R.REPORTS, R.REVIEWS, R.TICKETS,
+                R.LOYALTY, R.LOYALTY_ORDERS),
         sends_to=(R.LOW_STOCK_QUEUE, R.NOTIFICATIONS_QUEUE, R.PAYMENT_EVENTS_QUEUE, R.COURIER_EVENTS_QUEUE,
                   R.REPORT_BUILDS_QUEUE),
         starts_fulfilment=True, resumes_fulfilment=True, starts_returns=True, resumes_returns=True,
