@@ -32,6 +32,7 @@ from chalicelib.catalog.search import SearchDoc, SearchEngine
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
+    from chalicelib.catalog.search_opensearch import OpenSearchEngine
     from chalicelib.catalog.search_sqlite import SqliteSearchIndex
 
 EMBEDDED, OPENSEARCH = "embedded", "opensearch"
@@ -155,7 +156,7 @@ def _write_index_file(index: SqliteSearchIndex) -> int:
 
 
 @functools.cache
-def _opensearch() -> SearchEngine:
+def _opensearch() -> OpenSearchEngine:
     from chalicelib.catalog.search_opensearch import OpenSearchEngine
 
     endpoint = config.get(config.OPENSEARCH_ENDPOINT)
@@ -225,6 +226,7 @@ def rebuild() -> dict[str, Any]:
                                "watermark": watermark}
     if engine_name() == OPENSEARCH:
         engine = _opensearch()
+        engine.ensure_index()  # a new domain or collection: the mapping first
         _upsert_in_chunks(engine, (to_doc(product, changed_at) for product, changed_at in listed))
         engine.remove(product.product_id for product, _ in products if not domain.is_listed(product))
         _save_opensearch_watermark(watermark)

@@ -296,3 +296,29 @@ def test_search_answers_503_when_the_search_engine_is_down_and_listing_still_wor
 
     assert searched.status_code == 503 and body_of(searched)["error"]["code"] == "search_unavailable"
     assert listed.status_code == 200 and len(body_of(listed)["items"]) == 1
+
+
+def test_with_opensearch_the_schedule_pushes_the_feed_and_searches_ask_it(
+        client: Any, at: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    class FakeOpenSearch(SqliteSearchIndex):  # the same port; records that the mapping was asked for
+        created = 0
+
+        def ensure_index(self) -> None:
+            FakeOpenSearch.created += 1
+
+    remote = FakeOpenSearch()
+    monkeypatch.setenv("TOKOFLOW_SEARCH_ENGINE", "opensearch")
+    monkeypatch.setattr(indexing, "_opensearch", lambda: remote)
+    first = _create(1, at=at, category="Tas Anyaman", prices=(150_000,), name="Tas Anyaman Pandan")
+
+    assert service.rebuild_search_index()["engine"] == "opensearch"
+    second = _create(30, at=at, category="Tas Anyaman", prices=(90_000,), name="Topi Anyam Bambu")
+    before_refresh = [item["product_id"] for item in body_of(send(client, "GET", "/products?q=anyam"))["items"]]
+    at("2026-11-03T00:00:00.000Z")
+    refreshed = service.refresh_search_index()
+    after_refresh = [item["product_id"] for item in body_of(send(client, "GET", "/products?q=anyam"))["items"]]
+
+    assert FakeOpenSearch.created == 1
+    assert before_refresh == [first], "OpenSearch is not caught up by a search, only by the schedule"
+    assert refreshed["changes"] == 2, "the new product, and the first again: it changed within the overlap"
+    assert sorted(after_refresh) == sorted([first, second])
