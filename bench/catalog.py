@@ -51,7 +51,7 @@ from unittest import mock
 from urllib.parse import urlencode
 
 from bench import percentile
-from bench.request_count import ApiCall, AwsRequests
+from bench.request_count import ApiCall, AwsRequests, instrument_client
 
 SIZES = (1_000, 10_000, 50_000)
 SIZES_VARIABLE = "TOKOFLOW_BENCH_CATALOG_SIZES"
@@ -583,6 +583,7 @@ def measure_size(size: int, runs: int, *, walk_limit: int | None, category_walk_
                 ]
                 for client_ in app_dynamodb_clients():
                     ask_consumed_capacity(client_)
+                    instrument_client(client_)  # a client made before counting began (pynamodb keeps its own)
                 operations = [measure_operation(api, name, path, runs) for name, path in planned]
                 walks = []
                 if walk_limit:
