@@ -83,6 +83,7 @@ def test_the_section_measures_a_tiny_catalog_and_walks_it(capsys: pytest.Capture
     assert default.pages == -(-result.loaded.listed // 7)
     assert category.exactly_once and category.expected > 0 and category.pages >= 2
 
+    capsys.readouterr()  # what the app logged while measured (metrics a test before may have left to flush)
     catalog.print_catalog(measured)
     printed = capsys.readouterr().out
     assert printed.startswith("(h) Catalog at scale: 200 products")
