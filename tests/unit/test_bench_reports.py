@@ -275,7 +275,7 @@ def test_make_bench_runs_section_e_unless_skipped(monkeypatch: pytest.MonkeyPatc
     ran: list[str] = []
     monkeypatch.setattr(run, "print_reports", lambda: ran.append("e"))
     skip_others = ["--skip-cold-import", "--skip-requests", "--skip-journey", "--skip-returns", "--skip-package",
-                   "--skip-load"]
+                   "--skip-load", "--skip-catalog"]
 
     assert run.main(skip_others) == 0
     assert run.main([*skip_others, "--skip-reports"]) == 0
