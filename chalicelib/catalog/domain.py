@@ -6,16 +6,16 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from chalicelib.catalog import search
 from chalicelib.errors import ValidationFailed
 from chalicelib.inventory.domain import MAX_ON_HAND
-from chalicelib.validation import ID_PATTERN, SKU_PATTERN, Fields, check_int
+from chalicelib.validation import SKU_PATTERN, Fields, check_int
 
 DRAFT, ACTIVE, ARCHIVED = "draft", "active", "archived"
 STATUSES = (DRAFT, ACTIVE, ARCHIVED)
@@ -252,7 +252,7 @@ class Browse:
 
     def fingerprint(self) -> str:
         """What a cursor must have been issued for: the same sort, search words and filters."""
-        words = " ".join(_normalise(self.q).split())
+        words = " ".join(search.terms(self.q))
         text = json.dumps([self.sort, words, self.category_slug, self.min_price, self.max_price, self.in_stock])
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
@@ -284,10 +284,6 @@ def listing_keys(product: Product) -> dict[str, Any]:
     }
 
 
-def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-
-
 def matches(product: Product, browse: Browse) -> bool:
     """The shelf's filters in plain Python (the reference the indexed queries are tested against)."""
     if not is_listed(product):
@@ -300,8 +296,8 @@ def matches(product: Product, browse: Browse) -> bool:
     if browse.max_price is not None and low > browse.max_price:
         return False
     if browse.q:
-        words = re.findall(r"\w+", _normalise(" ".join([product.name, product.description, product.category])))
-        return all(any(word.startswith(term) for word in words) for term in re.findall(r"\w+", _normalise(browse.q)))
+        words = search.words(" ".join([product.name, product.description, product.category]))
+        return all(any(word.startswith(term) for word in words) for term in search.terms(browse.q))
     return True
 
 
@@ -331,10 +327,6 @@ def _invert(text: str) -> str:
     return "".join(chr(0x10FFFF - ord(char)) for char in text)
 
 
-CURSOR_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
-CURSOR_INT_MAX = 10**16
-
-
 def encode_cursor(at: tuple[Any, ...], browse: Browse) -> str:
     """An opaque cursor: the last row's position and the query's fingerprint, compact JSON in URL-safe base64.
     Its length is bounded whatever the ids (at most about 200 characters for a 64-character product id)."""
@@ -354,17 +346,11 @@ def decode_cursor(cursor: str, browse: Browse) -> tuple[Any, ...]:
     fingerprint, value, product_id = data
     if fingerprint != browse.fingerprint():
         raise ValidationFailed("cursor", "belongs to another search, sort or filter: start again without it")
-    if not isinstance(product_id, str) or not re.fullmatch(ID_PATTERN, product_id) or not _value_fits(value, browse):
-        raise ValidationFailed("cursor", "is not a cursor this API returned")
+    try:
+        search.check_position(browse.sort, (value, product_id))
+    except ValueError:
+        raise ValidationFailed("cursor", "is not a cursor this API returned") from None
     return (value, product_id)
-
-
-def _value_fits(value: Any, browse: Browse) -> bool:
-    if browse.sort == "relevance":
-        return type(value) in (int, float) and math.isfinite(value)
-    if browse.sort == "newest":
-        return isinstance(value, str) and len(value) <= 40 and bool(CURSOR_ISO.fullmatch(value))
-    return type(value) is int and 0 <= value < CURSOR_INT_MAX
 
 
 def page(products: list[Product], browse: Browse) -> tuple[list[Product], str | None]:

@@ -30,10 +30,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chalicelib.validation import ID_PATTERN
+
 SEARCH_SORTS = ("relevance", "newest", "price_asc", "price_desc", "rating")
 MAX_TERMS = 10  # words of a query beyond the tenth are ignored
 MAX_SEARCH_LIMIT = 100  # rows in one page
-PRODUCT_ID_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+PRODUCT_ID_PATTERN = re.compile(ID_PATTERN)
+POSITION_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")  # created_at, as stored
+POSITION_INT_MAX = 10**16  # prices and rating ranks stay far below
 
 _WORD = re.compile(r"\w+", re.ASCII)
 
@@ -111,9 +115,14 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
 
 
+def words(text: str) -> list[str]:
+    """Every word of a text as the index sees it: folded to lower-case ASCII, runs of word characters."""
+    return _WORD.findall(fold(text))
+
+
 def terms(text: str) -> list[str]:
     """The words of a query: folded to lower-case ASCII, runs of word characters, each once, at most MAX_TERMS."""
-    return list(dict.fromkeys(_WORD.findall(fold(text))))[:MAX_TERMS]
+    return list(dict.fromkeys(words(text)))[:MAX_TERMS]
 
 
 def _is_int(value: object) -> bool:
@@ -130,8 +139,8 @@ def check_position(sort: str, position: tuple[Any, ...]) -> None:
     if sort == "relevance":
         fits = (isinstance(value, float) and math.isfinite(value)) or _is_int(value)
     elif sort == "newest":
-        fits = isinstance(value, str) and 0 < len(value) <= 40
+        fits = isinstance(value, str) and len(value) <= 40 and bool(POSITION_TIME.fullmatch(value))
     else:
-        fits = _is_int(value)
+        fits = _is_int(value) and 0 <= value < POSITION_INT_MAX
     if not fits:
         raise ValueError(f"after does not fit the {sort} sort")
