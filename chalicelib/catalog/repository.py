@@ -97,6 +97,15 @@ class Shelf:
     numeric: bool
     forward: bool
 
+    def bound_in_key(self, bound: str) -> bool:
+        """Whether the key condition carries a price bound: "min" on the dearest-first order, "max" on the cheapest."""
+        return (bound, self.range_name) in (("min", "price_max"), ("max", "price_min"))
+
+    def filters_rows(self, min_price: int | None, max_price: int | None) -> bool:
+        """Whether a price bound is left to a FilterExpression, so a read may return fewer rows than it evaluated."""
+        return ((min_price is not None and not self.bound_in_key("min"))
+                or (max_price is not None and not self.bound_in_key("max")))
+
 
 _ORDERS = {"newest": ("newest", "created_at", False, False), "price_asc": ("price-low", "price_min", True, True),
            "price_desc": ("price-high", "price_max", True, False), "rating": ("rating", "rating_rank", True, False)}
@@ -230,7 +239,6 @@ class ShelfRead:
 
     products: list[Product]
     stopped_at: tuple[Any, ...] | None
-    scanned: int
 
 
 def read_shelf(shelf: Shelf, hash_value: str, *, after: tuple[Any, ...] | None, limit: int,
@@ -242,12 +250,12 @@ def read_shelf(shelf: Shelf, hash_value: str, *, after: tuple[Any, ...] | None, 
     key_condition: Condition | None = None
     filters: list[Condition] = []
     if min_price is not None:
-        if shelf.range_name == "price_max":
+        if shelf.bound_in_key("min"):
             key_condition = range_attr >= min_price
         else:
             filters.append(ProductModel.price_max >= min_price)
     if max_price is not None:
-        if shelf.range_name == "price_min":
+        if shelf.bound_in_key("max"):
             key_condition = range_attr <= max_price
         else:
             filters.append(ProductModel.price_min <= max_price)
@@ -268,7 +276,7 @@ def read_shelf(shelf: Shelf, hash_value: str, *, after: tuple[Any, ...] | None, 
     if last:
         raw_value = last[shelf.range_name]
         stopped_at = (int(raw_value["N"]) if shelf.numeric else raw_value["S"], last["product_id"]["S"])
-    return ShelfRead(products, stopped_at, int(answer.get("ScannedCount", 0)))
+    return ShelfRead(products, stopped_at)
 
 
 def changed_since(since: str, *, page_size: int = 200) -> Iterator[tuple[Product, str]]:

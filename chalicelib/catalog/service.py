@@ -172,7 +172,7 @@ def browse(browse_query: Browse) -> dict[str, Any]:
     hash_value = browse_query.category_slug or domain.SHELF
     after = domain.decode_cursor(browse_query.cursor, browse_query) if browse_query.cursor else None
     # Without a post-filter every evaluated row is shown: read exactly one more than the page to know if more follow.
-    post_filtered = browse_query.in_stock or _price_filter_outside_key(browse_query, shelf)
+    post_filtered = browse_query.in_stock or shelf.filters_rows(browse_query.min_price, browse_query.max_price)
     want = browse_query.limit + 1
     rows: list[tuple[Product, dict[str, int]]] = []
     for _ in range(FILL_REQUESTS if post_filtered else 1):
@@ -195,16 +195,6 @@ def browse(browse_query: Browse) -> dict[str, Any]:
         next_cursor = domain.encode_cursor(after, browse_query) if after is not None else None
     return {"items": [product.to_dict(availability=availability) for product, availability in shown],
             "next_cursor": next_cursor}
-
-
-def _price_filter_outside_key(browse_query: Browse, shelf: repository.Shelf) -> bool:
-    """Whether a price filter is left to a FilterExpression (rows read and dropped) rather than the key condition."""
-    outside = []
-    if browse_query.min_price is not None:
-        outside.append(shelf.range_name != "price_max")
-    if browse_query.max_price is not None:
-        outside.append(shelf.range_name != "price_min")
-    return any(outside)
 
 
 def _with_availability(products: list[Product], *, only_in_stock: bool) -> list[tuple[Product, dict[str, int]]]:
