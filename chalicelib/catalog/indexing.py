@@ -114,10 +114,12 @@ class _Embedded:
         if found is not None:
             data, self.etag = found
             try:
-                self.index = SqliteSearchIndex.from_bytes(data)
+                loaded = SqliteSearchIndex.from_bytes(data)
             except ValueError:  # a file of another format version: the whole feed instead, until the next refresh
                 logger.warning("search index file unreadable; catching up from the whole feed", key=INDEX_KEY)
-                self.index = SqliteSearchIndex()
+                loaded = SqliteSearchIndex()
+            if self.index is None or loaded.watermark > self.index.watermark:  # never step back to an older file
+                self.index = loaded
         elif self.index is None:
             self.index = SqliteSearchIndex()
 

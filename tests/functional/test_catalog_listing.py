@@ -322,3 +322,27 @@ def test_with_opensearch_the_schedule_pushes_the_feed_and_searches_ask_it(
     assert before_refresh == [first], "OpenSearch is not caught up by a search, only by the schedule"
     assert refreshed["changes"] == 2, "the new product, and the first again: it changed within the overlap"
     assert sorted(after_refresh) == sorted([first, second])
+
+
+def test_a_container_never_swaps_its_index_for_an_older_file(client: Any, at: Any, aws: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _create(1, at=at, category="Tas Anyaman", prices=(150_000,), name="Tas Anyaman Pandan")
+    held = indexing.search_engine()  # caught up: its watermark is now's, minus the overlap
+    assert isinstance(held, SqliteSearchIndex)
+    older = SqliteSearchIndex()
+    older.set_watermark("2026-01-01T00:00:00.000Z")
+    aws.s3.put_object(Bucket=_search_bucket(), Key=indexing.INDEX_KEY, Body=older.to_bytes())
+    monkeypatch.setattr(indexing, "RELOAD_CHECK_SECONDS", -1)  # ask for the file on this search
+    read_from: list[str] = []
+    original = repository.changed_since
+
+    def changed_since(since: str, **options: Any) -> Any:
+        read_from.append(since)
+        return original(since, **options)
+
+    monkeypatch.setattr(repository, "changed_since", changed_since)
+    watermark = held.watermark
+
+    after = indexing.search_engine()
+
+    assert after is held and read_from == [watermark], "kept its own index, caught up from its own watermark"
