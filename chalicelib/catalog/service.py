@@ -174,15 +174,15 @@ def browse(browse_query: Browse) -> dict[str, Any]:
     # Without a post-filter every evaluated row is shown: read exactly one more than the page to know if more follow.
     post_filtered = browse_query.in_stock or shelf.filters_rows(browse_query.min_price, browse_query.max_price)
     want = browse_query.limit + 1
-    rows: list[tuple[Product, dict[str, int]]] = []
+    rows: list[tuple[Product, dict[str, int] | None]] = []  # availability read already (in_stock) or not yet
     for _ in range(FILL_REQUESTS if post_filtered else 1):
         need = want - len(rows)
         read = repository.read_shelf(shelf, hash_value, after=after, limit=max(need, FILL_READ) if post_filtered
                                      else need, min_price=browse_query.min_price, max_price=browse_query.max_price)
-        for product, availability in _with_availability(read.products, only_in_stock=browse_query.in_stock):
-            rows.append((product, availability))
-            if len(rows) == want:
-                break
+        if browse_query.in_stock:
+            rows.extend(_with_availability(read.products, only_in_stock=True)[:need])
+        else:
+            rows.extend((product, None) for product in read.products[:need])
         if len(rows) == want:
             break
         after = read.stopped_at
@@ -193,7 +193,10 @@ def browse(browse_query: Browse) -> dict[str, Any]:
         next_cursor: str | None = domain.encode_cursor(domain.position(shown[-1][0], browse_query.sort), browse_query)
     else:  # the shelf ended, or the filling budget did: go on after the last row evaluated
         next_cursor = domain.encode_cursor(after, browse_query) if after is not None else None
-    return {"items": [product.to_dict(availability=availability) for product, availability in shown],
+    unread = {product.product_id: availability for product, availability in
+              _with_availability([product for product, known in shown if known is None], only_in_stock=False)}
+    return {"items": [product.to_dict(availability=known if known is not None else unread[product.product_id])
+                      for product, known in shown],
             "next_cursor": next_cursor}
 
 
